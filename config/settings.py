@@ -1,0 +1,249 @@
+"""Settings for the whole product, read top to bottom.
+
+Every value comes from the environment (DESIGN.md §3) and has a safe local default, except in
+production: with DEBUG off, SECRET_KEY and SITE_URL must be given, and a missing one stops start-up
+with a message naming it. `make run` and `make test` turn DEBUG on for you.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import django_stubs_ext
+from kombu import Queue
+
+from config.environment import (
+    ConfigurationError,
+    read_bool,
+    read_database,
+    read_email,
+    read_float,
+    read_list,
+    read_redis_url,
+    read_site_url,
+    read_str,
+    redact_url,
+)
+
+# Lets `admin.ModelAdmin[Model]` and friends be subscripted at run time, as the type hints need.
+django_stubs_ext.monkeypatch()
+
+# --- Paths -------------------------------------------------------------------------------------
+BASE_DIR = Path(__file__).resolve().parent.parent
+# Everything the embedded defaults write (SQLite, the outbox, a local Redis, beat's schedule) lives
+# under var/, which is git-ignored and safe to delete.
+VAR_DIR = BASE_DIR / "var"
+
+# --- Core --------------------------------------------------------------------------------------
+DEBUG = read_bool("DEBUG", default=False)
+
+SECRET_KEY = read_str("SECRET_KEY", default=None) or ""
+if not SECRET_KEY:
+    if not DEBUG:
+        raise ConfigurationError(
+            "SECRET_KEY is required when DEBUG is off. Set SECRET_KEY to a long random string "
+            "(e.g. python -c 'import secrets; print(secrets.token_urlsafe(50))'), or DEBUG=on "
+            "for local development."
+        )
+    SECRET_KEY = "insecure-local-development-key-never-use-in-production"  # noqa: S105
+
+PORT = int(read_str("PORT", default="8000") or "8000")
+# Absolute base for links in mail: a reader's mail client has no request to build URLs from.
+SITE_URL = read_site_url("SITE_URL", default=f"http://127.0.0.1:{PORT}" if DEBUG else None)
+if SITE_URL is None:
+    raise ConfigurationError(
+        "SITE_URL is required when DEBUG is off: it is the absolute base (e.g. "
+        "https://news.example.com) for every link in the mail readers get."
+    )
+
+_site_host = urlsplit(SITE_URL).hostname or "localhost"
+ALLOWED_HOSTS = read_list(
+    "ALLOWED_HOSTS",
+    default=sorted({_site_host, "localhost", "127.0.0.1", "[::1]"}) if DEBUG else [_site_host],
+)
+CSRF_TRUSTED_ORIGINS = [SITE_URL]
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "mailinglist",
+    "newsletters",
+    "operations",
+    "outbox",
+    "demo",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+if not DEBUG:
+    # Serves the admin's static files under gunicorn (after `collectstatic`); runserver does it
+    # itself in development.
+    MIDDLEWARE.insert(1, "whitenoise.middleware.WhiteNoiseMiddleware")
+
+ROOT_URLCONF = "config.urls"
+WSGI_APPLICATION = "config.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Database ----------------------------------------------------------------------------------
+_default_sqlite = VAR_DIR / "db.sqlite3"
+DATABASES = {"default": read_database("DATABASE_URL", default=f"sqlite:///{_default_sqlite}")}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    Path(DATABASES["default"]["NAME"]).parent.mkdir(parents=True, exist_ok=True)
+    DATABASES["default"]["OPTIONS"] = {
+        # The web process, workers and beat share one SQLite file: WAL lets readers run beside a
+        # writer, IMMEDIATE takes the write lock up front (no deadlock on lock upgrade), and the
+        # timeout waits for it instead of failing with "database is locked".
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 20,
+    }
+    # A file, not :memory:, so that a Celery worker process in the integration tests sees the
+    # rows the test wrote.
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test.sqlite3")}
+DATABASES["default"]["ATOMIC_REQUESTS"] = False
+DATABASES["default"].setdefault("CONN_MAX_AGE", 0 if DEBUG else 60)
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Redis: broker, cache, rate limits ---------------------------------------------------------
+REDIS_URL = read_redis_url("REDIS_URL", default="redis://127.0.0.1:6379/0")
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": "newsdesk",
+    }
+}
+
+# --- Celery ------------------------------------------------------------------------------------
+CELERY_BROKER_URL = REDIS_URL
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# The database records every outcome; Celery's result store would be a second, weaker copy.
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_SERIALIZER = "json"
+CELERY_RESULT_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+# Acknowledge after the task ran, and re-queue it if the worker process dies mid-task: a crash
+# must cost a retry (which the ledger makes harmless), never a lost send.
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
+CELERY_TASK_SOFT_TIME_LIMIT = 240
+CELERY_TASK_TIME_LIMIT = 300
+# The Redis transport re-delivers a task that is not acknowledged within visibility_timeout.
+# It must exceed the longest a task can run (TASK_TIME_LIMIT, 5 min) so a running task is never
+# handed to a second worker, yet stay short so that a task lost with its worker comes back soon.
+# We never use long ETA/countdown (schedules are send_at rows a beat tick dispatches), which is the
+# case where a short visibility_timeout would duplicate work.
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 900}
+CELERY_TASK_QUEUES = [Queue("transactional"), Queue("bulk"), Queue("default")]
+CELERY_TASK_DEFAULT_QUEUE = "default"
+CELERY_TASK_ROUTES = {
+    "operations.tasks.send_mail_check": {"queue": "transactional"},
+}
+CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+CELERY_BEAT_SCHEDULE = {
+    "beat-heartbeat": {"task": "operations.tasks.record_beat_tick", "schedule": 30.0},
+}
+CELERY_TIMEZONE = "UTC"
+
+# --- Email -------------------------------------------------------------------------------------
+_email = read_email("EMAIL_URL", default="outbox://")
+# Shown in errors and the admin so an operator sees which server was tried, never its password.
+EMAIL_URL_REDACTED = redact_url(read_str("EMAIL_URL", default="outbox://") or "outbox://")
+EMAIL_BACKEND = _email["EMAIL_BACKEND"]
+EMAIL_HOST = _email.get("EMAIL_HOST") or "localhost"
+EMAIL_PORT = _email.get("EMAIL_PORT") or 25
+EMAIL_HOST_USER = _email.get("EMAIL_HOST_USER") or ""
+EMAIL_HOST_PASSWORD = _email.get("EMAIL_HOST_PASSWORD") or ""
+EMAIL_USE_TLS = bool(_email.get("EMAIL_USE_TLS"))
+EMAIL_USE_SSL = bool(_email.get("EMAIL_USE_SSL"))
+EMAIL_TIMEOUT = 30
+OUTBOX_DIR = VAR_DIR / "outbox"
+DEFAULT_FROM_EMAIL = read_str("DEFAULT_FROM_EMAIL", default="Newsroom <newsletter@localhost>")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+# Messages per second for all workers together (a shared token bucket in Redis); 0 = unlimited.
+SEND_RATE = read_float("SEND_RATE", default=0.0)
+# CAN-SPAM and most ESPs require a physical postal address in every bulk mail.
+MAILING_ADDRESS = read_str(
+    "MAILING_ADDRESS", default="Newsroom, 1 Example Street, Springfield" if DEBUG else None
+)
+if MAILING_ADDRESS is None:
+    raise ConfigurationError(
+        "MAILING_ADDRESS is required when DEBUG is off: bulk mail must carry the sender's postal "
+        "address (CAN-SPAM, and most mailbox providers' rules)."
+    )
+
+# Sites allowed to embed the signup form / call the public subscribe API from the browser.
+CORS_ALLOWED_ORIGINS = read_list("CORS_ALLOWED_ORIGINS", default=[])
+
+# --- Security ----------------------------------------------------------------------------------
+_https = SITE_URL.startswith("https://")
+SESSION_COOKIE_SECURE = _https
+CSRF_COOKIE_SECURE = _https
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if _https else None
+SECURE_CONTENT_TYPE_NOSNIFF = True
+X_FRAME_OPTIONS = "DENY"
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+# --- Internationalisation ----------------------------------------------------------------------
+LANGUAGE_CODE = "en-gb"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+# --- Static files ------------------------------------------------------------------------------
+STATIC_URL = "static/"
+STATIC_ROOT = VAR_DIR / "static"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        if not DEBUG
+        else "django.contrib.staticfiles.storage.StaticFilesStorage"
+    },
+}
+
+# --- Logging -----------------------------------------------------------------------------------
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": "INFO"},
+    # Django's default config gives "django" a console handler of its own; with ours on the root
+    # every line would print twice.
+    "loggers": {"django": {"handlers": [], "level": "INFO", "propagate": True}},
+}

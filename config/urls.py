@@ -1,0 +1,16 @@
+from django.contrib import admin
+from django.urls import include, path
+
+from operations.views import healthz
+
+admin.site.site_header = "Newsdesk administration"
+admin.site.site_title = "Newsdesk"
+admin.site.index_title = "Newsletters, audience and delivery"
+
+urlpatterns = [
+    path("healthz", healthz, name="healthz"),
+    # Before admin.site.urls, whose catch-all would otherwise claim /admin/outbox/.
+    path("admin/outbox/", include("outbox.urls")),
+    path("admin/", admin.site.urls),
+    path("", include("demo.urls")),
+]
