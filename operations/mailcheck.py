@@ -1,0 +1,74 @@
+"""Mail checks: send one test message the way real mail goes, and record what happened."""
+
+from __future__ import annotations
+
+import logging
+import smtplib
+
+from django.conf import settings
+from django.contrib.auth.models import User
+from django.core.mail import EmailMessage, get_connection
+from django.core.mail.message import make_msgid
+from django.db import transaction
+from django.utils import timezone
+
+from operations.models import MailCheck
+
+logger = logging.getLogger(__name__)
+
+
+def mail_check_create(*, recipient: str, requested_by: User | None) -> MailCheck:
+    """Record a check and hand it to a worker once the row is committed (never before)."""
+    from operations.tasks import send_mail_check
+
+    check = MailCheck.objects.create(recipient=recipient, requested_by=requested_by)
+    transaction.on_commit(lambda: send_mail_check.delay(check.pk))
+    return check
+
+
+def mail_check_send(*, check_id: int, worker: str = "") -> MailCheck:
+    """Send the check's message over EMAIL_URL; the outcome is on the row, never raised.
+
+    A mail server that refuses or cannot be reached is a configuration fact to report, not a
+    task failure to retry: the operator is waiting for an answer.
+    """
+    check = MailCheck.objects.get(pk=check_id)
+    if check.state != MailCheck.State.QUEUED:
+        return check  # a re-delivered task must not send a second message
+    message_id = make_msgid(domain=_message_id_domain())
+    message = EmailMessage(
+        subject="Mail check: your newsletter server can send mail",
+        body=(
+            "This message was sent by a Celery worker through the mail server configured in "
+            f"EMAIL_URL ({settings.EMAIL_URL_REDACTED}).\n\n"
+            f"Requested at {check.requested_at:%Y-%m-%d %H:%M:%S %Z}; "
+            f"sent by {worker or 'a worker'}.\n"
+            "If you can read this, signup confirmations and digests can reach readers too.\n"
+        ),
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        to=[check.recipient],
+        headers={"Message-ID": message_id, "X-Newsdesk-Mail-Check": str(check.pk)},
+    )
+    try:
+        with get_connection(fail_silently=False) as connection:
+            connection.send_messages([message])
+    except (smtplib.SMTPException, OSError) as exc:  # OSError covers refused and timed out
+        error = (
+            f"Could not send through EMAIL_URL ({settings.EMAIL_URL_REDACTED}): "
+            f"{type(exc).__name__}: {exc}"
+        )
+        logger.warning("Mail check %s failed: %s", check.pk, error)
+        check.state = MailCheck.State.FAILED
+        check.error = error
+    else:
+        check.state = MailCheck.State.SENT
+        check.message_id = message_id
+    check.worker = worker
+    check.finished_at = timezone.now()
+    check.save(update_fields=["state", "error", "message_id", "worker", "finished_at"])
+    return check
+
+
+def _message_id_domain() -> str:
+    domain = str(settings.DEFAULT_FROM_EMAIL).rsplit("@", 1)[-1].strip(" >")
+    return domain or "localhost"

@@ -1,0 +1,35 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+
+class MailCheck(models.Model):
+    """One test message sent through the real path (web -> Redis -> worker -> EMAIL_URL).
+
+    Operators use it to prove a new EMAIL_URL works; the row says what happened, so a failure is
+    read in admin instead of being hunted for in worker logs.
+    """
+
+    class State(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        SENT = "sent", "Sent"
+        FAILED = "failed", "Failed"
+
+    recipient = models.EmailField()
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    requested_at = models.DateTimeField(auto_now_add=True)
+    state = models.CharField(max_length=16, choices=State.choices, default=State.QUEUED)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    message_id = models.CharField(max_length=255, blank=True)
+    worker = models.CharField(max_length=255, blank=True, help_text="The worker that sent it.")
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-requested_at", "-id"]
+        verbose_name = "mail check"
+
+    def __str__(self) -> str:
+        return f"Mail check to {self.recipient} ({self.get_state_display()})"
