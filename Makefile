@@ -1,0 +1,31 @@
+# The two commands a new user needs are `make run` and `make test`; both set everything up.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test lint install clean
+
+run: $(STAMP)  ## set up and run web + worker + beat (+ Redis if none answers) on 127.0.0.1:$${PORT:-8000}
+	@DEBUG=$${DEBUG:-on} $(BIN)/python -m devtools.run
+
+test: $(STAMP)  ## set up and run the whole suite (Redis started if none answers, SMTP sink by the tests)
+	@DEBUG=$${DEBUG:-on} $(BIN)/python -m devtools.with_redis --db 15 -- $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)  ## ruff + mypy
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	DEBUG=on $(BIN)/mypy .
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed (this is " + sys.version.split()[0] + "); run: make PYTHON=python3.11 ...")'
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@echo "Installing dependencies into $(VENV) (first run only)…"
+	@$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
+	@$(BIN)/python -m pip install --quiet --disable-pip-version-check '.[dev]'
+	@touch $(STAMP)
+
+clean:  ## remove the virtualenv and everything under var/ (database, outbox, local Redis data)
+	rm -rf $(VENV) var

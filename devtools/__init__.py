@@ -1,0 +1,1 @@
+"""Tooling behind `make run` and `make test` (not imported by the product itself)."""
