@@ -1,0 +1,96 @@
+"""A real Celery worker in its own process, pointed at the test database and the SMTP sink."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from config.celery_app import app as celery_app
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def database_url(settings_dict: dict[str, Any]) -> str:
+    """DATABASE_URL naming the database the test run created (not the one in settings)."""
+    engine = settings_dict["ENGINE"]
+    if engine == "django.db.backends.sqlite3":
+        return f"sqlite:///{Path(settings_dict['NAME']).resolve()}"
+    if engine == "django.db.backends.postgresql":
+        user = quote(settings_dict.get("USER") or "")
+        password = settings_dict.get("PASSWORD") or ""
+        auth = f"{user}:{quote(password)}@" if password else (f"{user}@" if user else "")
+        host = settings_dict.get("HOST") or "127.0.0.1"
+        port = settings_dict.get("PORT") or 5432
+        return f"postgres://{auth}{host}:{port}/{settings_dict['NAME']}"
+    raise NotImplementedError(f"no worker DATABASE_URL for {engine}")
+
+
+class WorkerProcess:
+    def __init__(self, *, env: dict[str, str], name: str, concurrency: int = 2) -> None:
+        self.name = name
+        self.log_path = ROOT / "var" / f"{name.split('@')[0]}.log"
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        self.command = [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "config",
+            "worker",
+            "-Q",
+            "transactional,bulk,default",
+            "-c",
+            str(concurrency),
+            "-n",
+            name,
+            "-l",
+            "INFO",
+            "--without-mingle",
+            "--without-gossip",
+        ]
+        self.env = env
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self, *, timeout: float = 60.0) -> None:
+        log = open(self.log_path, "wb")  # noqa: SIM115 - the worker writes to it until stop()
+        self.process = subprocess.Popen(
+            self.command,
+            cwd=ROOT,
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(
+                    f"worker exited with {self.process.returncode}:\n{self.log_tail()}"
+                )
+            if celery_app.control.ping(destination=[self.name], timeout=0.5):
+                return
+        self.stop()
+        raise RuntimeError(
+            f"worker did not answer a ping within {timeout:.0f} s:\n{self.log_tail()}"
+        )
+
+    def stop(self, *, timeout: float = 20.0) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        os.killpg(self.process.pid, 15)
+        try:
+            self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, 9)
+            self.process.wait()
+
+    def log_tail(self, lines: int = 40) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return "(no log)"
