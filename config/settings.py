@@ -71,6 +71,8 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "corsheaders",
+    "ninja",
     "mailinglist",
     "newsletters",
     "operations",
@@ -81,6 +83,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    "corsheaders.middleware.CorsMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -167,10 +170,16 @@ CELERY_TASK_QUEUES = [Queue("transactional"), Queue("bulk"), Queue("default")]
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ROUTES = {
     "operations.tasks.send_mail_check": {"queue": "transactional"},
+    "mailinglist.tasks.*": {"queue": "transactional"},
+    "mailinglist.tasks.requeue_signup_requests": {"queue": "default"},
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
     "beat-heartbeat": {"task": "operations.tasks.record_beat_tick", "schedule": 30.0},
+    "requeue-signup-requests": {
+        "task": "mailinglist.tasks.requeue_signup_requests",
+        "schedule": 60.0,
+    },
 }
 CELERY_TIMEZONE = "UTC"
 
@@ -201,8 +210,10 @@ if MAILING_ADDRESS is None:
         "address (CAN-SPAM, and most mailbox providers' rules)."
     )
 
-# Sites allowed to embed the signup form / call the public subscribe API from the browser.
+# Sites allowed to embed the signup form / call the public subscribe API from the browser
+# (django-cors-headers reads these). Only the public subscribe endpoint answers cross-origin.
 CORS_ALLOWED_ORIGINS = read_list("CORS_ALLOWED_ORIGINS", default=[])
+CORS_URLS_REGEX = r"^/api/v1/subscribe/?$"
 
 # --- Security ----------------------------------------------------------------------------------
 _https = SITE_URL.startswith("https://")

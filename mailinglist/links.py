@@ -1,0 +1,54 @@
+"""Absolute links and list headers that every mail to a subscriber carries.
+
+Digests (newsletters/) call these per recipient; they are cheap (one HMAC each) and their values
+are plain ASCII without CR/LF, safe to splice into prepared message bytes.
+"""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.urls import reverse
+
+from mailinglist import tokens
+from mailinglist.models import MailingList, Subscriber
+
+ONE_CLICK_POST_BODY = "List-Unsubscribe=One-Click"  # RFC 8058 §3.1
+
+
+def absolute_url(path: str) -> str:
+    return f"{settings.SITE_URL}{path}"
+
+
+def confirm_url(*, subscriber: Subscriber, list_ids: list[int]) -> str:
+    token = tokens.confirm_token_make(public_id=subscriber.public_id, list_ids=list_ids)
+    return absolute_url(reverse("mailinglist:confirm", args=[token]))
+
+
+def unsubscribe_url(*, subscriber: Subscriber, mailing_list: MailingList) -> str:
+    token = tokens.unsubscribe_token_make(public_id=subscriber.public_id, list_id=mailing_list.pk)
+    return absolute_url(reverse("mailinglist:unsubscribe", args=[token]))
+
+
+def preferences_url(*, subscriber: Subscriber) -> str:
+    token = tokens.preferences_token_make(public_id=subscriber.public_id)
+    return absolute_url(reverse("mailinglist:preferences", args=[token]))
+
+
+def list_id(*, mailing_list: MailingList) -> str:
+    """RFC 2919 List-Id: a phrase and a unique, stable id under our own domain."""
+    host = urlsplit(str(settings.SITE_URL)).hostname or "localhost"
+    phrase = re.sub(r'[\x00-\x1f\x7f"\\<>]', "", mailing_list.name).strip()
+    return f'"{phrase}" <{mailing_list.slug}.{host}>'
+
+
+def list_headers(*, subscriber: Subscriber, mailing_list: MailingList) -> dict[str, str]:
+    """List-Unsubscribe (+ RFC 8058 one-click) and List-Id for one recipient of one list."""
+    unsubscribe = unsubscribe_url(subscriber=subscriber, mailing_list=mailing_list)
+    return {
+        "List-Unsubscribe": f"<{unsubscribe}>",
+        "List-Unsubscribe-Post": ONE_CLICK_POST_BODY,
+        "List-Id": list_id(mailing_list=mailing_list),
+    }

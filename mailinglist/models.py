@@ -1,0 +1,177 @@
+"""The audience: who is on which list, how they got there, and who must never be mailed.
+
+Fields, states, constraints and cheap properties only: the rules live in subscriptions.py.
+"""
+
+from __future__ import annotations
+
+import secrets
+
+from django.db import models
+from django.db.models.functions import Lower
+
+
+def new_public_id() -> str:
+    # Tokens in mail links are signed over this, never over the sequential primary key.
+    return secrets.token_urlsafe(16)
+
+
+class MailingList(models.Model):
+    name = models.CharField(max_length=120)
+    slug = models.SlugField(max_length=60, unique=True)
+    description = models.TextField(blank=True, help_text="Shown to readers on the signup form.")
+    is_public = models.BooleanField(
+        default=True, help_text="Public lists are offered on the signup form; private ones are not."
+    )
+    is_default_checked = models.BooleanField(
+        default=False, help_text="Ticked in advance on the signup form."
+    )
+    from_name = models.CharField(max_length=120, blank=True)
+    from_email = models.EmailField(blank=True, help_text="Blank: DEFAULT_FROM_EMAIL.")
+    reply_to = models.EmailField(blank=True)
+    is_welcome_enabled = models.BooleanField(
+        default=True, help_text="Send a welcome email when a reader confirms."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Subscriber(models.Model):
+    # Stored normalised (domain lower-cased and IDNA-encoded); unique ignoring case.
+    email = models.EmailField(max_length=254)
+    name = models.CharField(max_length=100, blank=True)
+    public_id = models.CharField(max_length=32, unique=True, default=new_public_id, editable=False)
+    paused_until = models.DateTimeField(
+        null=True, blank=True, help_text="No digests until then (set from the preference centre)."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["email"]
+        constraints = [
+            models.UniqueConstraint(Lower("email"), name="subscriber_email_unique_ci"),
+        ]
+
+    def __str__(self) -> str:
+        return self.email
+
+
+class Subscription(models.Model):
+    class State(models.TextChoices):
+        PENDING = "pending", "Pending confirmation"
+        ACTIVE = "active", "Active"
+        UNSUBSCRIBED = "unsubscribed", "Unsubscribed"
+
+    class Source(models.TextChoices):
+        FORM = "form", "Signup form"
+        API = "api", "Public API"
+        IMPORT = "import", "Import"
+        STAFF = "staff", "Staff"
+
+    subscriber = models.ForeignKey(
+        Subscriber, on_delete=models.CASCADE, related_name="subscriptions"
+    )
+    mailing_list = models.ForeignKey(
+        MailingList, on_delete=models.CASCADE, related_name="subscriptions"
+    )
+    state = models.CharField(max_length=16, choices=State.choices, default=State.PENDING)
+    source = models.CharField(max_length=16, choices=Source.choices, default=Source.FORM)
+    created_at = models.DateTimeField(auto_now_add=True)
+    requested_at = models.DateTimeField(null=True, blank=True)
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    unsubscribed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["subscriber", "mailing_list"], name="subscription_once_per_list"
+            ),
+        ]
+        indexes = [models.Index(fields=["mailing_list", "state"], name="subscription_list_state")]
+
+    def __str__(self) -> str:
+        return f"{self.subscriber} on {self.mailing_list} ({self.state})"
+
+
+class ConsentEvent(models.Model):
+    """Append-only record of what a person agreed to, or withdrew, and how we know."""
+
+    class Kind(models.TextChoices):
+        SIGNUP = "signup", "Signed up"
+        CONFIRM = "confirm", "Confirmed"
+        UNSUBSCRIBE = "unsubscribe", "Unsubscribed"
+        RESUBSCRIBE = "resubscribe", "Undid an unsubscribe"
+        PREFERENCES = "preferences", "Changed preferences"
+        PAUSE = "pause", "Paused"
+        IMPORT = "import", "Imported"
+        ERASE = "erase", "Erased"
+
+    subscriber = models.ForeignKey(
+        Subscriber, null=True, blank=True, on_delete=models.CASCADE, related_name="events"
+    )
+    # Kept for an erasure, whose subscriber is gone: SHA-256 of the address, never the address.
+    email_hash = models.CharField(max_length=64, blank=True, db_index=True)
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    lists = models.JSONField(default=list, blank=True, help_text="Slugs of the lists concerned.")
+    at = models.DateTimeField(auto_now_add=True, db_index=True)
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=300, blank=True)
+    source_url = models.CharField(max_length=500, blank=True)
+    form_version = models.CharField(
+        max_length=64, blank=True, help_text="Version of the consent wording the reader saw."
+    )
+    detail = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} at {self.at:%Y-%m-%d %H:%M}"
+
+
+class Suppression(models.Model):
+    """Addresses never to be mailed, whatever their subscriptions say."""
+
+    class Reason(models.TextChoices):
+        BOUNCED = "bounced", "Hard bounce"
+        COMPLAINED = "complained", "Spam complaint"
+        ERASED = "erased", "Erased on request"
+        MANUAL = "manual", "Added by staff"
+
+    # SHA-256 of the normalised, lower-cased address: matches without storing it (see addresses.py).
+    email_hash = models.CharField(max_length=64, unique=True)
+    email = models.EmailField(max_length=254, blank=True, help_text="Blank for erased entries.")
+    reason = models.CharField(max_length=16, choices=Reason.choices)
+    note = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"{self.email or self.email_hash[:12] + '…'} ({self.get_reason_display()})"
+
+
+class SignupRequest(models.Model):
+    """A signup as submitted, waiting for a worker.
+
+    The web process only validates and stores this row, which costs the same whatever the state
+    of the address: the state-dependent work (and its timing) happens in the worker, so a
+    response never reveals whether someone is subscribed.
+    """
+
+    email = models.EmailField(max_length=254)
+    name = models.CharField(max_length=100, blank=True)
+    list_slugs = models.JSONField(default=list)
+    source = models.CharField(max_length=16, choices=Subscription.Source.choices)
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=300, blank=True)
+    source_url = models.CharField(max_length=500, blank=True)
+    form_version = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    processed_at = models.DateTimeField(null=True, blank=True, db_index=True)
+
+    def __str__(self) -> str:
+        return f"Signup request {self.pk}"

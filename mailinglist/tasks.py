@@ -1,0 +1,83 @@
+"""Thin Celery adapters over the audience's domain functions: ids in, one call each."""
+
+from __future__ import annotations
+
+import smtplib
+from datetime import timedelta
+
+from celery import shared_task
+from django.utils import timezone
+
+from mailinglist import emails, subscriptions
+from mailinglist.models import MailingList, SignupRequest, Subscriber, Subscription
+
+# A mail server that is down or says "try later" gets retried with growing, jittered pauses that
+# stay short (at most 5 min), well under the broker's visibility timeout.
+RETRYABLE = (
+    smtplib.SMTPServerDisconnected,
+    smtplib.SMTPConnectError,
+    ConnectionError,
+    TimeoutError,
+)
+
+
+@shared_task(queue="transactional", acks_late=True)
+def process_signup(request_id: int) -> None:
+    subscriptions.signup_request_process(request_id=request_id)
+
+
+@shared_task(
+    queue="transactional",
+    acks_late=True,
+    autoretry_for=RETRYABLE,
+    retry_backoff=15,
+    retry_backoff_max=300,
+    retry_jitter=True,
+    max_retries=6,
+)
+def send_confirmation(subscriber_id: int, list_ids: list[int]) -> None:
+    subscriber = Subscriber.objects.filter(pk=subscriber_id).first()
+    if subscriber is None or subscriptions.signup_blocked(email=subscriber.email):
+        return  # erased or suppressed since the signup
+    lists = list(
+        MailingList.objects.filter(
+            pk__in=list_ids,
+            subscriptions__subscriber=subscriber,
+            subscriptions__state=Subscription.State.PENDING,
+        )
+    )
+    if lists:
+        emails.confirmation_send(subscriber=subscriber, lists=lists)
+
+
+@shared_task(
+    queue="transactional",
+    acks_late=True,
+    autoretry_for=RETRYABLE,
+    retry_backoff=15,
+    retry_backoff_max=300,
+    retry_jitter=True,
+    max_retries=6,
+)
+def send_welcome(subscriber_id: int, list_ids: list[int]) -> None:
+    subscriber = Subscriber.objects.filter(pk=subscriber_id).first()
+    if subscriber is None or subscriptions.is_suppressed(email=subscriber.email):
+        return
+    for mailing_list in MailingList.objects.filter(
+        pk__in=list_ids,
+        subscriptions__subscriber=subscriber,
+        subscriptions__state=Subscription.State.ACTIVE,
+    ):
+        emails.welcome_send(subscriber=subscriber, mailing_list=mailing_list)
+
+
+@shared_task(queue="default", expires=50)
+def requeue_signup_requests() -> None:
+    # Signups whose task Redis lost (restart without AOF) are re-enqueued from their rows;
+    # processed ones are deleted after a week (the consent event keeps what matters).
+    stale = timezone.now() - timedelta(minutes=2)
+    for request_id in SignupRequest.objects.filter(
+        processed_at__isnull=True, created_at__lt=stale
+    ).values_list("pk", flat=True)[:1000]:
+        process_signup.delay(request_id)
+    SignupRequest.objects.filter(processed_at__lt=timezone.now() - timedelta(days=7)).delete()

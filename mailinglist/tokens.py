@@ -1,0 +1,96 @@
+"""Signed tokens for the links in mail: one salt per purpose, over the random public id.
+
+A token made for one purpose is rejected by every other (the salt differs), tampering breaks the
+signature, and a confirmation token expires after a week. Unsubscribe tokens never expire: readers
+unsubscribe from mail they received long ago, and leaving must always work. Preference tokens
+(which also open "download my data" and "delete me") last PREFERENCES_LIFETIME; every mail carries
+a fresh one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.core import signing
+
+CONFIRM_SALT = "mailinglist.confirm"
+UNSUBSCRIBE_SALT = "mailinglist.unsubscribe"
+PREFERENCES_SALT = "mailinglist.preferences"
+
+CONFIRM_LIFETIME = timedelta(days=7)
+PREFERENCES_LIFETIME = timedelta(days=2 * 365)
+
+
+class TokenInvalid(Exception):
+    """Tampered, cross-purpose or malformed."""
+
+
+class TokenExpired(Exception):
+    """Genuine but too old; `public_id` says whose it was, so a fresh one can be offered."""
+
+    def __init__(self, public_id: str, list_ids: list[int]) -> None:
+        super().__init__("token expired")
+        self.public_id = public_id
+        self.list_ids = list_ids
+
+
+@dataclass(frozen=True)
+class TokenData:
+    public_id: str
+    list_ids: list[int]
+
+
+def _make(salt: str, public_id: str, list_ids: list[int]) -> str:
+    return signing.TimestampSigner(salt=salt).sign_object(
+        {"p": public_id, "l": list_ids}, compress=False
+    )
+
+
+def _read(salt: str, token: str, max_age: timedelta | None) -> TokenData:
+    signer = signing.TimestampSigner(salt=salt)
+    try:
+        payload = signer.unsign_object(token, max_age=max_age)
+    except signing.SignatureExpired:
+        # Signature is genuine; read its payload without the age check to say whose it was.
+        payload = signer.unsign_object(token)
+        data = _payload(payload)
+        raise TokenExpired(data.public_id, data.list_ids) from None
+    except (signing.BadSignature, ValueError, TypeError, UnicodeError) as exc:
+        raise TokenInvalid(str(exc)) from None
+    return _payload(payload)
+
+
+def _payload(payload: object) -> TokenData:
+    if not isinstance(payload, dict):
+        raise TokenInvalid("payload is not an object")
+    public_id, list_ids = payload.get("p"), payload.get("l")
+    if not isinstance(public_id, str) or not isinstance(list_ids, list):
+        raise TokenInvalid("payload fields missing")
+    if not all(isinstance(item, int) for item in list_ids):
+        raise TokenInvalid("list ids are not integers")
+    return TokenData(public_id=public_id, list_ids=list_ids)
+
+
+def confirm_token_make(*, public_id: str, list_ids: list[int]) -> str:
+    return _make(CONFIRM_SALT, public_id, list_ids)
+
+
+def confirm_token_read(token: str) -> TokenData:
+    return _read(CONFIRM_SALT, token, CONFIRM_LIFETIME)
+
+
+def unsubscribe_token_make(*, public_id: str, list_id: int) -> str:
+    return _make(UNSUBSCRIBE_SALT, public_id, [list_id])
+
+
+def unsubscribe_token_read(token: str) -> TokenData:
+    return _read(UNSUBSCRIBE_SALT, token, None)
+
+
+def preferences_token_make(*, public_id: str) -> str:
+    return _make(PREFERENCES_SALT, public_id, [])
+
+
+def preferences_token_read(token: str) -> TokenData:
+    return _read(PREFERENCES_SALT, token, PREFERENCES_LIFETIME)
