@@ -1,6 +1,7 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from config.api import api
 from operations.views import healthz
 
 admin.site.site_header = "Newsdesk administration"
@@ -9,8 +10,10 @@ admin.site.index_title = "Newsletters, audience and delivery"
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
+    path("api/v1/", api.urls),
     # Before admin.site.urls, whose catch-all would otherwise claim /admin/outbox/.
     path("admin/outbox/", include("outbox.urls")),
     path("admin/", admin.site.urls),
+    path("", include("mailinglist.urls")),
     path("", include("demo.urls")),
 ]

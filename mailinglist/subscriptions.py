@@ -452,6 +452,8 @@ def subscriber_erase(*, subscriber: Subscriber, meta: RequestMeta, by: str) -> s
         defaults={"email": "", "reason": Suppression.Reason.ERASED},
     )
     SignupRequest.objects.filter(email__iexact=subscriber.email).delete()
+    # Nothing about them stays, not even "had a confirmation today": a new signup starts afresh.
+    protection.confirmation_slot_release(email=subscriber.email)
     subscriber.delete()  # cascades to subscriptions and consent events
     _event(
         kind=ConsentEvent.Kind.ERASE,

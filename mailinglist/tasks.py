@@ -1,4 +1,8 @@
-"""Thin Celery adapters over the audience's domain functions: ids in, one call each."""
+"""Thin Celery adapters over the audience's domain functions: ids in, one call each.
+
+Queues come from CELERY_TASK_ROUTES: everything here is `transactional` (a reader is waiting)
+except the housekeeping tick.
+"""
 
 from __future__ import annotations
 
@@ -21,13 +25,12 @@ RETRYABLE = (
 )
 
 
-@shared_task(queue="transactional", acks_late=True)
+@shared_task(acks_late=True)
 def process_signup(request_id: int) -> None:
     subscriptions.signup_request_process(request_id=request_id)
 
 
 @shared_task(
-    queue="transactional",
     acks_late=True,
     autoretry_for=RETRYABLE,
     retry_backoff=15,
@@ -51,7 +54,6 @@ def send_confirmation(subscriber_id: int, list_ids: list[int]) -> None:
 
 
 @shared_task(
-    queue="transactional",
     acks_late=True,
     autoretry_for=RETRYABLE,
     retry_backoff=15,
@@ -71,7 +73,7 @@ def send_welcome(subscriber_id: int, list_ids: list[int]) -> None:
         emails.welcome_send(subscriber=subscriber, mailing_list=mailing_list)
 
 
-@shared_task(queue="default", expires=50)
+@shared_task(expires=50)
 def requeue_signup_requests() -> None:
     # Signups whose task Redis lost (restart without AOF) are re-enqueued from their rows;
     # processed ones are deleted after a week (the consent event keeps what matters).

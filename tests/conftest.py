@@ -62,6 +62,27 @@ def celery_worker(_worker_process: WorkerProcess, transactional_db: None) -> Wor
     return _worker_process
 
 
+@pytest.fixture(autouse=True)
+def _fresh_signup_limits() -> Iterator[None]:
+    """Each test starts with no rate-limit counters or confirmation slots in Redis.
+
+    Only those keys: flushing the database would also drop the broker's queues under a
+    running worker.
+    """
+    _delete_signup_keys()
+    yield
+    _delete_signup_keys()
+
+
+def _delete_signup_keys() -> None:
+    from operations.heartbeat import redis_client
+
+    client = redis_client()
+    keys = list(client.scan_iter(match="newsdesk:*signup:*", count=1000))
+    if keys:
+        client.delete(*keys)
+
+
 @pytest.fixture
 def staff_user(db: None) -> User:
     return User.objects.create_superuser(

@@ -1,0 +1,102 @@
+"""Forms for the reader-facing pages; the API validates through the same SignupForm."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+
+from mailinglist import protection
+from mailinglist.addresses import MAX_EMAIL_LENGTH, MAX_NAME_LENGTH, email_normalise, name_clean
+from mailinglist.models import MailingList
+from mailinglist.subscriptions import MAX_PAUSE_WEEKS, public_lists
+
+
+class SignupForm(forms.Form):
+    """Email, optional name, the lists to join; plus the honeypot and time-trap fields."""
+
+    email = forms.CharField(
+        label="Email address",
+        # A little over the limit, so an over-long address gets our message, not a silent cut.
+        max_length=MAX_EMAIL_LENGTH * 4,
+        widget=forms.EmailInput(attrs={"autocomplete": "email", "placeholder": "you@example.com"}),
+    )
+    name = forms.CharField(
+        label="Your name (optional)",
+        required=False,
+        max_length=MAX_NAME_LENGTH * 4,
+        widget=forms.TextInput(attrs={"autocomplete": "name"}),
+    )
+    lists = forms.MultipleChoiceField(
+        label="Newsletters", widget=forms.CheckboxSelectMultiple, required=True
+    )
+    # Bots fill every field; people never see this one (hidden by CSS and from screen readers).
+    website = forms.CharField(required=False, max_length=1000)
+    form_token = forms.CharField(required=False, max_length=200, widget=forms.HiddenInput)
+
+    error_messages = {"lists_required": "Pick at least one newsletter."}
+
+    def __init__(self, *args: Any, available: list[MailingList] | None = None, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.available = public_lists() if available is None else available
+        field = self.fields["lists"]
+        assert isinstance(field, forms.MultipleChoiceField)
+        field.choices = [(m.slug, m.name) for m in self.available]
+        field.error_messages["required"] = "Pick at least one newsletter."
+        field.error_messages["invalid_choice"] = "%(value)s is not one of our newsletters."
+        if not self.is_bound:
+            self.initial.setdefault(
+                "lists", [m.slug for m in self.available if m.is_default_checked]
+            )
+            self.initial.setdefault("form_token", protection.form_token_make())
+
+    def clean_email(self) -> str:
+        return email_normalise(self.cleaned_data["email"])
+
+    def clean_name(self) -> str:
+        return name_clean(self.cleaned_data.get("name"))
+
+    @property
+    def is_automated(self) -> bool:
+        """Filled the honeypot or beat the time trap: answered as a success, nothing done."""
+        return protection.looks_automated(
+            honeypot=self.cleaned_data.get("website"),
+            form_token=self.cleaned_data.get("form_token"),
+        )
+
+
+class PreferencesForm(forms.Form):
+    name = forms.CharField(label="Your name", required=False, max_length=MAX_NAME_LENGTH * 4)
+    lists = forms.MultipleChoiceField(
+        label="Newsletters you get", widget=forms.CheckboxSelectMultiple, required=False
+    )
+
+    def __init__(self, *args: Any, list_choices: list[tuple[str, str]], **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        field = self.fields["lists"]
+        assert isinstance(field, forms.MultipleChoiceField)
+        field.choices = list_choices
+
+    def clean_name(self) -> str:
+        return name_clean(self.cleaned_data.get("name"))
+
+
+class PauseForm(forms.Form):
+    weeks = forms.TypedChoiceField(
+        label="Pause all newsletters for",
+        coerce=int,
+        choices=[(0, "Don't pause (resume now)")]
+        + [(n, f"{n} week{'s' if n > 1 else ''}") for n in (1, 2, 4, 8, MAX_PAUSE_WEEKS)],
+    )
+
+
+class EraseForm(forms.Form):
+    confirm = forms.BooleanField(
+        label="Yes, delete everything you hold about me",
+        error_messages={"required": "Tick the box to confirm you want everything deleted."},
+    )
+
+
+def form_errors_json(form: forms.Form) -> dict[str, list[str]]:
+    """Field errors as plain text, for JSON answers."""
+    return {field: [str(message) for message in errors] for field, errors in form.errors.items()}

@@ -1,0 +1,329 @@
+"""Reader-facing pages. Each view: validate, call one domain function, render or redirect.
+
+Pages reached from links in mail carry a signed token, which is the reader's credential: those
+POSTs need no cookie or CSRF token (a forger would need the token itself), so they work in any
+browser and for the RFC 8058 one-click POST a mailbox provider sends.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from mailinglist import links, subscriptions, tokens
+from mailinglist.forms import EraseForm, PauseForm, PreferencesForm, form_errors_json
+from mailinglist.models import MailingList, Subscriber, Subscription
+from mailinglist.signup import ACCEPTED_MESSAGE, request_meta, signup_attempt
+from mailinglist.subscriptions import FORM_CONSENT_TEXT
+
+
+def _wants_json(request: HttpRequest) -> bool:
+    return "application/json" in request.headers.get("Accept", "")
+
+
+def _invalid_link(request: HttpRequest) -> HttpResponse:
+    return render(request, "mailinglist/link_invalid.html", status=400)
+
+
+# --- Signup ------------------------------------------------------------------------------------
+
+
+@require_http_methods(["GET", "POST"])
+def subscribe(request: HttpRequest) -> HttpResponse:
+    if request.method == "GET":
+        return render(request, "mailinglist/subscribe.html", {"consent_text": FORM_CONSENT_TEXT})
+    outcome = signup_attempt(
+        data=request.POST, meta=request_meta(request), source=Subscription.Source.FORM
+    )
+    if outcome.is_rate_limited:
+        if _wants_json(request):
+            response: HttpResponse = JsonResponse(
+                {"detail": outcome.rate_limited_message}, status=429
+            )
+        else:
+            response = render(
+                request,
+                "mailinglist/rate_limited.html",
+                {"message": outcome.rate_limited_message},
+                status=429,
+            )
+        response["Retry-After"] = str(outcome.retry_after_seconds)
+        return response
+    if not outcome.accepted:
+        if _wants_json(request):
+            return JsonResponse(
+                {
+                    "detail": "Please correct the errors below.",
+                    "errors": form_errors_json(outcome.form),
+                },
+                status=400,
+            )
+        context = {"signup_form": outcome.form, "consent_text": FORM_CONSENT_TEXT}
+        return render(request, "mailinglist/subscribe.html", context, status=400)
+    if _wants_json(request):
+        return JsonResponse({"ok": True, "message": ACCEPTED_MESSAGE}, status=202)
+    return redirect("mailinglist:subscribe_thanks")
+
+
+@require_GET
+def subscribe_thanks(request: HttpRequest) -> HttpResponse:
+    return render(request, "mailinglist/subscribe_thanks.html", {"message": ACCEPTED_MESSAGE})
+
+
+# --- Confirmation --------------------------------------------------------------------------------
+
+
+def _subscriber(public_id: str) -> Subscriber | None:
+    return Subscriber.objects.filter(public_id=public_id).first()
+
+
+@never_cache
+@csrf_exempt
+@require_http_methods(["GET", "POST"])
+def confirm(request: HttpRequest, token: str) -> HttpResponse:
+    try:
+        data = tokens.confirm_token_read(token)
+    except tokens.TokenExpired as expired:
+        if _subscriber(expired.public_id) is None:
+            return _invalid_link(request)
+        return render(request, "mailinglist/confirm_expired.html", {"token": token}, status=410)
+    except tokens.TokenInvalid:
+        return _invalid_link(request)
+    subscriber = _subscriber(data.public_id)
+    if subscriber is None:
+        return _invalid_link(request)
+    lists = list(MailingList.objects.filter(pk__in=data.list_ids))
+    if request.method == "GET":
+        # Link scanners open every link: a GET only shows the button.
+        return render(request, "mailinglist/confirm.html", {"lists": lists, "token": token})
+    confirmed = subscriptions.subscription_confirm(
+        subscriber=subscriber, list_ids=data.list_ids, meta=request_meta(request)
+    )
+    context = {
+        "lists": confirmed or lists,
+        "already": not confirmed,
+        "preferences_url": links.preferences_url(subscriber=subscriber),
+    }
+    return render(request, "mailinglist/confirm_done.html", context)
+
+
+@csrf_exempt
+@require_POST
+def confirm_resend(request: HttpRequest, token: str) -> HttpResponse:
+    try:
+        data = tokens.confirm_token_read(token)
+        public_id, list_ids = data.public_id, data.list_ids
+    except tokens.TokenExpired as expired:
+        public_id, list_ids = expired.public_id, expired.list_ids
+    except tokens.TokenInvalid:
+        return _invalid_link(request)
+    subscriber = _subscriber(public_id)
+    if subscriber is None:
+        return _invalid_link(request)
+    subscriptions.confirmation_resend(subscriber=subscriber, list_ids=list_ids)
+    return render(request, "mailinglist/confirm_resent.html")
+
+
+# --- Unsubscribe ---------------------------------------------------------------------------------
+
+
+def _unsubscribe_target(token: str) -> tuple[Subscriber | None, MailingList | None]:
+    data = tokens.unsubscribe_token_read(token)
+    return _subscriber(data.public_id), MailingList.objects.filter(pk__in=data.list_ids).first()
+
+
+@never_cache
+@csrf_exempt
+@require_http_methods(["GET", "POST"])
+def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
+    one_click = request.method == "POST" and request.POST.get("List-Unsubscribe") == "One-Click"
+    try:
+        subscriber, mailing_list = _unsubscribe_target(token)
+    except (tokens.TokenInvalid, tokens.TokenExpired):
+        if one_click:
+            return HttpResponse("Invalid unsubscribe link.", status=400, content_type="text/plain")
+        return _invalid_link(request)
+    if subscriber is None or mailing_list is None:
+        # Erased, or the list was deleted: there is nothing left to unsubscribe from.
+        if one_click:
+            return HttpResponse("Unsubscribed.", content_type="text/plain")
+        return render(request, "mailinglist/unsubscribed.html", {"mailing_list": mailing_list})
+    if request.method == "GET":
+        return render(
+            request, "mailinglist/unsubscribe.html", {"mailing_list": mailing_list, "token": token}
+        )
+    subscriptions.subscription_unsubscribe(
+        subscriber=subscriber,
+        list_ids=[mailing_list.pk],
+        meta=request_meta(request),
+        method="one-click" if one_click else "page",
+    )
+    if one_click:
+        # RFC 8058: the mailbox provider needs only a 2xx; nobody reads this body.
+        return HttpResponse("Unsubscribed.", content_type="text/plain")
+    context = {
+        "mailing_list": mailing_list,
+        "token": token,
+        "can_undo": True,
+        "preferences_url": links.preferences_url(subscriber=subscriber),
+    }
+    return render(request, "mailinglist/unsubscribed.html", context)
+
+
+@csrf_exempt
+@require_POST
+def unsubscribe_undo(request: HttpRequest, token: str) -> HttpResponse:
+    try:
+        subscriber, mailing_list = _unsubscribe_target(token)
+    except (tokens.TokenInvalid, tokens.TokenExpired):
+        return _invalid_link(request)
+    if subscriber is None or mailing_list is None:
+        return _invalid_link(request)
+    back = subscriptions.subscription_undo_unsubscribe(
+        subscriber=subscriber, list_ids=[mailing_list.pk], meta=request_meta(request)
+    )
+    return render(
+        request,
+        "mailinglist/resubscribed.html",
+        {"mailing_list": mailing_list, "is_back": bool(back)},
+    )
+
+
+# --- Preference centre ---------------------------------------------------------------------------
+
+
+def _preferences_subscriber(token: str) -> Subscriber | None:
+    try:
+        data = tokens.preferences_token_read(token)
+    except (tokens.TokenInvalid, tokens.TokenExpired):
+        return None
+    return _subscriber(data.public_id)
+
+
+def _preferences_context(subscriber: Subscriber, token: str, **extra: Any) -> dict[str, Any]:
+    managed = subscriptions.preference_lists(subscriber=subscriber)
+    chosen = [
+        m.slug
+        for m, state in managed
+        if state in {Subscription.State.ACTIVE, Subscription.State.PENDING}
+    ]
+    pending = {m.slug for m, state in managed if state == Subscription.State.PENDING}
+    context: dict[str, Any] = {
+        "subscriber": subscriber,
+        "token": token,
+        "pending": pending,
+        "form": PreferencesForm(
+            initial={"name": subscriber.name, "lists": chosen},
+            list_choices=[(m.slug, m.name) for m, _ in managed],
+        ),
+        "pause_form": PauseForm(),
+    }
+    context.update(extra)
+    return context
+
+
+@never_cache
+@csrf_exempt
+@require_http_methods(["GET", "POST"])
+def preferences(request: HttpRequest, token: str) -> HttpResponse:
+    subscriber = _preferences_subscriber(token)
+    if subscriber is None:
+        return _invalid_link(request)
+    if request.method == "GET":
+        return render(
+            request, "mailinglist/preferences.html", _preferences_context(subscriber, token)
+        )
+    managed = subscriptions.preference_lists(subscriber=subscriber)
+    form = PreferencesForm(request.POST, list_choices=[(m.slug, m.name) for m, _ in managed])
+    if not form.is_valid():
+        context = _preferences_context(subscriber, token, form=form)
+        return render(request, "mailinglist/preferences.html", context, status=400)
+    wanted = {m.pk for m, _ in managed if m.slug in set(form.cleaned_data["lists"])}
+    subscriptions.preferences_update(
+        subscriber=subscriber,
+        wanted_list_ids=wanted,
+        name=form.cleaned_data["name"],
+        meta=request_meta(request),
+    )
+    messages.success(request, "Your preferences are saved.")
+    return redirect("mailinglist:preferences", token=token)
+
+
+@csrf_exempt
+@require_POST
+def preferences_pause(request: HttpRequest, token: str) -> HttpResponse:
+    subscriber = _preferences_subscriber(token)
+    if subscriber is None:
+        return _invalid_link(request)
+    form = PauseForm(request.POST)
+    if not form.is_valid():
+        context = _preferences_context(subscriber, token, pause_form=form)
+        return render(request, "mailinglist/preferences.html", context, status=400)
+    weeks = form.cleaned_data["weeks"]
+    subscriptions.subscriber_pause(subscriber=subscriber, weeks=weeks, meta=request_meta(request))
+    messages.success(
+        request,
+        f"Paused for {weeks} week{'s' if weeks != 1 else ''}."
+        if weeks
+        else "Your newsletters are back on.",
+    )
+    return redirect("mailinglist:preferences", token=token)
+
+
+@csrf_exempt
+@require_POST
+def preferences_unsubscribe_all(request: HttpRequest, token: str) -> HttpResponse:
+    subscriber = _preferences_subscriber(token)
+    if subscriber is None:
+        return _invalid_link(request)
+    subscriptions.subscription_unsubscribe(
+        subscriber=subscriber, list_ids=None, meta=request_meta(request), method="preferences"
+    )
+    messages.success(request, "You're unsubscribed from everything. We won't email you again.")
+    return redirect("mailinglist:preferences", token=token)
+
+
+@csrf_exempt
+@require_POST
+def preferences_export(request: HttpRequest, token: str) -> HttpResponse:
+    subscriber = _preferences_subscriber(token)
+    if subscriber is None:
+        return _invalid_link(request)
+    data = subscriptions.subscriber_export(subscriber=subscriber)
+    response = HttpResponse(
+        json.dumps(data, indent=2, ensure_ascii=False),
+        content_type="application/json; charset=utf-8",
+    )
+    response["Content-Disposition"] = 'attachment; filename="my-newsletter-data.json"'
+    return response
+
+
+@never_cache
+@csrf_exempt
+@require_http_methods(["GET", "POST"])
+def preferences_erase(request: HttpRequest, token: str) -> HttpResponse:
+    subscriber = _preferences_subscriber(token)
+    if subscriber is None:
+        return _invalid_link(request)
+    form = EraseForm(request.POST if request.method == "POST" else None)
+    if request.method == "GET" or not form.is_valid():
+        status = 400 if request.method == "POST" else 200
+        return render(
+            request, "mailinglist/erase.html", {"form": form, "token": token}, status=status
+        )
+    subscriptions.subscriber_erase(subscriber=subscriber, meta=request_meta(request), by="reader")
+    return render(request, "mailinglist/erased.html")
+
+
+def signup_embed_snippet(request: HttpRequest) -> HttpResponse:
+    """The copy-paste snippet for sites that are not built with Django."""
+    api_url = links.absolute_url(reverse("api:subscribe"))
+    return render(request, "mailinglist/embed.html", {"api_url": api_url})

@@ -1,0 +1,128 @@
+"""The reader's journey end to end: form -> Redis -> worker -> SMTP sink -> links -> pages."""
+
+from __future__ import annotations
+
+import re
+import time
+
+import pytest
+from django.test import Client
+
+from mailinglist import protection
+from mailinglist.models import MailingList, SignupRequest, Subscriber, Subscription
+from tests.factories import MailingListFactory
+from tests.polling import wait_until
+from tests.smtp_sink import Received, SmtpSink
+from tests.worker_process import WorkerProcess
+
+pytestmark = pytest.mark.integration
+State = Subscription.State
+
+
+@pytest.fixture
+def daily(celery_worker: WorkerProcess) -> MailingList:
+    return MailingListFactory.create(
+        slug="daily", name="The Morning Briefing", is_welcome_enabled=True
+    )
+
+
+def _signup(client: Client, email: str, *, ip: str = "198.51.100.20") -> None:
+    response = client.post(
+        "/subscribe/",
+        {
+            "email": email,
+            "lists": ["daily"],
+            "form_token": protection.form_token_make(now=time.time() - 10),
+        },
+        REMOTE_ADDR=ip,
+    )
+    assert response.status_code == 302
+
+
+def _link(received: Received, path_prefix: str) -> str:
+    text = received.message.get_body(preferencelist=("plain",))
+    assert text is not None
+    match = re.search(rf"https?://[^/\s]+({re.escape(path_prefix)}[^\s]+)", text.get_content())
+    assert match, text.get_content()
+    return match.group(1)
+
+
+def test_signup_confirm_welcome_and_one_click_unsubscribe(
+    daily: MailingList, smtp_sink: SmtpSink, client: Client
+) -> None:
+    _signup(client, "ada@example.com")
+
+    (confirmation,) = smtp_sink.wait_for(1)
+    message = confirmation.message
+    assert confirmation.rcpt_tos == ["ada@example.com"]
+    assert message["Subject"] == "Confirm your subscription to The Morning Briefing"
+    assert message.get_body(preferencelist=("html",)) is not None
+    confirm_path = _link(confirmation, "/confirm/")
+
+    client.get(confirm_path)  # what a link scanner does
+    subscription = Subscription.objects.get(subscriber__email="ada@example.com")
+    assert subscription.state == State.PENDING
+
+    assert client.post(confirm_path).status_code == 200
+    subscription.refresh_from_db()
+    assert subscription.state == State.ACTIVE
+
+    welcome = smtp_sink.wait_for(2)[1].message
+    assert welcome["Subject"] == "Welcome to The Morning Briefing"
+    assert welcome["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert welcome["List-Id"].endswith("<daily.127.0.0.1>")
+    unsubscribe_url = welcome["List-Unsubscribe"].strip().strip("<>")  # may arrive folded
+    assert unsubscribe_url.startswith("http")
+    html = welcome.get_body(preferencelist=("html",))
+    assert html is not None
+    assert "Unsubscribe" in html.get_content()
+
+    one_click = Client(enforce_csrf_checks=True).post(
+        re.sub(r"^https?://[^/]+", "", unsubscribe_url),
+        data=b"List-Unsubscribe=One-Click",
+        content_type="application/x-www-form-urlencoded",
+    )
+    subscription.refresh_from_db()
+    assert one_click.status_code == 200
+    assert subscription.state == State.UNSUBSCRIBED
+
+
+def test_a_thousand_signups_for_one_address_send_at_most_one_mail(
+    daily: MailingList, smtp_sink: SmtpSink, client: Client
+) -> None:
+    for n in range(1000):
+        _signup(client, "victim@example.com", ip=f"203.0.{n // 50}.{n % 50 + 1}")
+
+    wait_until(
+        lambda: SignupRequest.objects.filter(processed_at__isnull=False).count() == 1000,
+        timeout=180,
+    )
+    smtp_sink.wait_for(1)
+    time.sleep(2)  # let any mail that should not exist arrive before counting
+
+    assert len(smtp_sink.received) == 1
+    assert Subscriber.objects.filter(email="victim@example.com").count() == 1
+
+
+def test_erasure_then_signing_up_again_needs_a_new_double_opt_in(
+    daily: MailingList, smtp_sink: SmtpSink, client: Client
+) -> None:
+    _signup(client, "grace@example.com")
+    client.post(_link(smtp_sink.wait_for(1)[0], "/confirm/"))
+    welcome = smtp_sink.wait_for(2)[1]
+    preferences = _link(welcome, "/preferences/")
+
+    assert client.post(preferences + "erase/", {"confirm": "on"}).status_code == 200
+    assert not Subscriber.objects.filter(email="grace@example.com").exists()
+
+    _signup(client, "grace@example.com")
+    again = smtp_sink.wait_for(3)[2]
+    assert again.message["Subject"].startswith("Confirm your subscription")
+    subscription = wait_until(
+        lambda: Subscription.objects.filter(subscriber__email="grace@example.com").first()
+    )
+    assert subscription.state == State.PENDING
+
+    client.post(_link(again, "/confirm/"))
+    subscription.refresh_from_db()
+    assert subscription.state == State.ACTIVE

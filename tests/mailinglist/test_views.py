@@ -1,0 +1,379 @@
+"""The reader's pages through Django's test client (no worker: enqueued work is not run here)."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from django.test import Client
+
+from mailinglist import links, protection, subscriptions, tokens
+from mailinglist.models import ConsentEvent, MailingList, SignupRequest, Subscriber, Subscription
+from mailinglist.subscriptions import RequestMeta
+from tests.factories import MailingListFactory, SubscriberFactory, SubscriptionFactory
+
+pytestmark = pytest.mark.django_db
+State = Subscription.State
+
+
+@pytest.fixture
+def daily() -> MailingList:
+    return MailingListFactory.create(
+        slug="daily", name="The Morning Briefing", is_default_checked=True
+    )
+
+
+def _human_token() -> str:
+    # Rendered long enough ago that the time trap takes the submitter for a person.
+    import time
+
+    return protection.form_token_make(now=time.time() - 10)
+
+
+def _path(url: str) -> str:
+    return re.sub(r"^https?://[^/]+", "", url)
+
+
+def test_the_article_page_carries_the_signup_form(client: Client, daily: MailingList) -> None:
+    html = client.get("/").content.decode()
+
+    footer = html[html.index('<footer class="site-footer">') :]
+    assert '<form id="newsletter-signup" method="post" action="/subscribe/"' in footer
+    assert 'type="email" name="email"' in footer
+    assert 'value="daily" checked' in footer  # default-checked list
+    assert 'name="csrfmiddlewaretoken"' in footer
+    assert '<label for="newsletter-signup-email">' in footer
+
+
+def test_signup_without_javascript_stores_the_request_and_redirects(
+    client: Client, daily: MailingList
+) -> None:
+    response = client.post(
+        "/subscribe/",
+        {
+            "email": "Reader@Example.com",
+            "name": "Ada",
+            "lists": ["daily"],
+            "form_token": _human_token(),
+        },
+        HTTP_REFERER="https://news.example.com/harbour",
+        REMOTE_ADDR="198.51.100.7",
+    )
+
+    assert response.status_code == 302
+    assert response["Location"] == "/subscribe/thanks/"
+    request = SignupRequest.objects.get()
+    assert (request.email, request.name, request.list_slugs) == (
+        "Reader@example.com",
+        "Ada",
+        ["daily"],
+    )
+    assert (request.ip, request.source_url, request.source) == (
+        "198.51.100.7",
+        "https://news.example.com/harbour",
+        "form",
+    )
+    thanks = client.get("/subscribe/thanks/")
+    assert b"Almost done!" in thanks.content
+
+
+def test_signup_with_javascript_answers_json(client: Client, daily: MailingList) -> None:
+    response = client.post(
+        "/subscribe/",
+        {"email": "r@example.com", "lists": ["daily"]},
+        HTTP_ACCEPT="application/json",
+    )
+
+    assert response.status_code == 202
+    assert response.json()["ok"] is True
+
+
+def test_invalid_input_is_shown_next_to_its_field_and_nothing_is_stored(
+    client: Client, daily: MailingList
+) -> None:
+    page = client.post("/subscribe/", {"email": "not-an-address", "lists": []})
+    as_json = client.post(
+        "/subscribe/",
+        {"email": "x@example.com\r\nBcc: v@example.com", "lists": ["nope"]},
+        HTTP_ACCEPT="application/json",
+    )
+
+    assert page.status_code == 400
+    html = page.content.decode()
+    assert 'aria-invalid="true"' in html
+    assert "Enter a valid email address" in html
+    assert "Pick at least one newsletter." in html
+    assert as_json.status_code == 400
+    assert set(as_json.json()["errors"]) == {"email", "lists"}
+    assert not SignupRequest.objects.exists()
+
+
+def test_bots_get_the_same_answer_and_nothing_happens(client: Client, daily: MailingList) -> None:
+    honeypot = client.post(
+        "/subscribe/", {"email": "a@example.com", "lists": ["daily"], "website": "http://spam"}
+    )
+    too_fast = client.post(
+        "/subscribe/",
+        {"email": "b@example.com", "lists": ["daily"], "form_token": protection.form_token_make()},
+    )
+    forged = client.post(
+        "/subscribe/", {"email": "c@example.com", "lists": ["daily"], "form_token": "forged"}
+    )
+
+    for response in (honeypot, too_fast, forged):
+        assert response.status_code == 302
+        assert response["Location"] == "/subscribe/thanks/"
+    assert not SignupRequest.objects.exists()
+
+
+def test_responses_are_identical_for_every_state_of_an_address(daily: MailingList) -> None:
+    SubscriptionFactory.create(
+        subscriber=SubscriberFactory.create(email="pending@example.com"),
+        mailing_list=daily,
+        state=State.PENDING,
+    )
+    SubscriptionFactory.create(
+        subscriber=SubscriberFactory.create(email="active@example.com"), mailing_list=daily
+    )
+    SubscriptionFactory.create(
+        subscriber=SubscriberFactory.create(email="left@example.com"),
+        mailing_list=daily,
+        state=State.UNSUBSCRIBED,
+    )
+    subscriptions.suppression_add(email="bounced@example.com", reason="bounced")
+    addresses = [
+        "new@example.com",
+        "pending@example.com",
+        "active@example.com",
+        "left@example.com",
+        "bounced@example.com",
+    ]
+
+    def answers(email: str) -> tuple[bytes, ...]:
+        client = Client()
+        form = client.post("/subscribe/", {"email": email, "lists": ["daily"]})
+        js = client.post(
+            "/subscribe/", {"email": email, "lists": ["daily"]}, HTTP_ACCEPT="application/json"
+        )
+        api = client.post(
+            "/api/v1/subscribe",
+            {"email": email, "lists": ["daily"]},
+            content_type="application/json",
+        )
+        return tuple(
+            f"{r.status_code} {sorted(r.items())}".encode() + r.content for r in (form, js, api)
+        )
+
+    first, *others = [answers(email) for email in addresses]
+    for other in others:
+        assert other == first
+
+
+def test_too_many_signups_from_one_ip_get_429_with_a_clear_message(
+    client: Client, daily: MailingList
+) -> None:
+    ip = "192.0.2.44"
+    for n in range(protection.IP_LIMIT):
+        assert (
+            client.post(
+                "/subscribe/", {"email": f"r{n}@example.com", "lists": ["daily"]}, REMOTE_ADDR=ip
+            ).status_code
+            == 302
+        )
+
+    page = client.post(
+        "/subscribe/", {"email": "one-more@example.com", "lists": ["daily"]}, REMOTE_ADDR=ip
+    )
+    api = client.post(
+        "/api/v1/subscribe",
+        {"email": "x@example.com", "lists": ["daily"]},
+        content_type="application/json",
+        REMOTE_ADDR=ip,
+    )
+    elsewhere = client.post(
+        "/subscribe/", {"email": "other@example.com", "lists": ["daily"]}, REMOTE_ADDR="192.0.2.45"
+    )
+
+    assert page.status_code == 429
+    assert b"Too many signups from your network" in page.content
+    assert int(page["Retry-After"]) > 0
+    assert api.status_code == 429
+    assert "Too many signups" in api.json()["detail"]
+    assert elsewhere.status_code == 302  # one noisy network does not block others
+
+
+def test_a_confirmation_link_shows_a_button_and_only_a_post_confirms(
+    client: Client, daily: MailingList
+) -> None:
+    pending = SubscriptionFactory.create(mailing_list=daily, state=State.PENDING)
+    path = _path(links.confirm_url(subscriber=pending.subscriber, list_ids=[daily.pk]))
+
+    shown = client.get(path)
+    pending.refresh_from_db()
+    assert shown.status_code == 200
+    assert b"Yes, subscribe me" in shown.content
+    assert pending.state == State.PENDING  # link scanners GET every link
+
+    done = Client(enforce_csrf_checks=True).post(path)
+    pending.refresh_from_db()
+    assert done.status_code == 200
+    assert b"subscribed" in done.content
+    assert pending.state == State.ACTIVE
+
+
+def test_an_expired_confirmation_offers_a_fresh_link(
+    client: Client,
+    daily: MailingList,
+    monkeypatch: pytest.MonkeyPatch,
+    django_capture_on_commit_callbacks,
+) -> None:
+    import time
+
+    pending = SubscriptionFactory.create(mailing_list=daily, state=State.PENDING)
+    eight_days_ago = time.time() - 8 * 86400
+    with monkeypatch.context() as patched:
+        patched.setattr("django.core.signing.time.time", lambda: eight_days_ago)
+        path = _path(links.confirm_url(subscriber=pending.subscriber, list_ids=[daily.pk]))
+
+    shown = client.get(path)
+    posted = client.post(path)
+    with django_capture_on_commit_callbacks() as enqueued:
+        resent = client.post(path + "resend/")
+
+    pending.refresh_from_db()
+    assert shown.status_code == posted.status_code == 410
+    assert b"Send me a new link" in shown.content
+    assert pending.state == State.PENDING
+    assert resent.status_code == 200
+    assert len(enqueued) == 1
+
+
+@pytest.mark.parametrize(
+    "path", ["/confirm/{t}/", "/unsubscribe/{t}/", "/preferences/{t}/", "/preferences/{t}/erase/"]
+)
+def test_tampered_or_cross_purpose_links_get_a_friendly_page(
+    client: Client, daily: MailingList, path: str
+) -> None:
+    subscriber = SubscriptionFactory.create(mailing_list=daily).subscriber
+    wrong_purpose = tokens.preferences_token_make(public_id=subscriber.public_id)
+    if "preferences" in path:
+        wrong_purpose = tokens.unsubscribe_token_make(
+            public_id=subscriber.public_id, list_id=daily.pk
+        )
+
+    for token in (wrong_purpose, wrong_purpose[:-2] + "xx", "garbage", "a" * 3000):
+        response = client.get(path.format(t=token))
+        assert response.status_code == 400
+        assert b"This link doesn" in response.content
+
+
+def test_one_click_unsubscribe_exactly_as_a_mailbox_provider_sends_it(daily: MailingList) -> None:
+    subscription = SubscriptionFactory.create(mailing_list=daily)
+    headers = links.list_headers(subscriber=subscription.subscriber, mailing_list=daily)
+    url = headers["List-Unsubscribe"].strip("<>")
+    provider = Client(enforce_csrf_checks=True)  # no cookie, no CSRF token, no login
+
+    response = provider.post(
+        _path(url),
+        data=b"List-Unsubscribe=One-Click",
+        content_type="application/x-www-form-urlencoded",
+    )
+
+    subscription.refresh_from_db()
+    assert response.status_code == 200
+    assert subscription.state == State.UNSUBSCRIBED
+    assert headers["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert url.startswith("http")
+    assert headers["List-Id"] == '"The Morning Briefing" <daily.127.0.0.1>'
+    event = ConsentEvent.objects.get(kind=ConsentEvent.Kind.UNSUBSCRIBE)
+    assert event.detail == {"method": "one-click"}
+
+
+def test_one_click_also_accepts_multipart_bodies(daily: MailingList) -> None:
+    subscription = SubscriptionFactory.create(mailing_list=daily)
+    url = links.unsubscribe_url(subscriber=subscription.subscriber, mailing_list=daily)
+
+    response = Client(enforce_csrf_checks=True).post(_path(url), {"List-Unsubscribe": "One-Click"})
+
+    subscription.refresh_from_db()
+    assert response.status_code == 200
+    assert subscription.state == State.UNSUBSCRIBED
+
+
+def test_the_unsubscribe_page_has_one_button_and_an_undo(
+    client: Client, daily: MailingList
+) -> None:
+    subscription = SubscriptionFactory.create(mailing_list=daily)
+    path = _path(links.unsubscribe_url(subscriber=subscription.subscriber, mailing_list=daily))
+
+    shown = client.get(path)
+    subscription.refresh_from_db()
+    assert subscription.state == State.ACTIVE
+    assert b">Unsubscribe</button>" in shown.content
+
+    done = client.post(path)
+    subscription.refresh_from_db()
+    assert subscription.state == State.UNSUBSCRIBED
+    assert b"Undo: keep me subscribed" in done.content
+
+    undone = client.post(path + "undo/")
+    subscription.refresh_from_db()
+    assert subscription.state == State.ACTIVE
+    assert b"back on" in undone.content
+
+
+def test_unsubscribing_an_erased_reader_is_a_calm_no_op(client: Client, daily: MailingList) -> None:
+    subscriber = SubscriptionFactory.create(mailing_list=daily).subscriber
+    path = _path(links.unsubscribe_url(subscriber=subscriber, mailing_list=daily))
+    subscriptions.subscriber_erase(subscriber=subscriber, meta=RequestMeta(), by="reader")
+
+    one_click = Client().post(path, {"List-Unsubscribe": "One-Click"})
+    page = client.get(path)
+
+    assert one_click.status_code == 200
+    assert page.status_code == 200
+
+
+def test_preference_centre_saves_lists_and_name(client: Client, daily: MailingList) -> None:
+    weekly = MailingListFactory.create(slug="weekly", name="Weekend Reads")
+    subscriber = SubscriptionFactory.create(
+        mailing_list=daily, subscriber=SubscriberFactory.create(name="<b>Ada</b>")
+    ).subscriber
+    path = _path(links.preferences_url(subscriber=subscriber))
+
+    shown = client.get(path)
+    assert b"&lt;b&gt;Ada&lt;/b&gt;" in shown.content  # escaped, never raw
+    saved = client.post(path, {"name": "Ada L.", "lists": ["weekly"]}, follow=True)
+
+    assert b"Your preferences are saved." in saved.content
+    states = dict(
+        Subscription.objects.filter(subscriber=subscriber).values_list(
+            "mailing_list__slug", "state"
+        )
+    )
+    assert states == {"daily": State.UNSUBSCRIBED, "weekly": State.ACTIVE}
+    assert Subscriber.objects.get().name == "Ada L."
+    assert weekly.pk
+
+
+def test_preference_centre_pause_leave_export_and_erase(client: Client, daily: MailingList) -> None:
+    subscriber = SubscriptionFactory.create(mailing_list=daily).subscriber
+    path = _path(links.preferences_url(subscriber=subscriber))
+
+    paused = client.post(path + "pause/", {"weeks": "4"}, follow=True)
+    bad_pause = client.post(path + "pause/", {"weeks": "9999"})
+    exported = client.post(path + "export/")
+    left = client.post(path + "unsubscribe-all/", follow=True)
+    refused = client.post(path + "erase/", {})
+    erased = client.post(path + "erase/", {"confirm": "on"})
+
+    assert b"Paused for 4 weeks." in paused.content
+    assert bad_pause.status_code == 400
+    assert exported["Content-Disposition"].startswith("attachment")
+    assert exported.json()["email"] == subscriber.email
+    assert b"unsubscribed from everything" in left.content
+    assert refused.status_code == 400
+    assert b"Tick the box" in refused.content
+    assert erased.status_code == 200
+    assert not Subscriber.objects.exists()
+    assert client.get(path).status_code == 400  # the link died with the data
