@@ -1,15 +1,20 @@
-"""The audience's part of /api/v1/: the public subscribe endpoint (same path as the form)."""
+"""The audience's part of /api/v1/: public signup (the form's code path) and staff endpoints."""
 
 from __future__ import annotations
 
+from django.core.exceptions import ValidationError
+from django.db.models import Count, Q
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from ninja import Router, Schema
 
+from mailinglist import subscriptions
+from mailinglist.addresses import email_normalise, name_clean
 from mailinglist.forms import form_errors_json
-from mailinglist.models import Subscription
+from mailinglist.models import MailingList, Subscriber, Subscription
 from mailinglist.signup import ACCEPTED_MESSAGE, request_meta, signup_attempt
+from operations.api_auth import staff_token
 
-router = Router(tags=["subscribe"])
+router = Router()
 
 
 class SubscribeIn(Schema):
@@ -34,6 +39,7 @@ class Problem(Schema):
     "/subscribe",
     url_name="subscribe",
     response={202: Accepted, 400: Problem, 429: Problem},
+    tags=["signup"],
     summary="Sign up an address (double opt-in); same defences and answer as the form",
 )
 def subscribe(request: HttpRequest, payload: SubscribeIn) -> HttpResponse:
@@ -53,3 +59,94 @@ def subscribe(request: HttpRequest, payload: SubscribeIn) -> HttpResponse:
             status=400,
         )
     return JsonResponse({"ok": True, "message": ACCEPTED_MESSAGE}, status=202)
+
+
+# --- Staff endpoints (Authorization: Bearer <token>) ---------------------------------------------
+
+
+class ListOut(Schema):
+    slug: str
+    name: str
+    subscriber_count: int
+
+
+class SubscriberOut(Schema):
+    email: str
+    state: str
+    lists: dict[str, str]
+
+
+class SubscriberIn(Schema):
+    email: str
+    lists: list[str]
+    name: str | None = None
+    consent: str
+
+
+@router.get("/lists", response=list[ListOut], auth=staff_token, tags=["audience"])
+def lists(request: HttpRequest) -> list[dict[str, object]]:
+    """Every list with its number of active subscribers."""
+    annotated = MailingList.objects.annotate(
+        subscriber_count=Count(
+            "subscriptions", filter=Q(subscriptions__state=Subscription.State.ACTIVE)
+        )
+    ).order_by("name")
+    return [
+        {"slug": m.slug, "name": m.name, "subscriber_count": m.subscriber_count} for m in annotated
+    ]
+
+
+@router.get(
+    "/subscribers",
+    response={200: SubscriberOut, 400: Problem, 404: Problem},
+    auth=staff_token,
+    tags=["audience"],
+)
+def subscriber_detail(request: HttpRequest, email: str) -> HttpResponse | dict[str, object]:
+    """One subscriber by address (any case): overall state and state per list."""
+    try:
+        normalised = email_normalise(email)
+    except ValidationError as invalid:
+        return JsonResponse({"detail": invalid.messages[0]}, status=400)
+    subscriber = Subscriber.objects.filter(email__iexact=normalised).first()
+    if subscriber is None:
+        return JsonResponse({"detail": "No subscriber with this address."}, status=404)
+    return subscriptions.subscriber_summary(subscriber=subscriber)
+
+
+@router.post(
+    "/subscribers",
+    response={201: SubscriberOut, 400: Problem, 409: Problem},
+    auth=staff_token,
+    tags=["audience"],
+)
+def subscriber_add(request: HttpRequest, payload: SubscriberIn) -> HttpResponse:
+    """Add one address that already agreed (a staff import): active at once, consent recorded."""
+    try:
+        email = email_normalise(payload.email)
+    except ValidationError as invalid:
+        return JsonResponse({"detail": invalid.messages[0]}, status=400)
+    consent = payload.consent.strip()
+    if not consent:
+        return JsonResponse({"detail": "consent: say how and when this person agreed."}, status=400)
+    wanted = list(dict.fromkeys(payload.lists))
+    found = list(MailingList.objects.filter(slug__in=wanted))
+    missing = sorted(set(wanted) - {m.slug for m in found})
+    if not wanted or missing:
+        detail = (
+            f"Unknown list(s): {', '.join(missing)}."
+            if missing
+            else "lists: name at least one list."
+        )
+        return JsonResponse({"detail": detail}, status=400)
+    try:
+        subscriber = subscriptions.subscriber_add_by_staff(
+            email=email,
+            lists=found,
+            name=name_clean(payload.name),
+            consent=consent[:500],
+            by=request.auth.get_username(),  # type: ignore[attr-defined]  # StaffToken's user
+        )
+    except subscriptions.SubscriptionRefused as refused:
+        return JsonResponse({"detail": str(refused)}, status=409)
+    return JsonResponse(subscriptions.subscriber_summary(subscriber=subscriber), status=201)

@@ -2,12 +2,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.forms import ModelForm
 from django.http import HttpRequest
 
+from operations.api_tokens import api_token_issue
 from operations.mailcheck import mail_check_create
-from operations.models import MailCheck
+from operations.models import ApiToken, MailCheck
 
 
 @admin.register(MailCheck)
@@ -37,3 +38,25 @@ class MailCheckAdmin(admin.ModelAdmin[MailCheck]):
         created = mail_check_create(recipient=obj.recipient, requested_by=request.user)  # type: ignore[arg-type]  # staff-only view: never anonymous
         obj.pk = created.pk
         obj.requested_at = created.requested_at
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin[ApiToken]):
+    """Creating one shows the token once; only its hash is kept."""
+
+    list_display = ["user", "prefix", "created_at", "last_used_at"]
+    fields = ["user"]
+    readonly_fields = ["prefix", "created_at", "last_used_at"]
+
+    def has_change_permission(self, request: HttpRequest, obj: ApiToken | None = None) -> bool:
+        return False  # replace a token by creating a new one for the user
+
+    def save_model(
+        self, request: HttpRequest, obj: ApiToken, form: ModelForm[ApiToken], change: bool
+    ) -> None:
+        token = api_token_issue(user=obj.user)
+        saved = ApiToken.objects.get(user=obj.user)
+        obj.pk, obj.token_hash, obj.prefix = saved.pk, saved.token_hash, saved.prefix
+        messages.warning(
+            request, f"API token for {obj.user}: {token} — copy it now, it will not be shown again."
+        )

@@ -33,3 +33,21 @@ class MailCheck(models.Model):
 
     def __str__(self) -> str:
         return f"Mail check to {self.recipient} ({self.get_state_display()})"
+
+
+class ApiToken(models.Model):
+    """A staff user's bearer token for /api/v1/: stored as a hash, shown once when made."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_token"
+    )
+    token_hash = models.CharField(max_length=64, unique=True)
+    prefix = models.CharField(max_length=8, help_text="First characters, to tell tokens apart.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "API token"
+
+    def __str__(self) -> str:
+        return f"{self.prefix}… ({self.user})"
