@@ -126,3 +126,28 @@ def test_erasure_then_signing_up_again_needs_a_new_double_opt_in(
     client.post(_link(again, "/confirm/"))
     subscription.refresh_from_db()
     assert subscription.state == State.ACTIVE
+
+
+def test_signups_whose_task_redis_lost_are_picked_up_again(
+    daily: MailingList, smtp_sink: SmtpSink
+) -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from mailinglist.tasks import requeue_signup_requests
+
+    # A stored signup whose task never reached a worker (say Redis restarted without AOF).
+    lost = SignupRequest.objects.create(
+        email="lost@example.com", list_slugs=["daily"], source="form"
+    )
+    SignupRequest.objects.filter(pk=lost.pk).update(
+        created_at=timezone.now() - timedelta(minutes=5)
+    )
+
+    requeue_signup_requests()  # what the beat tick runs every minute
+
+    (received,) = smtp_sink.wait_for(1)
+    assert received.rcpt_tos == ["lost@example.com"]
+    lost.refresh_from_db()
+    assert lost.processed_at is not None

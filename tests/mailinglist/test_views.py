@@ -377,3 +377,13 @@ def test_preference_centre_pause_leave_export_and_erase(client: Client, daily: M
     assert erased.status_code == 200
     assert not Subscriber.objects.exists()
     assert client.get(path).status_code == 400  # the link died with the data
+
+
+def test_a_signup_without_the_csrf_token_gets_a_friendly_403(daily: MailingList) -> None:
+    response = Client(enforce_csrf_checks=True).post(
+        "/subscribe/", {"email": "x@example.com", "lists": ["daily"]}
+    )
+
+    assert response.status_code == 403
+    assert b"Please try again" in response.content
+    assert not SignupRequest.objects.exists()
