@@ -172,6 +172,7 @@ CELERY_TASK_ROUTES = {
     "operations.tasks.send_mail_check": {"queue": "transactional"},
     "mailinglist.tasks.*": {"queue": "transactional"},
     "mailinglist.tasks.requeue_signup_requests": {"queue": "default"},
+    "mailinglist.tasks.import_subscribers": {"queue": "default"},
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {

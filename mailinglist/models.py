@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import secrets
 
+from django.conf import settings
 from django.db import models
 from django.db.models.functions import Lower
 
@@ -175,3 +176,79 @@ class SignupRequest(models.Model):
 
     def __str__(self) -> str:
         return f"Signup request {self.pk}"
+
+
+class ImportJob(models.Model):
+    """A CSV of subscribers uploaded by staff: previewed first, then imported in chunks.
+
+    The counters partition the file's rows (blank rows aside): every row is added, already on the
+    list, skipped as unsubscribed, a duplicate, suppressed or invalid. Before the import starts
+    they hold the preview's forecast; the run recounts from zero as it goes.
+    """
+
+    class State(models.TextChoices):
+        PREVIEWED = "previewed", "Previewed, not started"
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    mailing_list = models.ForeignKey(
+        MailingList, on_delete=models.CASCADE, related_name="import_jobs"
+    )
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="Blank for imports run with manage.py import_subscribers.",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    file_name = models.CharField(max_length=255)
+    # The file is personal data: it is emptied once the import is done.
+    content = models.TextField(blank=True, help_text="The CSV as uploaded; emptied when done.")
+    is_consented = models.BooleanField(
+        default=False,
+        help_text="Staff said these people already agreed: subscriptions start active.",
+    )
+    consent_note = models.CharField(
+        max_length=500, blank=True, help_text="How and when these people agreed."
+    )
+    state = models.CharField(max_length=16, choices=State.choices, default=State.PREVIEWED)
+    total_rows = models.PositiveIntegerField(default=0)
+    processed_rows = models.PositiveIntegerField(default=0)
+    imported_count = models.PositiveIntegerField(default=0)
+    merged_count = models.PositiveIntegerField(default=0)
+    duplicate_count = models.PositiveIntegerField(default=0)
+    invalid_count = models.PositiveIntegerField(default=0)
+    suppressed_count = models.PositiveIntegerField(default=0)
+    skipped_unsubscribed_count = models.PositiveIntegerField(default=0)
+    errors = models.JSONField(
+        default=list, blank=True, help_text='Rows not imported: [{"line", "email", "reason"}].'
+    )
+    finished_at = models.DateTimeField(null=True, blank=True)
+    error = models.TextField(blank=True, help_text="Why the import failed, if it did.")
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            # "They already agreed" without saying how is not a consent record.
+            models.CheckConstraint(
+                condition=models.Q(is_consented=False) | ~models.Q(consent_note=""),
+                name="importjob_consent_has_note",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Import {self.pk}: {self.file_name}"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.state in {self.State.DONE, self.State.FAILED}
+
+    @property
+    def percent(self) -> int:
+        if self.state == self.State.DONE:
+            return 100
+        return min(100, self.processed_rows * 100 // self.total_rows) if self.total_rows else 0

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from django.contrib.admin.models import LogEntry
+from django.contrib.contenttypes.models import ContentType
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -20,6 +22,7 @@ from mailinglist import protection
 from mailinglist.addresses import email_hash
 from mailinglist.models import (
     ConsentEvent,
+    ImportJob,
     MailingList,
     SignupRequest,
     Subscriber,
@@ -202,14 +205,25 @@ def signup_request_process(*, request_id: int) -> None:
         confirmation_send_limited(subscriber=subscriber, lists=pending)
 
 
-def confirmation_send_limited(*, subscriber: Subscriber, lists: list[MailingList]) -> bool:
-    """Enqueue a confirmation unless this address had one in the last 24 h; True if enqueued."""
+def confirmation_send_limited(
+    *, subscriber: Subscriber, lists: list[MailingList], queue: str | None = None
+) -> bool:
+    """Enqueue a confirmation unless this address had one in the last 24 h; True if enqueued.
+
+    `queue` overrides the route: an import's thousands of confirmations go to `bulk`, so they
+    never delay the one a reader on the site is waiting for.
+    """
     from mailinglist.tasks import send_confirmation
 
     if not protection.confirmation_slot_take(email=subscriber.email):
         return False
     list_ids = [mailing_list.pk for mailing_list in lists]
-    transaction.on_commit(lambda: send_confirmation.delay(subscriber.pk, list_ids))
+    if queue is None:  # CELERY_TASK_ROUTES decides
+        transaction.on_commit(lambda: send_confirmation.delay(subscriber.pk, list_ids))
+    else:
+        transaction.on_commit(
+            lambda: send_confirmation.apply_async((subscriber.pk, list_ids), queue=queue)
+        )
     return True
 
 
@@ -452,6 +466,11 @@ def subscriber_erase(*, subscriber: Subscriber, meta: RequestMeta, by: str) -> s
         defaults={"email": "", "reason": Suppression.Reason.ERASED},
     )
     SignupRequest.objects.filter(email__iexact=subscriber.email).delete()
+    _import_reports_scrub(email=subscriber.email)
+    # The admin's own history names the address (in "Changed name" entries, say).
+    LogEntry.objects.filter(
+        content_type=ContentType.objects.get_for_model(Subscriber), object_id=str(subscriber.pk)
+    ).delete()
     # Nothing about them stays, not even "had a confirmation today": a new signup starts afresh.
     protection.confirmation_slot_release(email=subscriber.email)
     subscriber.delete()  # cascades to subscriptions and consent events
@@ -463,6 +482,17 @@ def subscriber_erase(*, subscriber: Subscriber, meta: RequestMeta, by: str) -> s
         detail={"by": by},
     )
     return hashed
+
+
+def _import_reports_scrub(*, email: str) -> None:
+    """Drop `email` from import jobs' per-line reports and from files not yet imported."""
+    lowered = email.lower()
+    for job in ImportJob.objects.exclude(errors=[]).only("pk", "errors"):
+        kept = [e for e in job.errors if str(e.get("email", "")).strip().lower() != lowered]
+        if len(kept) != len(job.errors):
+            ImportJob.objects.filter(pk=job.pk).update(errors=kept)
+    # A file still waiting to be imported would bring the address straight back.
+    ImportJob.objects.exclude(content="").filter(content__icontains=email).update(content="")
 
 
 # --- Staff --------------------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 """Thin Celery adapters over the audience's domain functions: ids in, one call each.
 
 Queues come from CELERY_TASK_ROUTES: everything here is `transactional` (a reader is waiting)
-except the housekeeping tick.
+except the housekeeping tick and CSV imports, which go to `default`.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from datetime import timedelta
 from celery import shared_task
 from django.utils import timezone
 
-from mailinglist import emails, subscriptions
+from mailinglist import emails, imports, subscriptions
 from mailinglist.models import MailingList, SignupRequest, Subscriber, Subscription
 
 # A mail server that is down or says "try later" gets retried with growing, jittered pauses that
@@ -83,3 +83,10 @@ def requeue_signup_requests() -> None:
     ).values_list("pk", flat=True)[:1000]:
         process_signup.delay(request_id)
     SignupRequest.objects.filter(processed_at__lt=timezone.now() - timedelta(days=7)).delete()
+
+
+# Longer than the default limits (a 20 MB file is some 400,000 rows) yet well under the broker's
+# visibility timeout (15 min), so Redis never hands a running import to a second worker.
+@shared_task(acks_late=True, soft_time_limit=600, time_limit=660)
+def import_subscribers(job_id: int) -> None:
+    imports.import_job_run(job_id=job_id)

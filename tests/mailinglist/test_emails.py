@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from mailinglist import links
@@ -12,7 +14,7 @@ pytestmark = pytest.mark.django_db
 def test_confirmation_mail_escapes_what_readers_typed_in_html_and_keeps_text_plain() -> None:
     subscriber = SubscriberFactory.create(name='<script>alert("x")</script>')
     daily = MailingListFactory.create(name="Morning <Briefing> & more")
-    context = {
+    context: dict[str, Any] = {
         "subscriber": subscriber,
         "lists": [daily],
         "confirm_url": links.confirm_url(subscriber=subscriber, list_ids=[daily.pk]),
@@ -33,7 +35,7 @@ def test_confirmation_mail_escapes_what_readers_typed_in_html_and_keeps_text_pla
 def test_welcome_mail_carries_unsubscribe_and_preference_links() -> None:
     subscriber = SubscriberFactory.create()
     daily = MailingListFactory.create()
-    context = {
+    context: dict[str, Any] = {
         "subscriber": subscriber,
         "mailing_list": daily,
         "unsubscribe_url": links.unsubscribe_url(subscriber=subscriber, mailing_list=daily),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from django.contrib.auth.models import User
 from django.core.management import call_command
@@ -18,7 +20,7 @@ State = Subscription.State
 
 @pytest.fixture
 def auth(staff_user: User) -> dict[str, str]:
-    return {"HTTP_AUTHORIZATION": f"Bearer {api_token_issue(user=staff_user)}"}
+    return {"Authorization": f"Bearer {api_token_issue(user=staff_user)}"}
 
 
 def test_staff_endpoints_need_a_valid_token(client: Client, staff_user: User) -> None:
@@ -54,7 +56,7 @@ def test_lists_with_active_subscriber_counts(client: Client, auth: dict[str, str
     SubscriptionFactory.create(mailing_list=daily)
     SubscriptionFactory.create(mailing_list=daily, state=State.PENDING)
 
-    assert client.get("/api/v1/lists", **auth).json() == [
+    assert client.get("/api/v1/lists", headers=auth).json() == [
         {"slug": "daily", "name": "Daily", "subscriber_count": 2},
         {"slug": "weekly", "name": "Weekly", "subscriber_count": 0},
     ]
@@ -69,9 +71,9 @@ def test_subscriber_lookup_by_email(client: Client, auth: dict[str, str]) -> Non
     SubscriptionFactory.create(subscriber=subscriber, mailing_list=daily)
     SubscriptionFactory.create(subscriber=subscriber, mailing_list=weekly, state=State.UNSUBSCRIBED)
 
-    found = client.get("/api/v1/subscribers", {"email": "ADA@example.com"}, **auth)
-    missing = client.get("/api/v1/subscribers", {"email": "nobody@example.com"}, **auth)
-    invalid = client.get("/api/v1/subscribers", {"email": "not an address"}, **auth)
+    found = client.get("/api/v1/subscribers", {"email": "ADA@example.com"}, headers=auth)
+    missing = client.get("/api/v1/subscribers", {"email": "nobody@example.com"}, headers=auth)
+    invalid = client.get("/api/v1/subscribers", {"email": "not an address"}, headers=auth)
 
     assert found.json() == {
         "email": "ada@example.com",
@@ -97,7 +99,7 @@ def test_staff_add_is_active_at_once_with_consent_recorded(
             "consent": "Signed up at the 2026 book fair",
         },
         content_type="application/json",
-        **auth,
+        headers=auth,
     )
 
     assert response.status_code == 201
@@ -125,9 +127,11 @@ def test_staff_cannot_add_suppressed_or_override_an_unsubscribe(
         state=State.UNSUBSCRIBED,
     )
 
-    def add(email: str, **extra: object) -> object:
+    def add(email: str, **extra: object) -> Any:
         body = {"email": email, "lists": ["daily"], "consent": "said yes", **extra}
-        return client.post("/api/v1/subscribers", body, content_type="application/json", **auth)
+        return client.post(
+            "/api/v1/subscribers", body, content_type="application/json", headers=auth
+        )
 
     suppressed, left = add("bounced@example.com"), add("left@example.com")
     unknown_list, no_consent = (

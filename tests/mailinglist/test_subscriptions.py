@@ -287,3 +287,39 @@ def test_after_erasure_only_a_new_double_opt_in_brings_someone_back(
     subscriptions.subscription_confirm(subscriber=again.subscriber, list_ids=[daily.pk], meta=META)
 
     assert not subscriptions.is_suppressed(email=subscriber.email)
+
+
+def test_erase_also_scrubs_admin_history_and_import_reports(staff_user) -> None:
+    from django.contrib.admin.models import CHANGE, LogEntry
+    from django.contrib.contenttypes.models import ContentType
+
+    from mailinglist.models import ImportJob
+
+    subscriber = SubscriptionFactory.create(
+        subscriber=SubscriberFactory.create(email="gone@example.com")
+    ).subscriber
+    LogEntry.objects.log_actions(
+        user_id=staff_user.pk, queryset=[subscriber], action_flag=CHANGE, change_message="x"
+    )
+    daily = MailingListFactory.create(slug="daily")
+    report = ImportJob.objects.create(
+        mailing_list=daily,
+        file_name="a.csv",
+        errors=[
+            {"line": 2, "email": "GONE@example.com", "reason": "unsubscribed"},
+            {"line": 3, "email": "x", "reason": "bad"},
+        ],
+    )
+    waiting = ImportJob.objects.create(
+        mailing_list=daily, file_name="b.csv", content="email\ngone@example.com\n"
+    )
+
+    subscriptions.subscriber_erase(subscriber=subscriber, meta=META, by="staff")
+
+    assert not LogEntry.objects.filter(
+        content_type=ContentType.objects.get_for_model(Subscriber)
+    ).exists()
+    report.refresh_from_db()
+    waiting.refresh_from_db()
+    assert report.errors == [{"line": 3, "email": "x", "reason": "bad"}]
+    assert waiting.content == ""
