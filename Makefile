@@ -4,13 +4,16 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint install clean
+.PHONY: run test lint bench install clean
 
 run: $(STAMP)  ## set up and run web + worker + beat (+ Redis if none answers) on 127.0.0.1:$${PORT:-8000}
 	@DEBUG=$${DEBUG:-on} $(BIN)/python -m devtools.run
 
 test: $(STAMP)  ## set up and run the whole suite (Redis started if none answers, SMTP sink by the tests)
 	@DEBUG=$${DEBUG:-on} $(BIN)/python -m devtools.with_redis --db 15 -- $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+bench: $(STAMP)  ## the benchmarks, one JSON line each (N=rows for the CSV import; default 100000)
+	@DEBUG=$${DEBUG:-on} $(BIN)/python -m devtools.with_redis --db 14 -- $(BIN)/python -m benchmarks --rows $${N:-100000}
 
 lint: $(STAMP)  ## ruff + mypy
 	$(BIN)/ruff check .
