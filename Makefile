@@ -9,8 +9,9 @@ STAMP := $(VENV)/.installed
 run: $(STAMP)  ## set up and run web + worker + beat (+ Redis if none answers) on 127.0.0.1:$${PORT:-8000}
 	@DEBUG=$${DEBUG:-on} $(BIN)/python -m devtools.run
 
+# TEST_REDIS_DB gives a second test run beside the first its own queues (default 15).
 test: $(STAMP)  ## set up and run the whole suite (Redis started if none answers, SMTP sink by the tests)
-	@DEBUG=$${DEBUG:-on} $(BIN)/python -m devtools.with_redis --db 15 -- $(BIN)/python -m pytest $(PYTEST_ARGS)
+	@DEBUG=$${DEBUG:-on} $(BIN)/python -m devtools.with_redis --db $${TEST_REDIS_DB:-15} -- $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 bench: $(STAMP)  ## the benchmarks, one JSON line each (N=rows for the CSV import; default 100000)
 	@DEBUG=$${DEBUG:-on} $(BIN)/python -m devtools.with_redis --db 14 -- $(BIN)/python -m benchmarks --rows $${N:-100000}

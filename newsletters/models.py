@@ -1,0 +1,216 @@
+"""Content and what is made of it: stories, feeds, digests, and recurring editions.
+
+Fields, states, constraints and cheap properties only; the rules live in stories.py, feeds.py,
+composing.py, editions.py, rendering.py and scheduling.py.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+from mailinglist.models import MailingList
+
+
+class Story(models.Model):
+    class Source(models.TextChoices):
+        ADMIN = "admin", "Entered in admin"
+        FEED = "feed", "RSS/Atom feed"
+        API = "api", "API"
+
+    headline = models.CharField(max_length=300)
+    url = models.URLField(
+        max_length=1000, unique=True, help_text="The article's address (http or https)."
+    )
+    summary = models.TextField(
+        blank=True,
+        help_text="Standfirst. Simple HTML (links, emphasis) is kept; the rest is removed.",
+    )
+    image_url = models.URLField(max_length=1000, blank=True)
+    image_alt = models.CharField(
+        max_length=300, blank=True, help_text="Describes the image for readers who cannot see it."
+    )
+    section = models.CharField(max_length=80, blank=True, db_index=True)
+    byline = models.CharField(max_length=200, blank=True)
+    published_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    is_featured = models.BooleanField(default=False, db_index=True)
+    featured_until = models.DateTimeField(
+        null=True, blank=True, help_text="Blank: featured until unfeatured."
+    )
+    source = models.CharField(max_length=8, choices=Source.choices, default=Source.ADMIN)
+    feed = models.ForeignKey(
+        "Feed", null=True, blank=True, on_delete=models.SET_NULL, related_name="stories"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-published_at", "-id"]
+        verbose_name_plural = "stories"
+
+    def __str__(self) -> str:
+        return self.headline
+
+
+class Feed(models.Model):
+    """An RSS or Atom feed of the site's stories, polled by beat."""
+
+    url = models.URLField(max_length=1000, unique=True)
+    title = models.CharField(max_length=200, blank=True)
+    section = models.CharField(max_length=80, blank=True, help_text="Given to its stories.")
+    is_auto_feature = models.BooleanField(
+        default=False, help_text="Feature every new story from this feed."
+    )
+    poll_interval_minutes = models.PositiveIntegerField(default=15)
+    is_active = models.BooleanField(default=True)
+    # Conditional GET: the server answers 304 and nothing is parsed when nothing changed.
+    etag = models.CharField(max_length=300, blank=True)
+    last_modified = models.CharField(max_length=100, blank=True)
+    next_poll_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    last_polled_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    last_error_at = models.DateTimeField(null=True, blank=True)
+    error_count = models.PositiveIntegerField(default=0, help_text="Failures in a row.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return self.title or self.url
+
+
+class EditionSchedule(models.Model):
+    """A recurring edition: e.g. "06:30 Europe/London on weekdays, the top 8 featured stories"."""
+
+    mailing_list = models.OneToOneField(
+        MailingList, on_delete=models.CASCADE, related_name="edition_schedule"
+    )
+    # ISO weekdays, Monday = 1 … Sunday = 7.
+    days_of_week = models.JSONField(
+        default=list, help_text="ISO weekdays: 1 = Monday … 7 = Sunday."
+    )
+    local_time = models.TimeField(
+        help_text="When the edition goes out, in the schedule's timezone."
+    )
+    timezone = models.CharField(max_length=64, default="Europe/London")
+    story_count = models.PositiveSmallIntegerField(default=8)
+    subject_template = models.CharField(
+        max_length=200,
+        default="{list} — {date}",
+        help_text="{list} and {date} are replaced, e.g. “The Morning Briefing — Monday 3 March”.",
+    )
+    requires_approval = models.BooleanField(
+        default=False, help_text="An editor must approve each edition before it is scheduled."
+    )
+    lead_minutes = models.PositiveIntegerField(
+        default=60, help_text="How long before the send time the edition is composed."
+    )
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"Editions of {self.mailing_list}"
+
+
+class Digest(models.Model):
+    class State(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        SCHEDULED = "scheduled", "Scheduled"
+        SENDING = "sending", "Sending"
+        PAUSED = "paused", "Paused"
+        SENT = "sent", "Sent"
+        CANCELLED = "cancelled", "Cancelled"
+
+    mailing_list = models.ForeignKey(MailingList, on_delete=models.PROTECT, related_name="digests")
+    subject = models.CharField(max_length=200, blank=True)
+    preheader = models.CharField(
+        max_length=200, blank=True, help_text="The line inboxes show after the subject."
+    )
+    intro = models.TextField(blank=True, help_text="Simple HTML (links, emphasis) is kept.")
+    stories: models.ManyToManyField[Story, DigestStory] = models.ManyToManyField(
+        Story, through="DigestStory", related_name="digests"
+    )
+    state = models.CharField(
+        max_length=16, choices=State.choices, default=State.DRAFT, db_index=True
+    )
+    send_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    edition_of = models.ForeignKey(
+        EditionSchedule, null=True, blank=True, on_delete=models.SET_NULL, related_name="digests"
+    )
+    edition_due_at = models.DateTimeField(null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    approved_at = models.DateTimeField(null=True, blank=True)
+    scheduled_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    scheduled_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    # Frozen when sending starts: exactly what went out, and what the archive shows.
+    rendered_subject = models.CharField(max_length=300, blank=True)
+    rendered_html = models.TextField(blank=True)
+    rendered_text = models.TextField(blank=True)
+    rendered_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-send_at", "-created_at"]
+        constraints = [
+            # One digest per edition slot, however many beat ticks race to create it.
+            models.UniqueConstraint(
+                fields=["edition_of", "edition_due_at"], name="digest_one_per_edition_slot"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.subject or f"Digest {self.pk} (no subject yet)"
+
+    @property
+    def is_editable(self) -> bool:
+        return self.state in {self.State.DRAFT, self.State.SCHEDULED}
+
+
+class DigestStory(models.Model):
+    digest = models.ForeignKey(Digest, on_delete=models.CASCADE, related_name="items")
+    story = models.ForeignKey(Story, on_delete=models.PROTECT, related_name="digest_items")
+    position = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["position", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["digest", "story"], name="digest_story_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.position}. {self.story}"
+
+
+class EditionRun(models.Model):
+    """What beat did for one slot of a recurring edition: made a digest, or skipped and why."""
+
+    class Outcome(models.TextChoices):
+        CREATED = "created", "Digest created"
+        SKIPPED = "skipped", "Skipped"
+
+    schedule = models.ForeignKey(EditionSchedule, on_delete=models.CASCADE, related_name="runs")
+    due_at = models.DateTimeField()
+    outcome = models.CharField(max_length=8, choices=Outcome.choices)
+    reason = models.CharField(max_length=300, blank=True)
+    digest = models.ForeignKey(
+        Digest, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-due_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["schedule", "due_at"], name="edition_run_once_per_slot"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.schedule} at {self.due_at:%Y-%m-%d %H:%M}: {self.get_outcome_display()}"

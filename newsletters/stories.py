@@ -1,0 +1,151 @@
+"""Stories from every source (admin, feeds, the API) go through one upsert with one set of rules.
+
+Staff and feed HTML is cleaned with an allow-list (nh3): what survives is what a newsletter needs
+(paragraphs, emphasis, links), never scripts, styles or event handlers. URLs must be absolute
+http(s): anything else could not be clicked from a mail client, or would be a javascript: trap.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from urllib.parse import urlsplit
+
+import nh3
+from django.core.exceptions import ValidationError
+from django.core.validators import URLValidator
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from newsletters.models import Feed, Story
+
+ALLOWED_TAGS = {"p", "br", "a", "strong", "b", "em", "i", "ul", "ol", "li", "blockquote"}
+ALLOWED_ATTRIBUTES = {"a": {"href", "title"}}
+MAX_HEADLINE = 300
+MAX_SUMMARY_CHARS = 5000
+
+_url_validator = URLValidator(schemes=["http", "https"])
+
+
+def html_clean(raw: str) -> str:
+    """Staff or feed HTML reduced to the allow-list; links only to http(s) and mailto."""
+    return nh3.clean(
+        raw or "",
+        tags=ALLOWED_TAGS,
+        attributes=ALLOWED_ATTRIBUTES,
+        url_schemes={"http", "https", "mailto"},
+        link_rel="noopener",
+    ).strip()
+
+
+def url_check(raw: str, *, field_name: str = "url") -> str:
+    """An absolute http(s) URL, trimmed; ValidationError naming the field otherwise."""
+    value = (raw or "").strip()
+    if not value:
+        raise ValidationError(f"{field_name}: an address is required.")
+    if len(value) > 1000:
+        raise ValidationError(f"{field_name}: at most 1,000 characters.")
+    if urlsplit(value).scheme.lower() not in {"http", "https"}:
+        raise ValidationError(f"{field_name}: must start with http:// or https://.")
+    try:
+        _url_validator(value)
+    except ValidationError:
+        raise ValidationError(
+            f"{field_name}: {value[:100]!r} is not a valid web address."
+        ) from None
+    return value
+
+
+def text_clean(raw: str | None, *, limit: int) -> str:
+    """One line of plain text: control characters and surplus whitespace removed, capped."""
+    if not raw:
+        return ""
+    return " ".join("".join(ch if ch.isprintable() else " " for ch in str(raw)).split())[:limit]
+
+
+@dataclass(frozen=True)
+class StoryInput:
+    """A story as it arrives from outside, before validation."""
+
+    url: str
+    headline: str
+    summary: str = ""
+    image_url: str = ""
+    image_alt: str = ""
+    section: str = ""
+    byline: str = ""
+    published_at: datetime | None = None
+    featured: bool | None = None  # None: leave as it is (new stories are not featured)
+
+
+def story_validate(*, data: StoryInput) -> dict[str, object]:
+    """The cleaned fields of a story, or ValidationError listing every problem at once."""
+    problems: list[str] = []
+    fields: dict[str, object] = {}
+    try:
+        fields["url"] = url_check(data.url)
+    except ValidationError as invalid:
+        problems.extend(invalid.messages)
+    headline = text_clean(data.headline, limit=MAX_HEADLINE)
+    if not headline:
+        problems.append("headline: a headline is required.")
+    fields["headline"] = headline
+    fields["summary"] = html_clean(data.summary)[:MAX_SUMMARY_CHARS]
+    fields["image_url"] = ""
+    if data.image_url:
+        try:
+            fields["image_url"] = url_check(data.image_url, field_name="image_url")
+        except ValidationError as invalid:
+            problems.extend(invalid.messages)
+    fields["image_alt"] = text_clean(data.image_alt, limit=300)
+    fields["section"] = text_clean(data.section, limit=80)
+    fields["byline"] = text_clean(data.byline, limit=200)
+    published = data.published_at
+    if published is not None and timezone.is_naive(published):
+        published = timezone.make_aware(published, timezone.get_default_timezone())
+    fields["published_at"] = published
+    if problems:
+        raise ValidationError(problems)
+    return fields
+
+
+def story_upsert(
+    *, data: StoryInput, source: str, feed: Feed | None = None, auto_feature: bool = False
+) -> tuple[Story, bool]:
+    """Create or update the story at `data.url`; (story, created). Never two rows for one URL.
+
+    An update from a feed or the API refreshes the text but keeps what editors decided: a story
+    an editor featured stays featured unless the caller says otherwise.
+    """
+    fields = story_validate(data=data)
+    url = str(fields.pop("url"))
+    if data.featured is not None:
+        fields["is_featured"] = data.featured
+    existing = Story.objects.filter(url=url).first()
+    if existing is not None:
+        for name, value in fields.items():
+            setattr(existing, name, value)
+        existing.save()
+        return existing, False
+    try:
+        with transaction.atomic():
+            story = Story.objects.create(
+                url=url,
+                source=source,
+                feed=feed,
+                **({"is_featured": True} if auto_feature and data.featured is None else {}),
+                **fields,
+            )
+    except IntegrityError:
+        # The same URL arrived twice at once (a feed and the API, say): update the winner.
+        return story_upsert(data=data, source=source, feed=feed, auto_feature=False)
+    return story, True
+
+
+def stories_feature(*, story_ids: list[int], featured: bool) -> int:
+    """Feature or unfeature stories in bulk; returns how many changed."""
+    return (
+        Story.objects.filter(pk__in=story_ids)
+        .exclude(is_featured=featured)
+        .update(is_featured=featured, updated_at=timezone.now())
+    )
