@@ -29,13 +29,24 @@ _url_validator = URLValidator(schemes=["http", "https"])
 
 def html_clean(raw: str) -> str:
     """Staff or feed HTML reduced to the allow-list; links only to http(s) and mailto."""
+    # A lone surrogate (JSON can carry "\ud800") cannot cross into nh3's Rust: replace it.
+    text = (raw or "").encode("utf-8", "replace").decode("utf-8")
     return nh3.clean(
-        raw or "",
+        text,
         tags=ALLOWED_TAGS,
         attributes=ALLOWED_ATTRIBUTES,
         url_schemes={"http", "https", "mailto"},
+        attribute_filter=_absolute_links_only,
         link_rel="noopener",
     ).strip()
+
+
+def _absolute_links_only(tag: str, attribute: str, value: str) -> str | None:
+    # url_schemes lets relative links through ("", "/a", "//host/a"); in a mail client, with no
+    # page to be relative to, they go nowhere or somewhere unintended.
+    if attribute == "href" and not value.lower().startswith(("http://", "https://", "mailto:")):
+        return None
+    return value
 
 
 def url_check(raw: str, *, field_name: str = "url") -> str:
@@ -45,14 +56,20 @@ def url_check(raw: str, *, field_name: str = "url") -> str:
         raise ValidationError(f"{field_name}: an address is required.")
     if len(value) > 1000:
         raise ValidationError(f"{field_name}: at most 1,000 characters.")
-    if urlsplit(value).scheme.lower() not in {"http", "https"}:
+    invalid = ValidationError(f"{field_name}: {value[:100]!r} is not a valid web address.")
+    try:
+        scheme = urlsplit(value).scheme.lower()
+    except ValueError:  # urlsplit raises on a broken IPv6 host ("http://[::1")
+        raise invalid from None
+    if scheme not in {"http", "https"}:
         raise ValidationError(f"{field_name}: must start with http:// or https://.")
+    # URLValidator lets NUL and other control characters through; PostgreSQL refuses NUL.
+    if not value.isprintable():
+        raise invalid
     try:
         _url_validator(value)
     except ValidationError:
-        raise ValidationError(
-            f"{field_name}: {value[:100]!r} is not a valid web address."
-        ) from None
+        raise invalid from None
     return value
 
 
@@ -61,6 +78,17 @@ def text_clean(raw: str | None, *, limit: int) -> str:
     if not raw:
         return ""
     return " ".join("".join(ch if ch.isprintable() else " " for ch in str(raw)).split())[:limit]
+
+
+def _html_truncate(cleaned: str, *, limit: int) -> str:
+    """Clean HTML cut to about `limit` characters and still well formed.
+
+    A plain slice can end inside a tag (`<a href="https://ex`), which would swallow whatever a
+    template puts after it; cleaning the cut again drops the partial tag and closes open ones.
+    """
+    if len(cleaned) <= limit:
+        return cleaned
+    return html_clean(cleaned[:limit])
 
 
 @dataclass(frozen=True)
@@ -90,7 +118,7 @@ def story_validate(*, data: StoryInput) -> dict[str, object]:
     if not headline:
         problems.append("headline: a headline is required.")
     fields["headline"] = headline
-    fields["summary"] = html_clean(data.summary)[:MAX_SUMMARY_CHARS]
+    fields["summary"] = _html_truncate(html_clean(data.summary), limit=MAX_SUMMARY_CHARS)
     fields["image_url"] = ""
     if data.image_url:
         try:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import time
+
 import factory
 from django.utils import timezone
 
 from mailinglist.models import MailingList, Subscriber, Subscription
+from newsletters.models import Digest, DigestStory, EditionSchedule, Feed, Story
 
 
 class MailingListFactory(factory.django.DjangoModelFactory[MailingList]):
@@ -41,3 +44,63 @@ class SubscriptionFactory(factory.django.DjangoModelFactory[Subscription]):
     confirmed_at = factory.LazyAttribute(
         lambda o: timezone.now() if o.state != Subscription.State.PENDING else None
     )
+
+
+# --- Content -----------------------------------------------------------------------------------
+
+
+class FeedFactory(factory.django.DjangoModelFactory[Feed]):
+    """An active feed, due at once (never polled)."""
+
+    class Meta:
+        model = Feed
+
+    url = factory.Sequence(lambda n: f"https://news.example/feeds/{n}.xml")
+    title = factory.Sequence(lambda n: f"Feed {n}")
+    section = "News"
+
+
+class StoryFactory(factory.django.DjangoModelFactory[Story]):
+    class Meta:
+        model = Story
+
+    headline = factory.Sequence(lambda n: f"Story number {n}")
+    url = factory.Sequence(lambda n: f"https://news.example/stories/{n}")
+    summary = "<p>What happened, in one line.</p>"
+    section = "News"
+    published_at = factory.LazyFunction(timezone.now)
+    source = Story.Source.ADMIN
+
+
+class DigestFactory(factory.django.DjangoModelFactory[Digest]):
+    """A draft digest with a subject and no stories."""
+
+    class Meta:
+        model = Digest
+
+    mailing_list = factory.SubFactory(MailingListFactory)
+    subject = factory.Sequence(lambda n: f"Digest {n}: the day's news")
+    state = Digest.State.DRAFT
+
+
+class DigestStoryFactory(factory.django.DjangoModelFactory[DigestStory]):
+    class Meta:
+        model = DigestStory
+
+    digest = factory.SubFactory(DigestFactory)
+    story = factory.SubFactory(StoryFactory)
+    position = factory.Sequence(lambda n: n + 1)
+
+
+class EditionScheduleFactory(factory.django.DjangoModelFactory[EditionSchedule]):
+    """Every day at 06:30 London time, eight stories, no approval, composed an hour ahead."""
+
+    class Meta:
+        model = EditionSchedule
+
+    mailing_list = factory.SubFactory(MailingListFactory)
+    days_of_week = factory.LazyFunction(lambda: [1, 2, 3, 4, 5, 6, 7])
+    local_time = time(6, 30)
+    timezone = "Europe/London"
+    story_count = 8
+    lead_minutes = 60
