@@ -15,5 +15,6 @@ urlpatterns = [
     path("admin/outbox/", include("outbox.urls")),
     path("admin/", admin.site.urls),
     path("", include("mailinglist.urls")),
+    path("", include("newsletters.urls")),
     path("", include("demo.urls")),
 ]

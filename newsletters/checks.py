@@ -1,0 +1,122 @@
+"""Pre-send checks: what must be true of a digest before it may be scheduled.
+
+Run on the rendered message with sample recipient values, so they judge what readers would get:
+every link absolute http(s), every image described, the HTML under Gmail's clipping size, the
+unsubscribe link where readers and mailbox providers look for it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from html.parser import HTMLParser
+from urllib.parse import urlsplit
+
+from newsletters import rendering
+from newsletters.models import Digest
+
+# Gmail clips messages whose HTML passes ~102 KB and hides the rest, unsubscribe link included.
+MAX_HTML_BYTES = 100 * 1024
+SAMPLE_URL = "https://news.example.com/u/sample-token-1234567890abcdefghijklmnopqrstuvwxyz"
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    ok: bool
+    message: str
+
+
+class _LinksAndImages(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.hrefs: list[str] = []
+        self.images: list[dict[str, str | None]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        values = dict(attrs)
+        if tag == "a" and values.get("href") is not None:
+            self.hrefs.append(str(values["href"]).strip())
+        elif tag == "img":
+            self.images.append(values)
+
+
+def _sample(html: str) -> str:
+    # The size and links readers get: slots replaced by values as long as real ones.
+    for slot in (rendering.SLOT_UNSUBSCRIBE_URL, rendering.SLOT_PREFERENCES_URL):
+        html = html.replace(slot, SAMPLE_URL)
+    return html.replace(rendering.SLOT_GREETING_HTML, "Hello Alexandra Montgomery-Smith,")
+
+
+def digest_checks(
+    *, digest: Digest, rendered: rendering.RenderedDigest | None = None
+) -> list[Check]:
+    """Every check with its result; a digest may be scheduled only when all are ok."""
+    rendered = rendered or rendering.digest_render(digest=digest)
+    story_count = digest.items.count()
+    parser = _LinksAndImages()
+    sample = _sample(rendered.html)
+    parser.feed(sample)
+    bad_links = [
+        h
+        for h in parser.hrefs
+        if urlsplit(h).scheme.lower() not in {"http", "https"} or not urlsplit(h).netloc
+    ]
+    missing_alt = [
+        str(image.get("src") or "(no src)")
+        for image in parser.images
+        if not (image.get("alt") or "").strip()
+    ]
+    size = len(sample.encode("utf-8"))
+    has_unsubscribe = (
+        rendering.SLOT_UNSUBSCRIBE_URL in rendered.html
+        and rendering.SLOT_UNSUBSCRIBE_URL in rendered.text
+    )
+    return [
+        Check(
+            "subject",
+            bool(digest.subject.strip()),
+            "Subject present." if digest.subject.strip() else "Write a subject.",
+        ),
+        Check(
+            "stories",
+            story_count > 0,
+            f"{story_count} stor{'y' if story_count == 1 else 'ies'}."
+            if story_count
+            else "Add at least one story.",
+        ),
+        Check(
+            "links",
+            not bad_links,
+            "Every link is an absolute http(s) address."
+            if not bad_links
+            else "Fix these links (they must start with http:// or https://): "
+            + ", ".join(bad_links[:5]),
+        ),
+        Check(
+            "image_alt",
+            not missing_alt,
+            "Every image has alt text."
+            if not missing_alt
+            else "Give these images alt text (edit the story): " + ", ".join(missing_alt[:5]),
+        ),
+        Check(
+            "size",
+            size < MAX_HTML_BYTES,
+            f"HTML is {size / 1024:.0f} KB (limit 100 KB)."
+            if size < MAX_HTML_BYTES
+            else f"HTML is {size / 1024:.0f} KB; Gmail clips above ~100 KB and hides the "
+            "unsubscribe link. Remove stories or shorten summaries.",
+        ),
+        Check(
+            "unsubscribe",
+            has_unsubscribe,
+            "Unsubscribe link present."
+            if has_unsubscribe
+            else "The template lost its unsubscribe link.",
+        ),
+    ]
+
+
+def digest_problems(*, digest: Digest) -> list[str]:
+    """What to fix before `digest` may be scheduled; empty when it is ready."""
+    return [check.message for check in digest_checks(digest=digest) if not check.ok]

@@ -1,0 +1,179 @@
+"""Per-recipient message bytes from a digest rendered once.
+
+The message is built once through Django's mail classes (which refuse CR/LF in headers) with the
+rendering slots in place, serialized, and split at every slot into byte segments. A recipient's
+message is then a join of those segments with their values: a few microseconds instead of the
+milliseconds that rendering and serializing per recipient would cost.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives
+
+from mailinglist import links
+from mailinglist.models import MailingList, Subscriber
+from newsletters import rendering
+
+_SLOT_PATTERN = re.compile(
+    "|".join(re.escape(slot) for slot in sorted(rendering.SLOTS, key=len, reverse=True)).encode()
+)
+# Values go into 8bit parts and headers as they are: nothing that could end a line or a header.
+_UNSAFE = re.compile(rb"[\r\n\x00]")
+
+
+class MessageTemplateError(Exception):
+    """The rendered digest cannot be made into safe per-recipient messages; says why."""
+
+
+@dataclass(frozen=True)
+class MessageTemplate:
+    segments: tuple[bytes, ...]  # len(slots) + 1 pieces of the serialized message
+    slots: tuple[str, ...]  # which value goes between segments[i] and segments[i + 1]
+    envelope_from: str
+    mailing_list_id: int
+    digest_id: int
+
+
+@dataclass(frozen=True)
+class Recipient:
+    email: str
+    values: dict[str, bytes]
+
+
+def _domain() -> str:
+    return urlsplit(str(settings.SITE_URL)).hostname or "localhost"
+
+
+def _from_address(mailing_list: MailingList) -> str:
+    address = mailing_list.from_email or str(settings.DEFAULT_FROM_EMAIL)
+    if mailing_list.from_email and mailing_list.from_name:
+        name = mailing_list.from_name.replace('"', "")
+        return f'"{name}" <{address}>'
+    return address
+
+
+def message_template_build(
+    *,
+    digest_id: int,
+    mailing_list: MailingList,
+    rendered: rendering.RenderedDigest,
+    extra_headers: dict[str, str] | None = None,
+) -> MessageTemplate:
+    """Serialize the digest's message once and split it at the slots.
+
+    Raises MessageTemplateError if any slot did not survive serialization intact (a part fell
+    back to quoted-printable, say): better to refuse a digest than to send broken links.
+    """
+    message = EmailMultiAlternatives(
+        subject=rendered.subject,
+        body=rendered.text,
+        from_email=_from_address(mailing_list),
+        to=[rendering.SLOT_TO],
+        reply_to=[mailing_list.reply_to] if mailing_list.reply_to else None,
+        headers={
+            "Message-ID": f"<{rendering.SLOT_MESSAGE_ID}@{_domain()}>",
+            "List-Unsubscribe": f"<{rendering.SLOT_UNSUBSCRIBE_URL}>",
+            "List-Unsubscribe-Post": links.ONE_CLICK_POST_BODY,
+            "List-Id": links.list_id(mailing_list=mailing_list),
+            "Precedence": "bulk",
+            **(extra_headers or {}),
+        },
+    )
+    message.attach_alternative(rendered.html, "text/html")
+    raw = message.message().as_bytes(linesep="\r\n")
+    pieces = _SLOT_PATTERN.split(raw)
+    slots = tuple(match.decode() for match in _SLOT_PATTERN.findall(raw))
+    expected = {
+        rendering.SLOT_TO: 1,
+        rendering.SLOT_MESSAGE_ID: 1,
+        rendering.SLOT_UNSUBSCRIBE_URL: 3,  # header, text, HTML
+        rendering.SLOT_PREFERENCES_URL: 2,
+        rendering.SLOT_GREETING_HTML: 1,
+        rendering.SLOT_GREETING_TEXT: 1,
+    }
+    found = {slot: slots.count(slot) for slot in expected}
+    if found != expected:
+        raise MessageTemplateError(
+            f"per-recipient parts did not survive serialization (expected {expected}, found "
+            f"{found}); a part may contain a line longer than {rendering.MAX_LINE} characters"
+        )
+    return MessageTemplate(
+        segments=tuple(pieces),
+        slots=slots,
+        envelope_from=message.from_email,
+        mailing_list_id=mailing_list.pk,
+        digest_id=digest_id,
+    )
+
+
+def message_id(*, digest_id: int, subscriber: Subscriber) -> str:
+    """Stable per (digest, subscriber): a retried send carries the same Message-ID."""
+    return f"digest-{digest_id}.{subscriber.public_id}"
+
+
+def recipient_values(
+    *, template: MessageTemplate, subscriber: Subscriber, mailing_list: MailingList
+) -> Recipient:
+    """The slot values for one subscriber; every value is checked free of CR/LF/NUL."""
+    name = subscriber.name.strip()
+    greeting = f"Hello {name}," if name else "Hello,"
+    values = {
+        rendering.SLOT_TO: subscriber.email.encode("ascii"),
+        rendering.SLOT_MESSAGE_ID: message_id(
+            digest_id=template.digest_id, subscriber=subscriber
+        ).encode(),
+        rendering.SLOT_UNSUBSCRIBE_URL: links.unsubscribe_url(
+            subscriber=subscriber, mailing_list=mailing_list
+        ).encode("ascii"),
+        rendering.SLOT_PREFERENCES_URL: links.preferences_url(subscriber=subscriber).encode(
+            "ascii"
+        ),
+        rendering.SLOT_GREETING_HTML: html.escape(greeting).encode("utf-8"),
+        rendering.SLOT_GREETING_TEXT: greeting.encode("utf-8"),
+    }
+    for slot, value in values.items():
+        if _UNSAFE.search(value):
+            raise MessageTemplateError(f"{slot} for subscriber {subscriber.pk} has a line break")
+    return Recipient(email=subscriber.email, values=values)
+
+
+def message_bytes(*, template: MessageTemplate, recipient: Recipient) -> bytes:
+    """The recipient's complete message: segments joined with their values."""
+    values = recipient.values
+    parts = [template.segments[0]]
+    for slot, segment in zip(template.slots, template.segments[1:], strict=True):
+        parts.append(values[slot])
+        parts.append(segment)
+    return b"".join(parts)
+
+
+class _PreparedBytes:
+    """What Django's backends need of `message()`: bytes, already CRLF-terminated."""
+
+    def __init__(self, raw: bytes) -> None:
+        self._raw = raw
+
+    def as_bytes(self, unixfrom: bool = False, linesep: str = "\r\n") -> bytes:
+        return self._raw
+
+
+class PreparedEmailMessage(EmailMultiAlternatives):
+    """Prepared bytes handed to any Django email backend that serializes `message()`.
+
+    Django's SMTP backend and the local outbox both call `message().as_bytes(linesep=...)`;
+    this hands them the bytes built above instead of building the message again.
+    """
+
+    def __init__(self, *, raw: bytes, from_email: str, to: str) -> None:
+        super().__init__(from_email=from_email, to=[to])
+        self._raw = raw
+
+    def message(self) -> Any:
+        return _PreparedBytes(self._raw)

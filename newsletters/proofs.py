@@ -1,0 +1,55 @@
+"""Preview and test send: the digest as readers will get it, before anyone does."""
+
+from __future__ import annotations
+
+from django.core.mail import get_connection
+
+from mailinglist.models import Subscriber
+from newsletters import mime, rendering
+from newsletters.models import Digest
+
+TEST_SUBJECT_PREFIX = "[TEST] "
+
+
+def digest_preview(*, digest: Digest) -> rendering.RenderedDigest:
+    """Subject, HTML and text with sample recipient values, for the admin's preview."""
+    rendered = rendering.digest_render(digest=digest)
+    sample = {
+        rendering.SLOT_GREETING_HTML: "Hello Alex,",
+        rendering.SLOT_GREETING_TEXT: "Hello Alex,",
+        rendering.SLOT_UNSUBSCRIBE_URL: "#unsubscribe-link-for-each-reader",
+        rendering.SLOT_PREFERENCES_URL: "#preferences-link-for-each-reader",
+    }
+    html, text = rendered.html, rendered.text
+    for slot, value in sample.items():
+        html, text = html.replace(slot, value), text.replace(slot, value)
+    return rendering.RenderedDigest(subject=rendered.subject, html=html, text=text)
+
+
+def digest_test_send(*, digest_id: int, to_email: str, name: str = "") -> str:
+    """Send the digest to one staff address, marked as a test; returns its Message-ID.
+
+    The links in it are made for a stand-in reader who is on no list, so clicking "unsubscribe"
+    in a test changes nobody's subscription.
+    """
+    digest = Digest.objects.select_related("mailing_list").get(pk=digest_id)
+    rendered = rendering.digest_render(digest=digest)
+    rendered = rendering.RenderedDigest(
+        subject=TEST_SUBJECT_PREFIX + rendered.subject, html=rendered.html, text=rendered.text
+    )
+    template = mime.message_template_build(
+        digest_id=digest.pk,
+        mailing_list=digest.mailing_list,
+        rendered=rendered,
+        extra_headers={"X-Newsdesk-Test": "yes"},
+    )
+    stand_in = Subscriber(email=to_email, name=name, public_id=f"test-{digest.pk}-staff")
+    recipient = mime.recipient_values(
+        template=template, subscriber=stand_in, mailing_list=digest.mailing_list
+    )
+    raw = mime.message_bytes(template=template, recipient=recipient)
+    with get_connection(fail_silently=False) as connection:
+        connection.send_messages(
+            [mime.PreparedEmailMessage(raw=raw, from_email=template.envelope_from, to=to_email)]
+        )
+    return recipient.values[rendering.SLOT_MESSAGE_ID].decode()

@@ -1,0 +1,163 @@
+"""A digest rendered once: subject, HTML (CSS inlined) and text, with slots for each recipient.
+
+Rendering templates per recipient costs milliseconds; a digest goes to hundreds of thousands. So
+the message is rendered once, with a slot — a fixed ASCII marker — wherever something differs per
+recipient (the address, the Message-ID, the unsubscribe and preference links, the greeting), and
+mime.py fills the slots by joining byte segments. For that to be safe, slots must reach the
+serialized message untouched: they are plain ASCII without spaces or "=", and no line of either
+part exceeds MAX_LINE, so Django keeps the parts 8bit (never quoted-printable, which could break a
+slot across lines).
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import textwrap
+from dataclasses import dataclass
+from typing import Any
+
+import css_inline
+import nh3
+from django.conf import settings
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.safestring import mark_safe
+
+from newsletters.models import Digest, Story
+
+SLOT_TO = "recipient@slot.newsdesk.invalid"
+SLOT_MESSAGE_ID = "newsdesk-slot-message-id"
+SLOT_UNSUBSCRIBE_URL = "https://slot.newsdesk.invalid/unsubscribe"
+SLOT_PREFERENCES_URL = "https://slot.newsdesk.invalid/preferences"
+# The greeting carries the reader's name: escaped in the HTML part, as typed in the text part.
+SLOT_GREETING_HTML = "NEWSDESK-SLOT-GREETING-HTML"
+SLOT_GREETING_TEXT = "NEWSDESK-SLOT-GREETING-TEXT"
+SLOTS = (
+    SLOT_TO,
+    SLOT_MESSAGE_ID,
+    SLOT_UNSUBSCRIBE_URL,
+    SLOT_PREFERENCES_URL,
+    SLOT_GREETING_HTML,
+    SLOT_GREETING_TEXT,
+)
+
+SITE_NAME = "The Daily Ledger"
+# Well under RFC 5322's 998: Django switches a part to quoted-printable past that.
+MAX_LINE = 900
+TEXT_WIDTH = 76
+RECIPIENT_BLOCK = re.compile(r"<!--newsdesk:recipient-->.*?<!--/newsdesk:recipient-->", re.S)
+
+_inliner = css_inline.CSSInliner(keep_at_rules=True, load_remote_stylesheets=False)
+
+
+@dataclass(frozen=True)
+class RenderedDigest:
+    subject: str
+    html: str
+    text: str
+
+
+def web_url(*, digest: Digest) -> str:
+    return f"{settings.SITE_URL}{reverse('newsletters:archive_detail', args=[digest.pk])}"
+
+
+def _plain(fragment: str) -> str:
+    """Text of an HTML fragment: tags dropped, entities decoded, whitespace collapsed."""
+    return " ".join(html.unescape(nh3.clean(fragment or "", tags=set())).split())
+
+
+def _wrapped(text: str, indent: str = "") -> str:
+    return textwrap.fill(
+        text,
+        width=TEXT_WIDTH,
+        initial_indent=indent,
+        subsequent_indent=indent,
+        break_long_words=False,
+        break_on_hyphens=False,
+    ).lstrip()
+
+
+def _story_context(story: Story) -> dict[str, Any]:
+    return {
+        "headline": story.headline,
+        "url": story.url,
+        "section": story.section,
+        "byline": story.byline,
+        "image_url": story.image_url,
+        "image_alt": story.image_alt,
+        # Cleaned by nh3 on the way in (stories.py), so it is safe to emit as HTML.
+        "summary_html": mark_safe(story.summary),  # noqa: S308
+        "summary_text": _wrapped(_plain(story.summary), indent="   "),
+    }
+
+
+def digest_context(*, digest: Digest) -> dict[str, Any]:
+    stories = [
+        item.story for item in digest.items.select_related("story").order_by("position", "id")
+    ]
+    return {
+        "digest": digest,
+        "mailing_list": digest.mailing_list,
+        "preheader": digest.preheader,
+        # Cleaned by nh3 when saved (admin and API go through stories.html_clean).
+        "intro_html": mark_safe(digest.intro),  # noqa: S308
+        "intro_text": _wrapped(_plain(digest.intro)),
+        "stories": [_story_context(story) for story in stories],
+        "greeting": SLOT_GREETING_HTML,
+        "unsubscribe_url": SLOT_UNSUBSCRIBE_URL,
+        "preferences_url": SLOT_PREFERENCES_URL,
+        "web_url": web_url(digest=digest),
+        "site_name": SITE_NAME,
+        "mailing_address": settings.MAILING_ADDRESS,
+    }
+
+
+def _short_lines(markup: str) -> str:
+    """Break HTML lines longer than MAX_LINE at a space (inside text or between attributes)."""
+    out: list[str] = []
+    for line in markup.split("\n"):
+        while len(line.encode("utf-8")) > MAX_LINE:
+            cut = line.rfind(" ", 0, MAX_LINE // 2)
+            if cut <= 0:
+                cut = line.find(" ", MAX_LINE // 2)
+            if cut <= 0:
+                break  # one unbreakable token; mime.py will refuse the digest rather than mangle it
+            out.append(line[:cut])
+            line = line[cut + 1 :]
+        out.append(line)
+    return "\n".join(out)
+
+
+def digest_render(*, digest: Digest) -> RenderedDigest:
+    """Subject, HTML and text of `digest` with recipient slots, CSS inlined once."""
+    context = digest_context(digest=digest)
+    subject = " ".join(render_to_string("emails/digest.subject.txt", context).split())
+    markup = _inliner.inline(render_to_string("emails/digest.html", context))
+    text = render_to_string("emails/digest.txt", {**context, "greeting": SLOT_GREETING_TEXT})
+    return RenderedDigest(subject=subject, html=_short_lines(markup), text=text.strip() + "\n")
+
+
+def archive_html(*, html_with_slots: str) -> str:
+    """The web version: the same HTML, without anything that belongs to one recipient."""
+    return RECIPIENT_BLOCK.sub("", html_with_slots).replace(SLOT_GREETING_HTML, "Hello,")
+
+
+def digest_freeze(*, digest: Digest) -> Digest:
+    """Render once and keep it on the digest: what goes out, and what the archive shows.
+
+    Called when sending starts; a digest frozen already keeps its first render, so a resumed or
+    retried send can never mail a different version.
+    """
+    if digest.rendered_at is not None:
+        return digest
+    rendered = digest_render(digest=digest)
+    Digest.objects.filter(pk=digest.pk, rendered_at__isnull=True).update(
+        rendered_subject=rendered.subject,
+        rendered_html=rendered.html,
+        rendered_text=rendered.text,
+        rendered_at=timezone.now(),
+    )
+    digest.refresh_from_db()
+    return digest

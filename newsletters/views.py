@@ -1,0 +1,52 @@
+from __future__ import annotations
+
+from django.contrib.syndication.views import Feed
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET
+
+from newsletters import rendering
+from newsletters.archive import archive_digests
+from newsletters.models import Digest
+
+
+@require_GET
+def archive_list(request: HttpRequest) -> HttpResponse:
+    page = Paginator(archive_digests(), 30).get_page(request.GET.get("page"))
+    return render(request, "newsletters/archive_list.html", {"page": page})
+
+
+@require_GET
+def archive_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    """The web version: the frozen HTML of the sent digest, recipient parts removed."""
+    digest = get_object_or_404(archive_digests(), pk=pk)
+    return HttpResponse(rendering.archive_html(html_with_slots=digest.rendered_html))
+
+
+class ArchiveFeed(Feed[Digest, None]):
+    title = f"{rendering.SITE_NAME} newsletters"
+    description = "Past issues of our newsletters."
+
+    def link(self) -> str:
+        return reverse("newsletters:archive_list")
+
+    def items(self) -> list[Digest]:
+        return list(archive_digests()[:30])
+
+    def item_title(self, item: Digest) -> str:
+        return item.rendered_subject or item.subject
+
+    def item_description(self, item: Digest) -> str:
+        return (
+            f"{item.mailing_list.name}: {item.preheader}"
+            if item.preheader
+            else item.mailing_list.name
+        )
+
+    def item_link(self, item: Digest) -> str:
+        return reverse("newsletters:archive_detail", args=[item.pk])
+
+    def item_pubdate(self, item: Digest):  # type: ignore[no-untyped-def]
+        return item.sent_at

@@ -1,0 +1,41 @@
+"""Builders for digests with real stories, shared by the content tests."""
+
+from __future__ import annotations
+
+from django.utils import timezone
+
+from mailinglist.models import MailingList
+from newsletters.models import Digest, DigestStory, Story
+from tests.factories import MailingListFactory
+
+
+def make_digest(*, stories: int = 10, mailing_list: MailingList | None = None, **fields) -> Digest:
+    mailing_list = mailing_list or MailingListFactory.create(
+        name="The Morning Briefing", slug="morning"
+    )
+    digest = Digest.objects.create(
+        mailing_list=mailing_list,
+        subject=fields.pop("subject", "Tuesday: harbour park, rail strike, the week in culture"),
+        preheader=fields.pop("preheader", "Ten stories to start your day"),
+        intro=fields.pop(
+            "intro", "<p>Good morning. Here is <strong>what matters</strong> today.</p>"
+        ),
+        **fields,
+    )
+    for n in range(stories):
+        story = Story.objects.create(
+            headline=f"Story number {n} about the harbour & the city",
+            url=f"https://news.example.com/2026/{digest.pk}/story-{n}",
+            summary=(
+                "<p>Councillors back a plan that lets the sea back in — <em>and</em> pays for "
+                "itself.</p>"
+            ),
+            image_url=f"https://img.example.com/{n}.jpg" if n % 2 == 0 else "",
+            image_alt=f"Photo {n}" if n % 2 == 0 else "",
+            section="Cities",
+            byline="Amira Okafor",
+            published_at=timezone.now(),
+            is_featured=True,
+        )
+        DigestStory.objects.create(digest=digest, story=story, position=n + 1)
+    return digest

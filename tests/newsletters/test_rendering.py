@@ -1,0 +1,135 @@
+"""The digest message: rendered once, filled per recipient, parsed back as a mail client would."""
+
+from __future__ import annotations
+
+import re
+from email import policy
+from email.message import EmailMessage
+from email.parser import BytesParser
+
+import pytest
+
+from newsletters import mime, rendering
+from newsletters.models import Digest
+from tests.factories import SubscriberFactory
+from tests.newsletters.digests import make_digest
+
+pytestmark = pytest.mark.django_db
+
+
+def parse(raw: bytes) -> EmailMessage:
+    message = BytesParser(policy=policy.default).parsebytes(raw)
+    assert isinstance(message, EmailMessage)
+    return message
+
+
+def build(digest: Digest) -> mime.MessageTemplate:
+    return mime.message_template_build(
+        digest_id=digest.pk,
+        mailing_list=digest.mailing_list,
+        rendered=rendering.digest_render(digest=digest),
+    )
+
+
+def test_each_recipient_gets_a_complete_multipart_message_with_list_headers() -> None:
+    digest = make_digest()
+    template = build(digest)
+    subscriber = SubscriberFactory.create(email="ada@example.com", name="Ada <Lovelace>")
+
+    raw = mime.message_bytes(
+        template=template,
+        recipient=mime.recipient_values(
+            template=template, subscriber=subscriber, mailing_list=digest.mailing_list
+        ),
+    )
+    message = parse(raw)
+
+    assert message.get_content_type() == "multipart/alternative"
+    text = message.get_body(preferencelist=("plain",))
+    html = message.get_body(preferencelist=("html",))
+    assert text is not None and html is not None
+    assert message["To"] == "ada@example.com"
+    assert message["Subject"] == "Tuesday: harbour park, rail strike, the week in culture"
+    assert message["Message-ID"] == f"<digest-{digest.pk}.{subscriber.public_id}@127.0.0.1>"
+    assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert message["List-Id"] == '"The Morning Briefing" <morning.127.0.0.1>'
+    unsubscribe = message["List-Unsubscribe"].strip().strip("<>")
+    assert unsubscribe.startswith("http://127.0.0.1:8000/unsubscribe/")
+    text_body, html_body = text.get_content(), html.get_content()
+    assert unsubscribe in text_body and unsubscribe in html_body
+    assert "/preferences/" in text_body and "/preferences/" in html_body
+    assert "Hello Ada <Lovelace>," in text_body
+    assert "Hello Ada &lt;Lovelace&gt;," in html_body  # the reader's name is escaped in HTML
+    assert f"/archive/{digest.pk}/" in text_body and f"/archive/{digest.pk}/" in html_body
+    assert "1 Example Street" in text_body and "1 Example Street" in html_body
+    for slot in rendering.SLOTS:
+        assert slot not in raw.decode("utf-8")
+
+
+def test_css_is_inlined_and_media_queries_kept() -> None:
+    rendered = rendering.digest_render(digest=make_digest(stories=2))
+
+    assert 'class="headline" href=' in rendered.html
+    assert re.search(
+        r'<a class="headline" href="[^"]+" style="[^"]*font-family: Georgia', rendered.html
+    )
+    assert "@media only screen and (max-width: 620px)" in rendered.html
+
+
+def test_text_part_is_written_for_text_readers() -> None:
+    rendered = rendering.digest_render(digest=make_digest(stories=3))
+
+    assert "<" not in rendered.text.replace("<Lovelace>", "")
+    assert "1. Story number 0 about the harbour & the city" in rendered.text
+    assert "   https://news.example.com/2026/" in rendered.text
+    assert "and pays for itself." in rendered.text
+    assert max(len(line) for line in rendered.text.splitlines()) < 200
+
+
+def test_two_recipients_differ_only_in_their_own_parts() -> None:
+    digest = make_digest(stories=2)
+    template = build(digest)
+    first, second = SubscriberFactory.create(), SubscriberFactory.create()
+
+    one = mime.message_bytes(
+        template=template,
+        recipient=mime.recipient_values(
+            template=template, subscriber=first, mailing_list=digest.mailing_list
+        ),
+    )
+    two = mime.message_bytes(
+        template=template,
+        recipient=mime.recipient_values(
+            template=template, subscriber=second, mailing_list=digest.mailing_list
+        ),
+    )
+
+    assert first.email.encode() in one and first.email.encode() not in two
+    assert parse(one)["Message-ID"] != parse(two)["Message-ID"]
+    assert parse(one)["Subject"] == parse(two)["Subject"]
+
+
+def test_a_huge_unbroken_line_is_refused_rather_than_mangled() -> None:
+    digest = make_digest(stories=1, intro="<p>" + "x" * 5000 + "</p>")
+
+    with pytest.raises(mime.MessageTemplateError, match="longer than"):
+        build(digest)
+
+
+def test_long_paragraphs_are_wrapped_and_still_build() -> None:
+    digest = make_digest(stories=1, intro="<p>" + "word " * 2000 + "</p>")
+
+    template = build(digest)
+
+    assert template.slots.count(rendering.SLOT_UNSUBSCRIBE_URL) == 3
+
+
+def test_the_web_version_has_no_recipient_parts() -> None:
+    rendered = rendering.digest_render(digest=make_digest(stories=1))
+
+    web = rendering.archive_html(html_with_slots=rendered.html)
+
+    assert rendering.SLOT_UNSUBSCRIBE_URL not in web
+    assert rendering.SLOT_PREFERENCES_URL not in web
+    assert rendering.SLOT_GREETING_HTML not in web
+    assert "Hello," in web

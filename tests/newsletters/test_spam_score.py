@@ -1,0 +1,59 @@
+"""A 10-story digest scores below 2.0 in SpamAssassin (Debian's package, local tests only).
+
+Run it with `apt-get install spamassassin`, then
+`make test PYTEST_ARGS=tests/newsletters/test_spam_score.py`; .ci/run installs the package, so CI
+runs it. `-L` keeps SpamAssassin to its local rules: no
+network lookups (there is no network here, and a test must not depend on one).
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+
+import pytest
+
+from newsletters import mime, rendering
+from tests.factories import SubscriberFactory
+from tests.newsletters.digests import make_digest
+
+pytestmark = pytest.mark.django_db
+MAX_SCORE = 2.0
+
+
+def test_a_ten_story_digest_is_not_spam_to_spamassassin() -> None:
+    binary = shutil.which("spamassassin")
+    if binary is None:
+        pytest.skip(
+            "SpamAssassin is not installed: run `apt-get install spamassassin` (.ci/run does)"
+        )
+    digest = make_digest(stories=10)
+    template = mime.message_template_build(
+        digest_id=digest.pk,
+        mailing_list=digest.mailing_list,
+        rendered=rendering.digest_render(digest=digest),
+    )
+    reader = SubscriberFactory.create(email="reader@example.com", name="Ada")
+    raw = mime.message_bytes(
+        template=template,
+        recipient=mime.recipient_values(
+            template=template, subscriber=reader, mailing_list=digest.mailing_list
+        ),
+    )
+    # A receiving server adds these; SpamAssassin expects to find them.
+    envelope = (
+        b"Return-Path: <newsletter@localhost>\r\n"
+        b"Received: from mail.example.org (mail.example.org [93.184.216.34]) by mx.example.com "
+        b"with ESMTPS; Sat, 28 Nov 2026 06:30:00 +0000\r\n"
+    )
+
+    result = subprocess.run(
+        [binary, "-L", "-t"], input=envelope + raw, capture_output=True, timeout=120, check=False
+    )
+
+    report = result.stdout.decode("utf-8", errors="replace")
+    status = re.search(r"^X-Spam-Status: \w+, score=(-?[\d.]+)", report, re.M)
+    assert status, report[:2000]
+    score = float(status.group(1))
+    assert score < MAX_SCORE, report[report.find("Content analysis details") :][:3000]
