@@ -10,6 +10,7 @@ from ninja import NinjaAPI
 from ninja.errors import ValidationError
 
 from mailinglist.api import router as mailinglist_router
+from newsletters.api import router as newsletters_router
 
 api = NinjaAPI(
     title="Newsdesk API",
@@ -18,6 +19,7 @@ api = NinjaAPI(
     description="Signup for readers; lists, subscribers, stories and digests for staff.",
 )
 api.add_router("", mailinglist_router)
+api.add_router("", newsletters_router)
 
 
 def _validation_detail(errors: list[dict[str, Any]]) -> str:

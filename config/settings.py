@@ -174,6 +174,8 @@ CELERY_TASK_ROUTES = {
     "mailinglist.tasks.*": {"queue": "transactional"},
     "mailinglist.tasks.requeue_signup_requests": {"queue": "default"},
     "mailinglist.tasks.import_subscribers": {"queue": "default"},
+    # An editor is waiting for their test copy.
+    "newsletters.tasks.send_test_digest": {"queue": "transactional"},
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
@@ -182,6 +184,8 @@ CELERY_BEAT_SCHEDULE = {
         "task": "mailinglist.tasks.requeue_signup_requests",
         "schedule": 60.0,
     },
+    "poll-feeds": {"task": "newsletters.tasks.poll_feeds", "schedule": 60.0},
+    "prepare-editions": {"task": "newsletters.tasks.prepare_editions", "schedule": 60.0},
 }
 CELERY_TIMEZONE = "UTC"
 

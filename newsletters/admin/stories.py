@@ -1,0 +1,254 @@
+"""Stories and feeds in admin: thumbnails, filters, bulk featuring, and "Poll now" for feeds."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin.widgets import AdminURLFieldWidget
+from django.core.exceptions import ValidationError
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
+from django.utils.text import Truncator
+
+from newsletters import feeds, stories
+from newsletters.models import Feed, Story
+
+# "Poll now" fetches inside the admin request: a few feeds with a short timeout keep it well
+# under a web worker's timeout (gunicorn's default is 30 s).
+POLL_NOW_LIMIT = 3
+POLL_NOW_TIMEOUT = 8.0
+
+
+def _url_field(**kwargs: Any) -> forms.CharField:
+    # A CharField, not a URLField: story_validate/url_check judge addresses, so a javascript: or
+    # ftp: URL gets their message ("must start with http:// or https://"), not a generic one.
+    return forms.CharField(max_length=1000, widget=AdminURLFieldWidget, **kwargs)
+
+
+# --- Stories -----------------------------------------------------------------------------------
+
+
+class StoryForm(forms.ModelForm[Story]):
+    """Cleaned by the same rules as every other source (story_validate): bad input becomes form
+    errors, and what is saved is what the upsert would have stored (summary through nh3)."""
+
+    url = _url_field(label="URL", help_text="The article's address (http or https).")
+    image_url = _url_field(label="Image URL", required=False)
+
+    class Meta:
+        model = Story
+        fields = [
+            "headline",
+            "url",
+            "summary",
+            "image_url",
+            "image_alt",
+            "section",
+            "byline",
+            "published_at",
+            "is_featured",
+            "featured_until",
+        ]
+
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        cleaned = self.cleaned_data
+        data = stories.StoryInput(
+            url=cleaned.get("url") or "",
+            headline=cleaned.get("headline") or "",
+            summary=cleaned.get("summary") or "",
+            image_url=cleaned.get("image_url") or "",
+            image_alt=cleaned.get("image_alt") or "",
+            section=cleaned.get("section") or "",
+            byline=cleaned.get("byline") or "",
+            published_at=cleaned.get("published_at"),
+        )
+        try:
+            valid = stories.story_validate(data=data)
+        except ValidationError as invalid:
+            # story_validate says "field: problem"; each problem goes next to its field, once.
+            for message in invalid.messages:
+                name, _, problem = message.partition(": ")
+                if name not in self.fields:
+                    self.add_error(None, message)
+                elif not self.has_error(name):
+                    self.add_error(name, problem)
+            return cleaned
+        cleaned.update(valid)
+        return cleaned
+
+
+@admin.register(Story)
+class StoryAdmin(admin.ModelAdmin[Story]):
+    form = StoryForm
+    list_display = ["thumbnail", "headline", "section", "source", "is_featured", "published_at"]
+    list_display_links = ["thumbnail", "headline"]
+    list_filter = [
+        "is_featured",
+        "section",
+        "source",
+        ("published_at", admin.DateFieldListFilter),
+        "feed",
+    ]
+    # headline first: digests pick stories through autocomplete, which searches these fields.
+    search_fields = ["headline", "url", "byline"]
+    date_hierarchy = "published_at"
+    readonly_fields = ["thumbnail", "source", "feed", "created_at", "updated_at"]
+    fieldsets = [
+        (None, {"fields": ["headline", "url", "summary", "section", "byline", "published_at"]}),
+        ("Image", {"fields": ["image_url", "image_alt", "thumbnail"]}),
+        ("Featuring", {"fields": ["is_featured", "featured_until"]}),
+        ("Origin", {"fields": ["source", "feed", "created_at", "updated_at"]}),
+    ]
+    actions = ["feature_selected", "unfeature_selected"]
+    list_per_page = 50
+
+    @admin.display(description="Image")
+    def thumbnail(self, obj: Story) -> SafeString | str:
+        if not obj.image_url.lower().startswith(("https://", "http://")):
+            return ""
+        # no-referrer: the image host need not learn our admin's address.
+        return format_html(
+            '<img src="{}" alt="{}" width="64" height="40" loading="lazy" '
+            'referrerpolicy="no-referrer" style="object-fit: cover">',
+            obj.image_url,
+            obj.image_alt,
+        )
+
+    @admin.action(description="Feature selected stories", permissions=["change"])
+    def feature_selected(self, request: HttpRequest, queryset: QuerySet[Story]) -> None:
+        changed = stories.stories_feature(
+            story_ids=list(queryset.values_list("pk", flat=True)), featured=True
+        )
+        self.message_user(request, f"Featured {changed} story(ies).", messages.SUCCESS)
+
+    @admin.action(description="Unfeature selected stories", permissions=["change"])
+    def unfeature_selected(self, request: HttpRequest, queryset: QuerySet[Story]) -> None:
+        changed = stories.stories_feature(
+            story_ids=list(queryset.values_list("pk", flat=True)), featured=False
+        )
+        self.message_user(request, f"Unfeatured {changed} story(ies).", messages.SUCCESS)
+
+
+# --- Feeds -------------------------------------------------------------------------------------
+
+
+class FeedForm(forms.ModelForm[Feed]):
+    url = _url_field(label="Feed URL", help_text="The RSS or Atom feed's address (http or https).")
+    poll_interval_minutes = forms.IntegerField(
+        min_value=1, max_value=24 * 60, initial=15, help_text="Minutes between polls."
+    )
+
+    class Meta:
+        model = Feed
+        fields = [
+            "url",
+            "title",
+            "section",
+            "is_auto_feature",
+            "poll_interval_minutes",
+            "is_active",
+        ]
+
+    def clean_url(self) -> str:
+        try:
+            return stories.url_check(self.cleaned_data.get("url") or "")
+        except ValidationError as invalid:
+            raise ValidationError([m.partition(": ")[2] for m in invalid.messages]) from None
+
+
+@admin.register(Feed)
+class FeedAdmin(admin.ModelAdmin[Feed]):
+    form = FeedForm
+    list_display = [
+        "__str__",
+        "section",
+        "is_active",
+        "is_auto_feature",
+        "last_polled_at",
+        "short_error",
+        "error_count",
+        "next_poll_at",
+    ]
+    list_filter = ["is_active", "is_auto_feature"]
+    search_fields = ["url", "title"]
+    # Written only by polls: what happened last, and the conditional GET validators.
+    readonly_fields = (
+        "last_polled_at",
+        "next_poll_at",
+        "last_error",
+        "last_error_at",
+        "error_count",
+        "etag",
+        "last_modified",
+        "created_at",
+    )
+    fieldsets = [
+        (
+            None,
+            {
+                "fields": [
+                    "url",
+                    "title",
+                    "section",
+                    "is_auto_feature",
+                    "poll_interval_minutes",
+                    "is_active",
+                ]
+            },
+        ),
+        ("Polling", {"fields": readonly_fields}),
+    ]
+    actions = ["poll_now"]
+
+    @admin.display(description="Last error")
+    def short_error(self, obj: Feed) -> str:
+        return Truncator(obj.last_error).chars(80)
+
+    def save_model(self, request: HttpRequest, obj: Feed, form: Any, change: bool) -> None:
+        if not change:
+            super().save_model(request, obj, form, change)
+            return
+        # Only what the editor changed is written: a poll may be recording its outcome on this
+        # row meanwhile, and a full save would put back the values read before it.
+        changed = list(form.changed_data)
+        if "url" in changed:
+            # The validators belong to the old address; poll the new one at the next tick.
+            obj.etag = obj.last_modified = ""
+            obj.next_poll_at = None
+            changed += ["etag", "last_modified", "next_poll_at"]
+        if changed:
+            obj.save(update_fields=changed)
+
+    @admin.action(description="Poll now", permissions=["change"])
+    def poll_now(self, request: HttpRequest, queryset: QuerySet[Feed]) -> None:
+        chosen = list(queryset.order_by("pk"))
+        for feed in chosen[:POLL_NOW_LIMIT]:
+            result = feeds.feed_poll(feed_id=feed.pk, timeout=POLL_NOW_TIMEOUT)
+            level, text = _poll_message(result)
+            self.message_user(request, f"{feed}: {text}", level)
+        left = len(chosen) - POLL_NOW_LIMIT
+        if left > 0:
+            self.message_user(
+                request,
+                f"{left} more feed(s) not polled: select at most {POLL_NOW_LIMIT} at a time "
+                "(beat polls every feed when it is due).",
+                messages.WARNING,
+            )
+
+
+def _poll_message(result: feeds.FeedPollResult) -> tuple[int, str]:
+    if result.outcome == feeds.Outcome.FAILED:
+        return messages.ERROR, f"failed: {result.error}"
+    if result.outcome == feeds.Outcome.BUSY:
+        return messages.WARNING, "being polled right now; try again in a minute."
+    if result.outcome == feeds.Outcome.NOT_MODIFIED:
+        return messages.SUCCESS, "unchanged since the last poll."
+    return messages.SUCCESS, (
+        f"{result.created} new, {result.updated} updated, {result.skipped} skipped "
+        "(no http(s) link or no headline)."
+    )

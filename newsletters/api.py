@@ -1,0 +1,233 @@
+"""The content part of /api/v1/ (staff, Bearer token): stories and digests."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.utils import timezone
+from ninja import Router, Schema
+from pydantic import Field
+
+from mailinglist.models import MailingList
+from newsletters import scheduling
+from newsletters.models import Digest, DigestStory, Story
+from newsletters.stories import StoryInput, html_clean, story_upsert, text_clean
+from operations.api_auth import staff_token
+
+router = Router(auth=staff_token, tags=["content"])
+
+
+class StoryIn(Schema):
+    url: str
+    headline: str
+    summary: str | None = None
+    image_url: str | None = None
+    image_alt: str | None = None
+    section: str | None = None
+    byline: str | None = None
+    published_at: datetime | None = None
+    featured: bool | None = None
+
+
+class StoryOut(Schema):
+    id: int
+    url: str
+    headline: str
+    summary: str
+    image_url: str
+    image_alt: str
+    section: str
+    byline: str
+    published_at: datetime | None
+    featured: bool
+    source: str
+
+
+class DigestIn(Schema):
+    list_slug: str = Field(alias="list")
+    subject: str
+    preheader: str | None = None
+    intro: str | None = None
+    story_ids: list[int] | None = None
+    send_at: datetime | None = None
+
+
+class ScheduleIn(Schema):
+    send_at: datetime
+
+
+class Problem(Schema):
+    detail: str
+
+
+def _story_out(story: Story) -> dict[str, object]:
+    return {
+        "id": story.pk,
+        "url": story.url,
+        "headline": story.headline,
+        "summary": story.summary,
+        "image_url": story.image_url,
+        "image_alt": story.image_alt,
+        "section": story.section,
+        "byline": story.byline,
+        "published_at": story.published_at,
+        "featured": story.is_featured,
+        "source": story.source,
+    }
+
+
+def _digest_out(digest: Digest) -> dict[str, object]:
+    return {
+        "id": digest.pk,
+        "state": digest.state,
+        "list": digest.mailing_list.slug,
+        "subject": digest.subject,
+        "send_at": digest.send_at.isoformat() if digest.send_at else None,
+        "story_ids": list(
+            digest.items.order_by("position", "id").values_list("story_id", flat=True)
+        ),
+        # The per-recipient ledger arrives with the delivery engine; until then nothing is sent.
+        "counts": {"total": 0, "pending": 0, "sent": 0, "failed": 0, "skipped": 0},
+    }
+
+
+def _problem(detail: str, status: int) -> JsonResponse:
+    return JsonResponse({"detail": detail}, status=status)
+
+
+def _aware(moment: datetime) -> datetime | None:
+    return moment if timezone.is_aware(moment) else None
+
+
+@router.get("/stories", response=list[StoryOut])
+def stories_list(
+    request: HttpRequest, featured: bool | None = None, limit: int = 50
+) -> list[dict[str, object]]:
+    """Newest stories first; `featured=true` for the featured ones only."""
+    query = Story.objects.order_by("-published_at", "-id")
+    if featured is not None:
+        query = query.filter(is_featured=featured)
+    return [_story_out(story) for story in query[: max(1, min(limit, 500))]]
+
+
+@router.post("/stories", response={200: StoryOut, 201: StoryOut, 400: Problem})
+def stories_upsert(request: HttpRequest, payload: StoryIn) -> HttpResponse:
+    """Create or update the story at `url` (idempotent: the same URL is always one story)."""
+    if payload.published_at is not None and _aware(payload.published_at) is None:
+        return _problem("published_at: include a timezone, e.g. 2026-11-28T06:30:00Z.", 400)
+    try:
+        story, created = story_upsert(
+            data=StoryInput(
+                url=payload.url,
+                headline=payload.headline,
+                summary=payload.summary or "",
+                image_url=payload.image_url or "",
+                image_alt=payload.image_alt or "",
+                section=payload.section or "",
+                byline=payload.byline or "",
+                published_at=payload.published_at,
+                featured=payload.featured,
+            ),
+            source=Story.Source.API,
+        )
+    except ValidationError as invalid:
+        return _problem(" ".join(invalid.messages), 400)
+    return JsonResponse(
+        _story_out(story), status=201 if created else 200, json_dumps_params={"default": str}
+    )
+
+
+@router.post("/digests", response={201: dict, 400: Problem, 404: Problem})
+def digests_create(request: HttpRequest, payload: DigestIn) -> HttpResponse:
+    """A digest for a list: given stories, or the featured stories that list has not had yet.
+
+    With `send_at` it is also scheduled, and only if the pre-send checks pass; otherwise
+    nothing is created and the answer says what to fix.
+    """
+    mailing_list = MailingList.objects.filter(slug=payload.list_slug).first()
+    if mailing_list is None:
+        return _problem(f"list: no mailing list {payload.list_slug!r}.", 404)
+    if payload.send_at is not None and _aware(payload.send_at) is None:
+        return _problem("send_at: include a timezone, e.g. 2026-11-28T06:30:00Z.", 400)
+    subject = text_clean(payload.subject, limit=200)
+    if not subject:
+        return _problem("subject: a subject is required.", 400)
+    if payload.story_ids is not None:
+        wanted = list(dict.fromkeys(payload.story_ids))
+        found = set(Story.objects.filter(pk__in=wanted).values_list("pk", flat=True))
+        missing = [str(pk) for pk in wanted if pk not in found]
+        if missing:
+            return _problem(f"story_ids: no stories with id {', '.join(missing)}.", 400)
+    user = request.auth  # type: ignore[attr-defined]  # the staff user StaffToken found
+    with transaction.atomic():
+        digest = Digest.objects.create(
+            mailing_list=mailing_list,
+            subject=subject,
+            preheader=text_clean(payload.preheader, limit=200),
+            intro=html_clean(payload.intro or ""),
+            created_by=user,
+        )
+        if payload.story_ids is not None:
+            DigestStory.objects.bulk_create(
+                DigestStory(digest=digest, story_id=pk, position=n)
+                for n, pk in enumerate(wanted, start=1)
+            )
+        else:
+            from newsletters import composing
+
+            composing.digest_fill_from_featured(digest=digest)
+        if payload.send_at is not None:
+            try:
+                digest = scheduling.digest_schedule(
+                    digest_id=digest.pk, send_at=payload.send_at, by=user
+                )
+            except scheduling.DigestNotReady as not_ready:
+                transaction.set_rollback(True)
+                return _problem(
+                    "Not scheduled, nothing created. Fix first: " + " ".join(not_ready.problems),
+                    400,
+                )
+    return JsonResponse(_digest_out(digest), status=201)
+
+
+@router.get("/digests/{digest_id}", response={200: dict, 404: Problem})
+def digests_detail(request: HttpRequest, digest_id: int) -> HttpResponse:
+    digest = Digest.objects.select_related("mailing_list").filter(pk=digest_id).first()
+    if digest is None:
+        return _problem("No such digest.", 404)
+    return JsonResponse(_digest_out(digest))
+
+
+@router.post(
+    "/digests/{digest_id}/schedule", response={200: dict, 400: Problem, 404: Problem, 409: Problem}
+)
+def digests_schedule(request: HttpRequest, digest_id: int, payload: ScheduleIn) -> HttpResponse:
+    if _aware(payload.send_at) is None:
+        return _problem("send_at: include a timezone, e.g. 2026-11-28T06:30:00Z.", 400)
+    if not Digest.objects.filter(pk=digest_id).exists():
+        return _problem("No such digest.", 404)
+    try:
+        digest = scheduling.digest_schedule(
+            digest_id=digest_id,
+            send_at=payload.send_at,
+            by=request.auth,  # type: ignore[attr-defined]
+        )
+    except scheduling.DigestNotReady as not_ready:
+        return _problem("Not scheduled. Fix first: " + " ".join(not_ready.problems), 400)
+    except scheduling.DigestStateError as wrong_state:
+        return _problem(str(wrong_state), 409)
+    return JsonResponse(_digest_out(digest))
+
+
+@router.post("/digests/{digest_id}/unschedule", response={200: dict, 404: Problem, 409: Problem})
+def digests_unschedule(request: HttpRequest, digest_id: int) -> HttpResponse:
+    if not Digest.objects.filter(pk=digest_id).exists():
+        return _problem("No such digest.", 404)
+    try:
+        digest = scheduling.digest_unschedule(digest_id=digest_id, by=request.auth)  # type: ignore[attr-defined]
+    except scheduling.DigestStateError as wrong_state:
+        return _problem(str(wrong_state), 409)
+    return JsonResponse(_digest_out(digest))

@@ -1,0 +1,106 @@
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth.models import User
+from django.test import Client
+
+from newsletters.models import Digest
+from tests.newsletters.digests import make_digest
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def staff(client: Client, staff_user: User) -> Client:
+    client.force_login(staff_user)
+    return client
+
+
+def test_change_page_shows_the_presend_checks_and_buttons(staff: Client) -> None:
+    digest = make_digest(stories=2)
+
+    html = staff.get(f"/admin/newsletters/digest/{digest.pk}/change/").content.decode()
+
+    assert "Pre-send checks" in html
+    assert "Every image has alt text." in html
+    assert "Send a test to me" in html
+    assert 'form="digest-schedule"' in html
+
+
+def test_preview_shows_desktop_mobile_and_text(staff: Client) -> None:
+    digest = make_digest(stories=2)
+
+    page = staff.get(f"/admin/newsletters/digest/{digest.pk}/preview/")
+    html = staff.get(f"/admin/newsletters/digest/{digest.pk}/preview/html/")
+
+    content = page.content.decode()
+    assert 'title="Desktop preview"' in content and 'title="Mobile preview"' in content
+    assert "Story number 0 about the harbour &amp; the city" in content  # the text part, escaped
+    assert html["Content-Security-Policy"].startswith("sandbox")
+    assert b"Hello Alex," in html.content
+
+
+def test_schedule_from_admin_and_back(staff: Client) -> None:
+    digest = make_digest(stories=1)
+
+    staff.post(
+        f"/admin/newsletters/digest/{digest.pk}/schedule/",
+        {"send_at": "2030-01-06T06:30", "zone": "Europe/London"},
+    )
+    digest.refresh_from_db()
+    assert digest.state == Digest.State.SCHEDULED
+    assert digest.send_at is not None
+    assert digest.send_at.isoformat() == "2030-01-06T06:30:00+00:00"  # London is on GMT in January
+
+    staff.post(f"/admin/newsletters/digest/{digest.pk}/unschedule/")
+    digest.refresh_from_db()
+    assert digest.state == Digest.State.DRAFT
+
+
+def test_a_digest_failing_its_checks_is_not_scheduled_and_says_why(staff: Client) -> None:
+    digest = make_digest(stories=0)
+
+    response = staff.post(
+        f"/admin/newsletters/digest/{digest.pk}/schedule/",
+        {"send_at": "2030-01-06T06:30", "zone": "UTC"},
+        follow=True,
+    )
+
+    digest.refresh_from_db()
+    assert digest.state == Digest.State.DRAFT
+    assert "Add at least one story." in response.content.decode()
+
+
+def test_editing_is_locked_once_sending_starts(staff: Client) -> None:
+    digest = make_digest(stories=1)
+    Digest.objects.filter(pk=digest.pk).update(state=Digest.State.SENDING)
+
+    page = staff.get(f"/admin/newsletters/digest/{digest.pk}/change/")
+    post = staff.post(f"/admin/newsletters/digest/{digest.pk}/change/", {"subject": "changed"})
+
+    assert page.status_code == 200
+    assert 'name="subject"' not in page.content.decode()  # read-only view
+    assert post.status_code == 403
+    digest.refresh_from_db()
+    assert digest.subject != "changed"
+
+
+def test_intro_html_is_cleaned_when_saved(staff: Client) -> None:
+    digest = make_digest(stories=1)
+    data = {
+        "mailing_list": digest.mailing_list_id,
+        "subject": "S",
+        "preheader": "",
+        "intro": '<p onclick="x()">Hi <script>alert(1)</script><a href="javascript:x()">j</a></p>',
+        "items-TOTAL_FORMS": "0",
+        "items-INITIAL_FORMS": "0",
+    }
+
+    staff.post(f"/admin/newsletters/digest/{digest.pk}/change/", data)
+
+    digest.refresh_from_db()
+    assert (
+        "script" not in digest.intro
+        and "onclick" not in digest.intro
+        and "javascript" not in digest.intro
+    )
