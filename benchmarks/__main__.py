@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-BENCHMARKS = ["benchmarks.csv_import"]
+BENCHMARKS = ["benchmarks.render_path", "benchmarks.csv_import"]
 
 
 def main() -> int:

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
+from datetime import timedelta
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
+from django.utils import timezone
 
 from mailinglist.models import MailingList
+from newsletters.models import Story
 
 DEMO_USERNAME = "editor"
 DEMO_EMAIL = "editor@localhost"
@@ -28,6 +31,50 @@ DEMO_LISTS = [
 ]
 
 
+DEMO_STORIES = [
+    (
+        "Cities",
+        "Harbour city votes to turn its old docks into a tidal park",
+        "Councillors back a plan that lets the sea back in — and pays for itself, its backers say.",
+    ),
+    (
+        "Politics",
+        "Budget talks stall over the cost of free school meals",
+        "Ministers and councils trade figures as the deadline for next year's settlement nears.",
+    ),
+    (
+        "Business",
+        "The bakery chain that doubled in a year without a single advert",
+        "How word of mouth, and a sourdough recipe from 1952, built a business of 80 shops.",
+    ),
+    (
+        "Science",
+        "A quiet comet is putting on its best show in a century",
+        "Look north-west an hour after sunset this week; binoculars help, patience more.",
+    ),
+    (
+        "Culture",
+        "The festival that moved into a car park, and sold out",
+        "Organisers turned a multi-storey into five stages. Neighbours were won over by the jazz.",
+    ),
+    (
+        "Sport",
+        "Promoted side keep their nerve to win the derby in added time",
+        "A header from a 19-year-old substitute settled a game that had everything but goals.",
+    ),
+    (
+        "World",
+        "Rivers return to a valley drained for forty years",
+        "Engineers remove the last of three dams, and salmon are already swimming upstream.",
+    ),
+    (
+        "Opinion",
+        "We built the high street for cars. Let's build it for people",
+        "Every town that narrowed its road and widened its pavements now has fuller shops.",
+    ),
+]
+
+
 @dataclass(frozen=True)
 class DemoLogin:
     username: str
@@ -41,6 +88,19 @@ def demo_data_load() -> DemoLogin:
         MailingList.objects.get_or_create(
             slug=fields["slug"],
             defaults={**fields, "from_name": "The Daily Ledger", "is_public": True},
+        )
+    now = timezone.now()
+    for n, (section, headline, summary) in enumerate(DEMO_STORIES):
+        Story.objects.get_or_create(
+            url=f"https://news.example.com/demo/{n + 1}",
+            defaults={
+                "headline": headline,
+                "summary": f"<p>{summary}</p>",
+                "section": section,
+                "byline": "Daily Ledger staff",
+                "published_at": now - timedelta(hours=2 * n + 1),
+                "is_featured": True,
+            },
         )
     user_model = get_user_model()
     if user_model.objects.filter(username=DEMO_USERNAME).exists():

@@ -166,6 +166,7 @@ def main() -> int:
                     f"    Demo article with the signup footer  {base}/",
                     f"    Admin                                {base}/admin/",
                     f"    Local outbox (mail sent)             {base}/admin/outbox/",
+                    f"    Newsletter archive                   {base}/archive/",
                     f"    Health                               {base}/healthz",
                     *(f"    {line}" for line in login_lines),
                     "  Press Ctrl-C to stop everything.",

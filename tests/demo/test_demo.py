@@ -5,6 +5,10 @@ from django.contrib.auth.models import User
 from django.core.management import call_command
 from django.test import Client
 
+from demo.seeding import DEMO_STORIES
+from mailinglist.models import MailingList
+from newsletters.models import Story
+
 
 @pytest.mark.django_db
 def test_article_page_is_a_news_article_with_a_footer(client: Client) -> None:
@@ -17,7 +21,9 @@ def test_article_page_is_a_news_article_with_a_footer(client: Client) -> None:
 
 
 @pytest.mark.django_db
-def test_load_demo_creates_the_staff_login_once(capsys: pytest.CaptureFixture[str]) -> None:
+def test_load_demo_is_idempotent_and_shows_the_login_once(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     call_command("load_demo")
     first = capsys.readouterr().out
     call_command("load_demo")
@@ -25,6 +31,8 @@ def test_load_demo_creates_the_staff_login_once(capsys: pytest.CaptureFixture[st
 
     user = User.objects.get(username="editor")
     assert User.objects.count() == 1
+    assert MailingList.objects.count() == 2
+    assert Story.objects.filter(is_featured=True).count() == len(DEMO_STORIES)
     assert user.is_staff and user.is_superuser
     password = first.split("editor / ")[1].split()[0]
     assert user.check_password(password)

@@ -1,0 +1,108 @@
+"""Microseconds per recipient to produce final MIME bytes from a digest rendered once.
+
+Two figures: the whole per-recipient step (signing the unsubscribe and preference tokens, then
+joining the byte segments) and the join alone. A 10-story digest; medians of repeated runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--recipients", type=int, default=5000)
+    parser.add_argument("--rows", type=int, default=None, help="ignored (shared make bench flag)")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        os.environ.setdefault("DEBUG", "on")
+        os.environ.setdefault("DATABASE_URL", f"sqlite:///{Path(tmp) / 'bench.sqlite3'}")
+        os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+        import django
+
+        django.setup()
+        from django.core.management import call_command
+
+        call_command("migrate", verbosity=0)
+        from django.utils import timezone
+
+        from mailinglist.models import MailingList, Subscriber
+        from newsletters import mime, rendering
+        from newsletters.models import Digest, DigestStory, Story
+
+        mailing_list = MailingList.objects.create(name="The Morning Briefing", slug="morning")
+        digest = Digest.objects.create(mailing_list=mailing_list, subject="Bench", preheader="p")
+        for n in range(10):
+            story = Story.objects.create(
+                headline=f"Story {n} " + "headline words " * 4,
+                url=f"https://news.example.com/{n}",
+                summary="<p>" + "A summary sentence of a typical length. " * 4 + "</p>",
+                image_url=f"https://img.example.com/{n}.jpg",
+                image_alt="An image",
+                published_at=timezone.now(),
+            )
+            DigestStory.objects.create(digest=digest, story=story, position=n)
+        started = time.perf_counter()
+        template = mime.message_template_build(
+            digest_id=digest.pk,
+            mailing_list=mailing_list,
+            rendered=rendering.digest_render(digest=digest),
+        )
+        render_once_ms = (time.perf_counter() - started) * 1000
+        readers = [
+            Subscriber(
+                pk=n, email=f"reader{n}@example.com", name=f"Reader {n}", public_id=f"pid{n:012d}"
+            )
+            for n in range(args.recipients)
+        ]
+        full, join = [], []
+        size = 0
+        for _ in range(5):
+            t0 = time.perf_counter()
+            values = [
+                mime.recipient_values(template=template, subscriber=r, mailing_list=mailing_list)
+                for r in readers
+            ]
+            t1 = time.perf_counter()
+            for value in values:
+                size = len(mime.message_bytes(template=template, recipient=value))
+            t2 = time.perf_counter()
+            full.append((t2 - t0) / len(readers) * 1e6)
+            join.append((t2 - t1) / len(readers) * 1e6)
+    common = {"n": args.recipients, "unit": "us", "cores": os.cpu_count(), "message_bytes": size}
+    print(
+        json.dumps(
+            {"bench": "render_once", "value": round(render_once_ms, 1), **{**common, "unit": "ms"}}
+        )
+    )
+    print(
+        json.dumps(
+            {
+                "bench": "mime_per_recipient",
+                "value": round(statistics.median(full), 1),
+                **common,
+                "note": "tokens signed + segments joined",
+            }
+        )
+    )
+    print(
+        json.dumps(
+            {
+                "bench": "mime_join_per_recipient",
+                "value": round(statistics.median(join), 2),
+                **common,
+                "note": "segments joined only",
+            }
+        ),
+        flush=True,
+    )
+
+
+if __name__ == "__main__":
+    main()
