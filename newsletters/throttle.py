@@ -1,0 +1,175 @@
+"""Send-rate throttle shared by all workers: one token bucket per sending backend, kept in Redis.
+
+Every worker on every host takes its tokens from the same Redis hash, updated atomically by a Lua
+script that reads the clock with Redis's own TIME, so skewed host clocks cannot hand out extra
+tokens. The bucket refills at the effective rate and holds at most BURST_SECONDS of it (at least one
+token): whatever a one-second window starts with, it can carry at most rate * (1 + BURST_SECONDS)
+messages, inside the benchmark's 1.05 R, while the small reserve still absorbs a worker's
+scheduling jitter so the sustained rate stays close to R.
+
+When the server answers 421/454/429, `throttle_slow_down` stores a penalty factor in the same hash,
+so all workers slow down together: the rate is multiplied by `factor` for `hold_seconds`, then
+doubles back each further hold period until it is the configured rate again.
+
+Redis down: the throttle cannot know how many workers share the rate, so it does not guess a local
+rate. `throttle_take` raises ThrottleUnavailable (after the client's short socket timeouts, never a
+hang); the sender treats it like an SMTP 4xx: the batch stops and its rows are retried later.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import redis
+from redis.commands.core import Script
+
+from operations.heartbeat import redis_client
+
+KEY_PREFIX = "newsdesk:throttle:"
+# Burst capacity in seconds of rate: 25 ms keeps every 1-second window under 1.025 R.
+BURST_SECONDS = 0.025
+# A slowed-down backend still gets this many messages per second (or its configured rate if lower).
+FLOOR_RATE = 1.0
+# Several workers hit the same 421 within moments; within this window (capped at the hold) they
+# count as one event that extends the hold, rather than halving the rate once per worker.
+SLOW_DOWN_GRACE = 5.0
+# Bounds the stored factor (and so the key's lifetime); FLOOR_RATE is the floor that matters.
+MIN_FACTOR = 1e-6
+# An idle bucket refills to full within milliseconds; its key only lingers to carry the penalty.
+IDLE_TTL = 600
+
+# Lua numbers are doubles and redis.call would format them with 14 digits, so every stored or
+# returned number goes through string.format: a 14-digit epoch time would lose its milliseconds.
+_PRELUDE = """
+local function now_seconds()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) + tonumber(t[2]) / 1000000
+end
+-- The penalty factor in force at `now` (doubling back each hold period) and when it ends.
+local function penalty(key, now)
+  local s = redis.call('HMGET', key, 'factor', 'since', 'hold', 'cut_at')
+  local f0 = tonumber(s[1])
+  if not f0 then return 1, now, nil end
+  local since, hold = tonumber(s[2]), tonumber(s[3])
+  local periods = math.floor(math.max(0, now - since) / hold)
+  local doublings = math.ceil(math.log(1 / f0) / math.log(2) - 1e-9)
+  return math.min(1, f0 * 2 ^ periods), since + hold * doublings, tonumber(s[4])
+end
+local function effective(rate, factor, floor)
+  return math.max(math.min(rate, floor), rate * factor)
+end
+local function keep(key, now, recovered_at, idle_ttl)
+  redis.call('EXPIRE', key, math.ceil(math.max(0, recovered_at - now)) + idle_ttl)
+end
+"""
+
+# ARGV: rate, count, floor, burst_seconds, idle_ttl. Returns the seconds to wait ("0" if taken).
+_TAKE = """
+local key = KEYS[1]
+local rate, count = tonumber(ARGV[1]), tonumber(ARGV[2])
+local now = now_seconds()
+local factor, recovered_at = penalty(key, now)
+local eff = effective(rate, factor, tonumber(ARGV[3]))
+local cap = math.max(1, eff * tonumber(ARGV[4]))
+local s = redis.call('HMGET', key, 'tokens', 'at')
+local tokens = cap
+if s[1] then
+  tokens = math.min(cap, tonumber(s[1]) + math.max(0, now - tonumber(s[2])) * eff)
+end
+-- A take larger than the bucket is granted once the bucket is full and leaves a debt that later
+-- takes wait out, so the long-run rate still holds.
+local need = math.min(count, cap)
+local wait = 0
+if tokens + 1e-9 >= need then
+  tokens = tokens - count
+else
+  wait = (need - tokens) / eff
+end
+redis.call('HSET', key, 'tokens', string.format('%.17g', tokens), 'at', string.format('%.6f', now))
+if factor >= 1 then redis.call('HDEL', key, 'factor', 'since', 'hold', 'cut_at') end
+keep(key, now, recovered_at, tonumber(ARGV[5]))
+return string.format('%.17g', wait)
+"""
+
+# ARGV: factor, hold_seconds, grace, min_factor, idle_ttl. Returns the new factor.
+_SLOW_DOWN = """
+local key = KEYS[1]
+local mult, hold = tonumber(ARGV[1]), tonumber(ARGV[2])
+local now = now_seconds()
+local current, _, cut_at = penalty(key, now)
+local factor = current
+if not cut_at or now - cut_at >= math.min(tonumber(ARGV[3]), hold) then
+  factor = math.max(current * mult, tonumber(ARGV[4]))
+  cut_at = now
+end
+redis.call('HSET', key, 'factor', string.format('%.17g', factor),
+  'since', string.format('%.6f', now), 'hold', string.format('%.17g', hold),
+  'cut_at', string.format('%.6f', cut_at))
+local _, recovered_at = penalty(key, now)
+keep(key, now, recovered_at, tonumber(ARGV[5]))
+return string.format('%.17g', factor)
+"""
+
+# ARGV: rate, floor. Returns the effective rate; reads only.
+_EFFECTIVE = """
+local factor = penalty(KEYS[1], now_seconds())
+return string.format('%.17g', effective(tonumber(ARGV[1]), factor, tonumber(ARGV[2])))
+"""
+
+
+class ThrottleUnavailable(Exception):
+    """Redis is unreachable: treat like a transient send error (stop, retry the rows later)."""
+
+
+def throttle_take(*, backend_key: str, rate: float, count: int = 1) -> float:
+    """Take `count` tokens and return 0.0, or take nothing and return the seconds to wait first.
+
+    `rate` is the configured messages per second for this backend (SEND_RATE); 0 or less means
+    unlimited and never touches Redis. Raises ThrottleUnavailable if Redis cannot be reached.
+    """
+    if count < 1:
+        raise ValueError("count must be at least 1")
+    if rate <= 0:
+        return 0.0
+    return float(_run("take", backend_key, rate, count, FLOOR_RATE, BURST_SECONDS, IDLE_TTL))
+
+
+def throttle_slow_down(
+    *, backend_key: str, factor: float = 0.5, hold_seconds: float = 60.0
+) -> None:
+    """The server said 421/454/429: multiply this backend's rate by `factor` for every worker.
+
+    The cut lasts `hold_seconds`; then the rate doubles back each further hold period. Further
+    calls within SLOW_DOWN_GRACE of a cut only extend the hold (they are the same episode seen by
+    other sends in flight); later ones cut again. Raises ThrottleUnavailable if Redis is down.
+    """
+    if not 0 < factor <= 1:
+        raise ValueError("factor must be in (0, 1]")
+    if hold_seconds <= 0:
+        raise ValueError("hold_seconds must be positive")
+    _run("slow_down", backend_key, factor, hold_seconds, SLOW_DOWN_GRACE, MIN_FACTOR, IDLE_TTL)
+
+
+def throttle_effective_rate(*, backend_key: str, rate: float) -> float:
+    """Messages per second this backend may send now (0.0: unlimited), for the admin to show."""
+    if rate <= 0:
+        return 0.0
+    return float(_run("effective", backend_key, rate, FLOOR_RATE))
+
+
+@functools.cache
+def _scripts(client: redis.Redis) -> dict[str, Script]:
+    # Registered once per client: redis-py sends EVALSHA and loads the script on NOSCRIPT.
+    return {
+        name: client.register_script(_PRELUDE + body)
+        for name, body in (("take", _TAKE), ("slow_down", _SLOW_DOWN), ("effective", _EFFECTIVE))
+    }
+
+
+def _run(name: str, backend_key: str, *args: float) -> str | bytes:
+    client = redis_client()
+    try:
+        result: str | bytes = _scripts(client)[name](keys=[KEY_PREFIX + backend_key], args=args)
+    except redis.RedisError as exc:
+        raise ThrottleUnavailable(f"send-rate throttle unavailable (Redis): {exc}") from exc
+    return result
