@@ -176,6 +176,7 @@ CELERY_TASK_ROUTES = {
     "mailinglist.tasks.import_subscribers": {"queue": "default"},
     # An editor is waiting for their test copy.
     "newsletters.tasks.send_test_digest": {"queue": "transactional"},
+    "newsletters.tasks.send_batch": {"queue": "bulk"},
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
@@ -186,6 +187,8 @@ CELERY_BEAT_SCHEDULE = {
     },
     "poll-feeds": {"task": "newsletters.tasks.poll_feeds", "schedule": 60.0},
     "prepare-editions": {"task": "newsletters.tasks.prepare_editions", "schedule": 60.0},
+    "dispatch-due-digests": {"task": "newsletters.tasks.dispatch_due_digests", "schedule": 15.0},
+    "reconcile-deliveries": {"task": "newsletters.tasks.reconcile_deliveries", "schedule": 60.0},
 }
 CELERY_TIMEZONE = "UTC"
 

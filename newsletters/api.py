@@ -12,7 +12,7 @@ from ninja import Router, Schema
 from pydantic import Field
 
 from mailinglist.models import MailingList
-from newsletters import scheduling
+from newsletters import controls, scheduling, sending
 from newsletters.models import Digest, DigestStory, Story
 from newsletters.stories import StoryInput, html_clean, story_upsert, text_clean
 from operations.api_auth import staff_token
@@ -89,8 +89,19 @@ def _digest_out(digest: Digest) -> dict[str, object]:
         "story_ids": list(
             digest.items.order_by("position", "id").values_list("story_id", flat=True)
         ),
-        # The per-recipient ledger arrives with the delivery engine; until then nothing is sent.
-        "counts": {"total": 0, "pending": 0, "sent": 0, "failed": 0, "skipped": 0},
+        "counts": _counts(digest),
+    }
+
+
+def _counts(digest: Digest) -> dict[str, int]:
+    counts = sending.digest_counts(digest_id=digest.pk)
+    # "sending" rows are in a worker's hands right now: still owed, so counted as pending.
+    return {
+        "total": counts["total"],
+        "pending": counts["pending"] + counts["sending"],
+        "sent": counts["sent"],
+        "failed": counts["failed"],
+        "skipped": counts["skipped"],
     }
 
 
@@ -231,3 +242,36 @@ def digests_unschedule(request: HttpRequest, digest_id: int) -> HttpResponse:
     except scheduling.DigestStateError as wrong_state:
         return _problem(str(wrong_state), 409)
     return JsonResponse(_digest_out(digest))
+
+
+def _control(request: HttpRequest, digest_id: int, action: str) -> HttpResponse:
+    if not Digest.objects.filter(pk=digest_id).exists():
+        return _problem("No such digest.", 404)
+    control = {
+        "pause": controls.digest_pause,
+        "resume": controls.digest_resume,
+        "cancel": controls.digest_cancel,
+    }[action]
+    try:
+        control(digest_id=digest_id, by=request.auth)  # type: ignore[attr-defined]
+    except controls.ControlRefused as refused:
+        return _problem(str(refused), 409)
+    digest = Digest.objects.select_related("mailing_list").get(pk=digest_id)
+    return JsonResponse(_digest_out(digest))
+
+
+@router.post("/digests/{digest_id}/pause", response={200: dict, 404: Problem, 409: Problem})
+def digests_pause(request: HttpRequest, digest_id: int) -> HttpResponse:
+    """Stop sending after the current group of messages; nothing is lost."""
+    return _control(request, digest_id, "pause")
+
+
+@router.post("/digests/{digest_id}/resume", response={200: dict, 404: Problem, 409: Problem})
+def digests_resume(request: HttpRequest, digest_id: int) -> HttpResponse:
+    return _control(request, digest_id, "resume")
+
+
+@router.post("/digests/{digest_id}/cancel", response={200: dict, 404: Problem, 409: Problem})
+def digests_cancel(request: HttpRequest, digest_id: int) -> HttpResponse:
+    """Stop for good: readers not yet sent to are skipped."""
+    return _control(request, digest_id, "cancel")

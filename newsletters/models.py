@@ -154,6 +154,9 @@ class Digest(models.Model):
     rendered_html = models.TextField(blank=True)
     rendered_text = models.TextField(blank=True)
     rendered_at = models.DateTimeField(null=True, blank=True)
+    # Set once the audience is in the ledger; a sending digest without it is snapshotted again.
+    snapshot_at = models.DateTimeField(null=True, blank=True)
+    audience_count = models.PositiveIntegerField(default=0)
     sent_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
@@ -214,3 +217,64 @@ class EditionRun(models.Model):
 
     def __str__(self) -> str:
         return f"{self.schedule} at {self.due_at:%Y-%m-%d %H:%M}: {self.get_outcome_display()}"
+
+
+class Delivery(models.Model):
+    """The ledger: one row per (digest, subscriber), recording what happened to that one message.
+
+    The audience is snapshotted into these rows when sending starts; from then on the rows, not
+    a cursor, say who is still owed the digest, so a crash or a lost queue loses nobody.
+    """
+
+    class State(models.TextChoices):
+        PENDING = "pending", "Pending"
+        SENDING = "sending", "Sending"
+        SENT = "sent", "Sent"
+        FAILED = "failed", "Failed"
+        SKIPPED = "skipped", "Skipped"
+
+    digest = models.ForeignKey(Digest, on_delete=models.CASCADE, related_name="deliveries")
+    # CASCADE: an erased reader leaves no row behind, not even in the ledger.
+    subscriber = models.ForeignKey(
+        "mailinglist.Subscriber", on_delete=models.CASCADE, related_name="deliveries"
+    )
+    state = models.CharField(max_length=8, choices=State.choices, default=State.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.CharField(max_length=500, blank=True)
+    message_id = models.CharField(max_length=200, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    claimed_by = models.CharField(max_length=100, blank=True)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["digest", "subscriber"], name="delivery_once_per_reader"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["digest", "state"], name="delivery_digest_state"),
+            models.Index(fields=["state", "claimed_at"], name="delivery_state_claimed"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.digest_id}/{self.subscriber_id}: {self.state}"
+
+
+class DigestEvent(models.Model):
+    """Who did what to a digest's sending, and when (pause, resume, cancel, resend…)."""
+
+    digest = models.ForeignKey(Digest, on_delete=models.CASCADE, related_name="events")
+    action = models.CharField(max_length=32)
+    by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    at = models.DateTimeField(auto_now_add=True)
+    detail = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.action} at {self.at:%Y-%m-%d %H:%M}"

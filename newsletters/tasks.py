@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from celery import shared_task
+from celery import Task, shared_task
 
-from newsletters import editions, feeds, proofs
+from newsletters import editions, feeds, proofs, reconciling, sending
 
 
 @shared_task(expires=55)
@@ -23,3 +23,22 @@ def prepare_editions() -> None:
 @shared_task(acks_late=True, time_limit=120, soft_time_limit=90)
 def send_test_digest(digest_id: int, to_email: str, name: str = "") -> None:
     proofs.digest_test_send(digest_id=digest_id, to_email=to_email, name=name)
+
+
+@shared_task(expires=14)
+def dispatch_due_digests() -> None:
+    # Beat tick (every 15 s): start every scheduled digest whose time has come.
+    sending.digests_dispatch_due()
+
+
+@shared_task(bind=True, acks_late=True, time_limit=540, soft_time_limit=480)
+def send_batch(self: Task[..., None], digest_id: int, first_id: int, last_id: int) -> None:
+    sending.batch_send(
+        digest_id=digest_id, first_id=first_id, last_id=last_id, worker=self.request.hostname or ""
+    )
+
+
+@shared_task(expires=55)
+def reconcile_deliveries() -> None:
+    # Beat tick (every minute): expired claims, lost batches, finished digests.
+    reconciling.deliveries_reconcile()

@@ -16,7 +16,7 @@ from django.contrib import admin, messages
 from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
@@ -24,7 +24,7 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.views.decorators.clickjacking import xframe_options_sameorigin
 
-from newsletters import checks, proofs, scheduling
+from newsletters import checks, controls, proofs, scheduling, sending
 from newsletters.models import Digest, DigestStory
 from newsletters.stories import html_clean
 
@@ -94,6 +94,7 @@ class DigestAdmin(admin.ModelAdmin[Digest]):
         "state",
         "send_at",
         "presend_checks",
+        "delivery_progress",
         "created_by",
         "approved_by",
         "scheduled_by",
@@ -110,6 +111,7 @@ class DigestAdmin(admin.ModelAdmin[Digest]):
                     "state",
                     "send_at",
                     "presend_checks",
+                    "delivery_progress",
                     "edition_of",
                     "created_by",
                     "approved_by",
@@ -137,6 +139,16 @@ class DigestAdmin(admin.ModelAdmin[Digest]):
             ),
         )
 
+    @admin.display(description="Delivery")
+    def delivery_progress(self, obj: Digest) -> str:
+        if obj.pk is None or obj.snapshot_at is None:
+            return "Not started."
+        return format_html(
+            '<div id="delivery-progress" data-url="{}">{}</div>',
+            reverse("admin:newsletters_digest_progress", args=[obj.pk]),
+            _progress_text(obj),
+        )
+
     def has_change_permission(self, request: HttpRequest, obj: Digest | None = None) -> bool:
         if obj is not None and not obj.is_editable:
             return False  # locked once sending starts
@@ -151,22 +163,28 @@ class DigestAdmin(admin.ModelAdmin[Digest]):
 
     def get_urls(self) -> list[URLPattern]:
         view = self.admin_site.admin_view
+        buttons = [
+            ("preview", self.preview_view),
+            ("preview/html", self.preview_html_view),
+            ("test", self.test_send_view),
+            ("fill", self.fill_view),
+            ("schedule", self.schedule_view),
+            ("unschedule", self.unschedule_view),
+            ("progress", self.progress_view),
+        ]
         return [
-            path("<int:pk>/preview/", view(self.preview_view), name="newsletters_digest_preview"),
-            path(
-                "<int:pk>/preview/html/",
-                view(self.preview_html_view),
-                name="newsletters_digest_preview_html",
-            ),
-            path("<int:pk>/test/", view(self.test_send_view), name="newsletters_digest_test"),
-            path("<int:pk>/fill/", view(self.fill_view), name="newsletters_digest_fill"),
-            path(
-                "<int:pk>/schedule/", view(self.schedule_view), name="newsletters_digest_schedule"
+            *(
+                path(
+                    f"<int:pk>/{route}/",
+                    view(handler),
+                    name=f"newsletters_digest_{route.replace('/', '_')}",
+                )
+                for route, handler in buttons
             ),
             path(
-                "<int:pk>/unschedule/",
-                view(self.unschedule_view),
-                name="newsletters_digest_unschedule",
+                "<int:pk>/control/<str:action>/",
+                view(self.control_view),
+                name="newsletters_digest_control",
             ),
             *super().get_urls(),
         ]
@@ -295,3 +313,47 @@ class DigestAdmin(admin.ModelAdmin[Digest]):
         else:
             messages.success(request, "Unscheduled: the digest is a draft again.")
         return self._back(digest)
+
+    def progress_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        """Counts for the change page's progress bar, polled while the digest is sending."""
+        digest = self._digest(request, pk, change=False)
+        counts = sending.digest_counts(digest_id=digest.pk)
+        return JsonResponse(
+            {"state": digest.state, "counts": counts, "text": _progress_text(digest)}
+        )
+
+    def control_view(self, request: HttpRequest, pk: int, action: str) -> HttpResponse:
+        if request.method != "POST":
+            return HttpResponse(status=405)
+        digest = self._digest(request, pk, change=False)
+        user = request.user if isinstance(request.user, User) else None
+        try:
+            if action == "pause":
+                controls.digest_pause(digest_id=digest.pk, by=user)
+            elif action == "resume":
+                controls.digest_resume(digest_id=digest.pk, by=user)
+            elif action == "cancel":
+                controls.digest_cancel(digest_id=digest.pk, by=user)
+            elif action == "resend":
+                count = controls.digest_resend_failed(digest_id=digest.pk, by=user)
+                messages.success(
+                    request, f"Sending again to {count} reader(s) whose delivery failed."
+                )
+                return self._back(digest)
+            else:
+                return HttpResponse(status=404)
+        except controls.ControlRefused as refused:
+            messages.error(request, str(refused))
+        else:
+            done = {"pause": "paused", "resume": "resumed", "cancel": "cancelled"}[action]
+            messages.success(request, f"Digest {done}.")
+        return self._back(digest)
+
+
+def _progress_text(digest: Digest) -> str:
+    counts = sending.digest_counts(digest_id=digest.pk)
+    owed = counts["pending"] + counts["sending"]
+    return (
+        f"{counts['sent']} sent · {counts['failed']} failed · {counts['skipped']} skipped · "
+        f"{owed} to go, of {counts['total']}"
+    )

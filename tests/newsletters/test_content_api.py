@@ -199,3 +199,37 @@ def test_hostile_story_payloads_never_error(
     for story in Story.objects.all():
         assert story.url.startswith(("http://", "https://"))
         assert "<script" not in story.summary.lower()
+
+
+def test_pause_resume_cancel_over_the_api(
+    client: Client, auth: dict[str, str], django_capture_on_commit_callbacks
+) -> None:
+    from mailinglist.models import Subscriber, Subscription
+    from newsletters import scheduling, sending
+
+    digest = make_digest(stories=1)
+    subscriber = Subscriber.objects.create(email="api-reader@example.com")
+    Subscription.objects.create(
+        subscriber=subscriber, mailing_list=digest.mailing_list, state="active"
+    )
+    scheduling.digest_schedule(digest_id=digest.pk, send_at=timezone.now(), by=None)
+    with django_capture_on_commit_callbacks(execute=False):
+        sending.digest_start(digest_id=digest.pk)
+
+    paused = _post(client, f"/api/v1/digests/{digest.pk}/pause", {}, auth)
+    again = _post(client, f"/api/v1/digests/{digest.pk}/pause", {}, auth)
+    with django_capture_on_commit_callbacks(execute=False):
+        resumed = _post(client, f"/api/v1/digests/{digest.pk}/resume", {}, auth)
+    cancelled = _post(client, f"/api/v1/digests/{digest.pk}/cancel", {}, auth)
+
+    assert paused.json()["state"] == "paused"
+    assert again.status_code == 409
+    assert resumed.json()["state"] == "sending"
+    assert cancelled.json()["state"] == "cancelled"
+    assert cancelled.json()["counts"] == {
+        "total": 1,
+        "pending": 0,
+        "sent": 0,
+        "failed": 0,
+        "skipped": 1,
+    }

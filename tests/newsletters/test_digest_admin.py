@@ -104,3 +104,43 @@ def test_intro_html_is_cleaned_when_saved(staff: Client) -> None:
         and "onclick" not in digest.intro
         and "javascript" not in digest.intro
     )
+
+
+def test_progress_and_controls_of_a_sending_digest(
+    staff: Client, django_capture_on_commit_callbacks
+) -> None:
+    from django.utils import timezone
+
+    from mailinglist.models import Subscriber, Subscription
+    from newsletters import scheduling, sending
+    from newsletters.models import DigestEvent
+
+    digest = make_digest(stories=1)
+    for n in range(3):
+        subscriber = Subscriber.objects.create(email=f"p{n}@example.com")
+        Subscription.objects.create(
+            subscriber=subscriber, mailing_list=digest.mailing_list, state="active"
+        )
+    scheduling.digest_schedule(digest_id=digest.pk, send_at=timezone.now(), by=None)
+    with django_capture_on_commit_callbacks(execute=False):
+        sending.digest_start(digest_id=digest.pk)
+
+    progress = staff.get(f"/admin/newsletters/digest/{digest.pk}/progress/").json()
+    page = staff.get(f"/admin/newsletters/digest/{digest.pk}/change/").content.decode()
+    staff.post(f"/admin/newsletters/digest/{digest.pk}/control/pause/")
+    paused = Digest.objects.get(pk=digest.pk).state
+    with django_capture_on_commit_callbacks(execute=False):
+        staff.post(f"/admin/newsletters/digest/{digest.pk}/control/resume/")
+    staff.post(f"/admin/newsletters/digest/{digest.pk}/control/cancel/")
+
+    assert progress["counts"]["total"] == 3
+    assert progress["text"] == "0 sent · 0 failed · 0 skipped · 3 to go, of 3"
+    assert 'id="delivery-bar"' in page
+    assert paused == Digest.State.PAUSED
+    assert Digest.objects.get(pk=digest.pk).state == Digest.State.CANCELLED
+    assert sending.digest_counts(digest_id=digest.pk)["skipped"] == 3
+    assert list(
+        DigestEvent.objects.filter(digest=digest)
+        .order_by("at", "id")
+        .values_list("action", flat=True)
+    ) == ["started", "paused", "resumed", "cancelled"]
