@@ -189,6 +189,7 @@ CELERY_BEAT_SCHEDULE = {
     "prepare-editions": {"task": "newsletters.tasks.prepare_editions", "schedule": 60.0},
     "dispatch-due-digests": {"task": "newsletters.tasks.dispatch_due_digests", "schedule": 15.0},
     "reconcile-deliveries": {"task": "newsletters.tasks.reconcile_deliveries", "schedule": 60.0},
+    "retain-deliveries": {"task": "newsletters.tasks.retain_deliveries", "schedule": 3600.0},
 }
 CELERY_TIMEZONE = "UTC"
 
@@ -207,6 +208,8 @@ EMAIL_TIMEOUT = 30
 OUTBOX_DIR = VAR_DIR / "outbox"
 DEFAULT_FROM_EMAIL = read_str("DEFAULT_FROM_EMAIL", default="Newsroom <newsletter@localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
+# How long the per-reader ledger of a finished digest is kept before it is reduced to counts.
+DELIVERY_RETENTION_DAYS = 30
 # Messages per second for all workers together (a shared token bucket in Redis); 0 = unlimited.
 SEND_RATE = read_float("SEND_RATE", default=0.0)
 # CAN-SPAM and most ESPs require a physical postal address in every bulk mail.

@@ -157,6 +157,8 @@ class Digest(models.Model):
     # Set once the audience is in the ledger; a sending digest without it is snapshotted again.
     snapshot_at = models.DateTimeField(null=True, blank=True)
     audience_count = models.PositiveIntegerField(default=0)
+    # Per-state counts kept when old ledger rows are deleted (retention), so totals stay known.
+    retained_counts = models.JSONField(null=True, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from celery import Task, shared_task
 
-from newsletters import editions, feeds, proofs, reconciling, sending
+from newsletters import editions, feeds, proofs, reconciling, retention, sending
 
 
 @shared_task(expires=55)
@@ -42,3 +42,9 @@ def send_batch(self: Task[..., None], digest_id: int, first_id: int, last_id: in
 def reconcile_deliveries() -> None:
     # Beat tick (every minute): expired claims, lost batches, finished digests.
     reconciling.deliveries_reconcile()
+
+
+@shared_task(expires=3600)
+def retain_deliveries() -> None:
+    # Daily: finished digests' ledgers older than DELIVERY_RETENTION_DAYS become counts.
+    retention.deliveries_retain()

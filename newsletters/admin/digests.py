@@ -353,7 +353,13 @@ class DigestAdmin(admin.ModelAdmin[Digest]):
 def _progress_text(digest: Digest) -> str:
     counts = sending.digest_counts(digest_id=digest.pk)
     owed = counts["pending"] + counts["sending"]
-    return (
+    text = (
         f"{counts['sent']} sent · {counts['failed']} failed · {counts['skipped']} skipped · "
         f"{owed} to go, of {counts['total']}"
     )
+    if digest.state == Digest.State.SENDING and owed:
+        rate = sending.digest_send_rate(digest_id=digest.pk)
+        if rate > 0:
+            minutes = owed / rate / 60
+            text += f" · {rate:.1f}/s, about {max(1, round(minutes))} min to go"
+    return text

@@ -144,3 +144,28 @@ def test_progress_and_controls_of_a_sending_digest(
         .order_by("at", "id")
         .values_list("action", flat=True)
     ) == ["started", "paused", "resumed", "cancelled"]
+
+
+def test_progress_shows_rate_and_time_to_go_while_sending(staff: Client) -> None:
+    from django.utils import timezone
+
+    from mailinglist.models import Subscriber
+    from newsletters.models import Delivery
+
+    digest = make_digest(stories=1)
+    for n in range(180):
+        subscriber = Subscriber.objects.create(email=f"rate{n}@example.com")
+        sent = n < 60
+        Delivery.objects.create(
+            digest=digest,
+            subscriber=subscriber,
+            state="sent" if sent else "pending",
+            sent_at=timezone.now() if sent else None,
+        )
+    Digest.objects.filter(pk=digest.pk).update(
+        state=Digest.State.SENDING, snapshot_at=timezone.now()
+    )
+
+    text = staff.get(f"/admin/newsletters/digest/{digest.pk}/progress/").json()["text"]
+
+    assert text == "60 sent · 0 failed · 0 skipped · 120 to go, of 180 · 1.0/s, about 2 min to go"

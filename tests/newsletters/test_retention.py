@@ -1,0 +1,48 @@
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from mailinglist.models import Subscriber
+from newsletters import retention, sending
+from newsletters.models import Delivery, Digest
+from tests.newsletters.digests import make_digest
+
+pytestmark = pytest.mark.django_db
+Row = Delivery.State
+
+
+def _finished(days_ago: int, states: list[str]) -> Digest:
+    digest = make_digest(stories=1)
+    for n, state in enumerate(states):
+        subscriber = Subscriber.objects.create(email=f"d{digest.pk}-{n}@example.com")
+        Delivery.objects.create(digest=digest, subscriber=subscriber, state=state)
+    when = timezone.now() - timedelta(days=days_ago)
+    Digest.objects.filter(pk=digest.pk).update(
+        state=Digest.State.SENT, sent_at=when, updated_at=when
+    )
+    return digest
+
+
+def test_old_ledgers_become_counts_and_recent_ones_stay() -> None:
+    old = _finished(40, [Row.SENT, Row.SENT, Row.FAILED, Row.SKIPPED])
+    recent = _finished(2, [Row.SENT])
+    before = sending.digest_counts(digest_id=old.pk)
+
+    assert retention.deliveries_retain(older_than=timedelta(days=30)) == 1
+    assert retention.deliveries_retain(older_than=timedelta(days=30)) == 0  # done once
+
+    assert not Delivery.objects.filter(digest=old).exists()
+    assert Delivery.objects.filter(digest=recent).count() == 1
+    assert sending.digest_counts(digest_id=old.pk) == before
+    assert before == {"pending": 0, "sending": 0, "sent": 2, "failed": 1, "skipped": 1, "total": 4}
+
+
+def test_a_digest_still_sending_is_never_trimmed() -> None:
+    digest = _finished(40, [Row.PENDING])
+    Digest.objects.filter(pk=digest.pk).update(state=Digest.State.SENDING)
+
+    assert retention.deliveries_retain(older_than=timedelta(days=30)) == 0
+    assert Delivery.objects.filter(digest=digest).count() == 1
