@@ -7,7 +7,7 @@ from django.db.models import Count, Q
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from ninja import Router, Schema
 
-from mailinglist import subscriptions
+from mailinglist import staff
 from mailinglist.addresses import email_normalise, name_clean
 from mailinglist.forms import form_errors_json
 from mailinglist.models import MailingList, Subscriber, Subscription
@@ -111,7 +111,7 @@ def subscriber_detail(request: HttpRequest, email: str) -> HttpResponse | dict[s
     subscriber = Subscriber.objects.filter(email__iexact=normalised).first()
     if subscriber is None:
         return JsonResponse({"detail": "No subscriber with this address."}, status=404)
-    return subscriptions.subscriber_summary(subscriber=subscriber)
+    return staff.subscriber_summary(subscriber=subscriber)
 
 
 @router.post(
@@ -140,13 +140,13 @@ def subscriber_add(request: HttpRequest, payload: SubscriberIn) -> HttpResponse:
         )
         return JsonResponse({"detail": detail}, status=400)
     try:
-        subscriber = subscriptions.subscriber_add_by_staff(
+        subscriber = staff.subscriber_add_by_staff(
             email=email,
             lists=found,
             name=name_clean(payload.name),
             consent=consent[:500],
             by=request.auth.get_username(),  # type: ignore[attr-defined]  # StaffToken's user
         )
-    except subscriptions.SubscriptionRefused as refused:
+    except staff.SubscriptionRefused as refused:
         return JsonResponse({"detail": str(refused)}, status=409)
-    return JsonResponse(subscriptions.subscriber_summary(subscriber=subscriber), status=201)
+    return JsonResponse(staff.subscriber_summary(subscriber=subscriber), status=201)

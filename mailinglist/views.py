@@ -19,6 +19,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from mailinglist import links, subscriptions, tokens
+from mailinglist import preferences as preference_centre
 from mailinglist.forms import EraseForm, PauseForm, PreferencesForm, form_errors_json
 from mailinglist.models import MailingList, Subscriber, Subscription
 from mailinglist.signup import ACCEPTED_MESSAGE, request_meta, signup_attempt
@@ -209,7 +210,7 @@ def _preferences_subscriber(token: str) -> Subscriber | None:
 
 
 def _preferences_context(subscriber: Subscriber, token: str, **extra: Any) -> dict[str, Any]:
-    managed = subscriptions.preference_lists(subscriber=subscriber)
+    managed = preference_centre.preference_lists(subscriber=subscriber)
     chosen = [
         m.slug
         for m, state in managed
@@ -241,13 +242,13 @@ def preferences(request: HttpRequest, token: str) -> HttpResponse:
         return render(
             request, "mailinglist/preferences.html", _preferences_context(subscriber, token)
         )
-    managed = subscriptions.preference_lists(subscriber=subscriber)
+    managed = preference_centre.preference_lists(subscriber=subscriber)
     form = PreferencesForm(request.POST, list_choices=[(m.slug, m.name) for m, _ in managed])
     if not form.is_valid():
         context = _preferences_context(subscriber, token, form=form)
         return render(request, "mailinglist/preferences.html", context, status=400)
     wanted = {m.pk for m, _ in managed if m.slug in set(form.cleaned_data["lists"])}
-    subscriptions.preferences_update(
+    preference_centre.preferences_update(
         subscriber=subscriber,
         wanted_list_ids=wanted,
         name=form.cleaned_data["name"],
@@ -268,7 +269,9 @@ def preferences_pause(request: HttpRequest, token: str) -> HttpResponse:
         context = _preferences_context(subscriber, token, pause_form=form)
         return render(request, "mailinglist/preferences.html", context, status=400)
     weeks = form.cleaned_data["weeks"]
-    subscriptions.subscriber_pause(subscriber=subscriber, weeks=weeks, meta=request_meta(request))
+    preference_centre.subscriber_pause(
+        subscriber=subscriber, weeks=weeks, meta=request_meta(request)
+    )
     messages.success(
         request,
         f"Paused for {weeks} week{'s' if weeks != 1 else ''}."
@@ -297,7 +300,7 @@ def preferences_export(request: HttpRequest, token: str) -> HttpResponse:
     subscriber = _preferences_subscriber(token)
     if subscriber is None:
         return _invalid_link(request)
-    data = subscriptions.subscriber_export(subscriber=subscriber)
+    data = preference_centre.subscriber_export(subscriber=subscriber)
     response = HttpResponse(
         json.dumps(data, indent=2, ensure_ascii=False),
         content_type="application/json; charset=utf-8",
@@ -319,7 +322,9 @@ def preferences_erase(request: HttpRequest, token: str) -> HttpResponse:
         return render(
             request, "mailinglist/erase.html", {"form": form, "token": token}, status=status
         )
-    subscriptions.subscriber_erase(subscriber=subscriber, meta=request_meta(request), by="reader")
+    preference_centre.subscriber_erase(
+        subscriber=subscriber, meta=request_meta(request), by="reader"
+    )
     return render(request, "mailinglist/erased.html")
 
 

@@ -12,7 +12,7 @@ from ninja import Router, Schema
 from pydantic import Field
 
 from mailinglist.models import MailingList
-from newsletters import controls, scheduling, sending
+from newsletters import controls, progress, scheduling
 from newsletters.models import Digest, DigestStory, Story
 from newsletters.stories import StoryInput, html_clean, story_upsert, text_clean
 from operations.api_auth import staff_token
@@ -94,7 +94,7 @@ def _digest_out(digest: Digest) -> dict[str, object]:
 
 
 def _counts(digest: Digest) -> dict[str, int]:
-    counts = sending.digest_counts(digest_id=digest.pk)
+    counts = progress.digest_counts(digest_id=digest.pk)
     # "sending" rows are in a worker's hands right now: still owed, so counted as pending.
     return {
         "total": counts["total"],

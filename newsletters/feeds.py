@@ -25,7 +25,6 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import feedparser  # type: ignore[import-untyped]
-import nh3
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db.models import F, Q, QuerySet
@@ -314,7 +313,7 @@ def feed_document_ingest(
         created=created,
         updated=updated,
         skipped=skipped,
-        feed_title=plain_text(_str((parsed.get("feed") or {}).get("title")), limit=200),
+        feed_title=stories.plain_text(_str((parsed.get("feed") or {}).get("title")), limit=200),
     )
 
 
@@ -324,7 +323,7 @@ def _entry_story(entry: Any, *, section: str) -> stories.StoryInput:
     byline = " ".join(_EMAIL.sub("", _str(entry.get("author"))).replace("()", "").split())
     if wrapped := re.fullmatch(r"\((.*)\)", byline):
         byline = wrapped.group(1)
-    headline = plain_text(_str(entry.get("title")), limit=stories.MAX_HEADLINE)
+    headline = stories.plain_text(_str(entry.get("title")), limit=stories.MAX_HEADLINE)
     image_url = _image_url(entry)
     return stories.StoryInput(
         url=_str(entry.get("link")),
@@ -335,26 +334,9 @@ def _entry_story(entry: Any, *, section: str) -> stories.StoryInput:
         # an image with no alt text would stop every digest with it at the pre-send checks.
         image_alt=headline if image_url else "",
         section=section,
-        byline=plain_text(byline, limit=200),
+        byline=stories.plain_text(byline, limit=200),
         published_at=_when(entry.get("published_parsed") or entry.get("updated_parsed")),
     )
-
-
-def plain_text(raw: str, *, limit: int) -> str:
-    """Feed text (often HTML, sometimes escaped twice) as plain text with no markup left.
-
-    Tags are stripped and entities decoded until nothing changes, so `&lt;script&gt;` never
-    becomes a tag; a pathological nesting keeps its last escaped form instead."""
-    text = raw[: limit * 4]
-    for _ in range(8):
-        stripped = nh3.clean(text.encode("utf-8", "replace").decode("utf-8"), tags=set())
-        decoded = html.unescape(stripped)
-        if decoded == text:
-            break
-        text = decoded
-    else:
-        text = stripped
-    return stories.text_clean(text, limit=limit)
 
 
 def _summary_html(entry: Any) -> str:

@@ -11,14 +11,12 @@ slot across lines).
 
 from __future__ import annotations
 
-import html
 import re
 import textwrap
 from dataclasses import dataclass
 from typing import Any
 
 import css_inline
-import nh3
 from django.conf import settings
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -26,6 +24,7 @@ from django.utils import timezone
 from django.utils.safestring import mark_safe
 
 from newsletters.models import Digest, Story
+from newsletters.stories import plain_text
 
 SLOT_TO = "recipient@slot.newsdesk.invalid"
 SLOT_MESSAGE_ID = "newsdesk-slot-message-id"
@@ -47,6 +46,7 @@ SITE_NAME = "The Daily Ledger"
 # Well under RFC 5322's 998: Django switches a part to quoted-printable past that.
 MAX_LINE = 900
 TEXT_WIDTH = 76
+MAX_TEXT = 20_000  # characters of one summary or intro in the text part
 RECIPIENT_BLOCK = re.compile(r"<!--newsdesk:recipient-->.*?<!--/newsdesk:recipient-->", re.S)
 
 _inliner = css_inline.CSSInliner(keep_at_rules=True, load_remote_stylesheets=False)
@@ -65,7 +65,7 @@ def web_url(*, digest: Digest) -> str:
 
 def _plain(fragment: str) -> str:
     """Text of an HTML fragment: tags dropped, entities decoded, whitespace collapsed."""
-    return " ".join(html.unescape(nh3.clean(fragment or "", tags=set())).split())
+    return plain_text(fragment or "", limit=MAX_TEXT)
 
 
 def _wrapped(text: str, indent: str = "") -> str:

@@ -14,7 +14,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from newsletters.models import Delivery, Digest
-from newsletters.sending import digest_counts
+from newsletters.progress import digest_counts
 
 
 def deliveries_retain(*, older_than: timedelta | None = None, limit: int = 50) -> int:

@@ -22,7 +22,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import connection, transaction
-from django.db.models import Count, Q
+from django.db.models import Q
 from django.utils import timezone
 
 from mailinglist.addresses import email_hash
@@ -365,34 +365,6 @@ def _record(
 
 
 # --- Finishing and reconciling -------------------------------------------------------------------
-
-
-def digest_counts(*, digest_id: int) -> dict[str, int]:
-    """Rows per state and their total: they always add up to the audience snapshot.
-
-    After retention deleted the rows, the counts kept on the digest answer instead.
-    """
-    kept = Digest.objects.filter(pk=digest_id).values_list("retained_counts", flat=True).first()
-    if kept:
-        return {state: int(kept.get(state, 0)) for state in [*Row.values, "total"]}
-    by_state = dict(
-        Delivery.objects.filter(digest_id=digest_id)
-        .values_list("state")
-        .annotate(n=Count("pk"))
-        .values_list("state", "n")
-    )
-    counts = {state: int(by_state.get(state, 0)) for state in Row.values}
-    counts["total"] = sum(counts.values())
-    return counts
-
-
-def digest_send_rate(*, digest_id: int, window_seconds: int = 60) -> float:
-    """Messages per second recorded as sent over the last `window_seconds`."""
-    since = timezone.now() - timedelta(seconds=window_seconds)
-    recent = Delivery.objects.filter(
-        digest_id=digest_id, state=Row.SENT, sent_at__gte=since
-    ).count()
-    return recent / window_seconds
 
 
 def digest_finish_if_done(*, digest_id: int) -> bool:

@@ -7,6 +7,7 @@ http(s): anything else could not be clicked from a mail client, or would be a ja
 
 from __future__ import annotations
 
+import html
 from dataclasses import dataclass
 from datetime import datetime
 from urllib.parse import urlsplit
@@ -177,3 +178,20 @@ def stories_feature(*, story_ids: list[int], featured: bool) -> int:
         .exclude(is_featured=featured)
         .update(is_featured=featured, updated_at=timezone.now())
     )
+
+
+def plain_text(raw: str, *, limit: int) -> str:
+    """Text from HTML (feeds often escape it twice) as plain text with no markup left.
+
+    Tags are stripped and entities decoded until nothing changes, so `&lt;script&gt;` never
+    becomes a tag; a pathological nesting keeps its last escaped form instead."""
+    text = raw[: limit * 4]
+    for _ in range(8):
+        stripped = nh3.clean(text.encode("utf-8", "replace").decode("utf-8"), tags=set())
+        decoded = html.unescape(stripped)
+        if decoded == text:
+            break
+        text = decoded
+    else:
+        text = stripped
+    return text_clean(text, limit=limit)

@@ -23,7 +23,7 @@ from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils import timezone
 
-from mailinglist import csvfiles, imports, subscriptions
+from mailinglist import csvfiles, imports, preferences, subscriptions
 from mailinglist.addresses import name_clean
 from mailinglist.admin.import_jobs import IMPORT_PERMISSION, ImportUploadForm
 from mailinglist.models import (
@@ -282,7 +282,7 @@ class SubscriberAdmin(admin.ModelAdmin[Subscriber]):
         by = request.user.get_username()
         erased = 0
         for subscriber in queryset:
-            subscriptions.subscriber_erase(
+            preferences.subscriber_erase(
                 subscriber=subscriber, meta=subscriptions.RequestMeta(), by=by
             )
             erased += 1

@@ -24,7 +24,7 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.views.decorators.clickjacking import xframe_options_sameorigin
 
-from newsletters import checks, controls, proofs, scheduling, sending
+from newsletters import checks, controls, progress, proofs, scheduling
 from newsletters.models import Digest, DigestStory
 from newsletters.stories import html_clean
 
@@ -317,7 +317,7 @@ class DigestAdmin(admin.ModelAdmin[Digest]):
     def progress_view(self, request: HttpRequest, pk: int) -> HttpResponse:
         """Counts for the change page's progress bar, polled while the digest is sending."""
         digest = self._digest(request, pk, change=False)
-        counts = sending.digest_counts(digest_id=digest.pk)
+        counts = progress.digest_counts(digest_id=digest.pk)
         return JsonResponse(
             {"state": digest.state, "counts": counts, "text": _progress_text(digest)}
         )
@@ -351,14 +351,14 @@ class DigestAdmin(admin.ModelAdmin[Digest]):
 
 
 def _progress_text(digest: Digest) -> str:
-    counts = sending.digest_counts(digest_id=digest.pk)
+    counts = progress.digest_counts(digest_id=digest.pk)
     owed = counts["pending"] + counts["sending"]
     text = (
         f"{counts['sent']} sent · {counts['failed']} failed · {counts['skipped']} skipped · "
         f"{owed} to go, of {counts['total']}"
     )
     if digest.state == Digest.State.SENDING and owed:
-        rate = sending.digest_send_rate(digest_id=digest.pk)
+        rate = progress.digest_send_rate(digest_id=digest.pk)
         if rate > 0:
             minutes = owed / rate / 60
             text += f" · {rate:.1f}/s, about {max(1, round(minutes))} min to go"

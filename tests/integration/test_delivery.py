@@ -11,7 +11,7 @@ import pytest
 from django.utils import timezone
 
 from mailinglist.models import MailingList, Subscriber, Subscription
-from newsletters import controls, reconciling, scheduling, sending
+from newsletters import controls, progress, reconciling, scheduling, sending
 from newsletters.models import Delivery, Digest
 from tests.newsletters.digests import make_digest
 from tests.polling import wait_until
@@ -68,7 +68,7 @@ def test_two_thousand_readers_each_get_exactly_one_message(
     received = _per_recipient(smtp_sink)
     assert len(received) == 2000
     assert set(received.values()) == {1}
-    counts = sending.digest_counts(digest_id=digest.pk)
+    counts = progress.digest_counts(digest_id=digest.pk)
     assert counts["sent"] == counts["total"] == 2000
     first = smtp_sink.received[0]
     assert first.message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
@@ -106,7 +106,7 @@ def test_a_reader_who_unsubscribes_mid_send_gets_nothing_after(
     row = Delivery.objects.get(digest=digest, subscriber=last)
     assert (row.state, row.last_error) == (Row.SKIPPED, "Unsubscribed before sending.")
     assert unsubscribed_at
-    counts = sending.digest_counts(digest_id=digest.pk)
+    counts = progress.digest_counts(digest_id=digest.pk)
     assert counts["sent"] + counts["skipped"] == counts["total"] == 1500
 
 
@@ -144,7 +144,7 @@ def test_cancel_mid_send(celery_worker: WorkerProcess, smtp_sink: SmtpSink) -> N
     final = len(smtp_sink.received)
     time.sleep(1)
 
-    counts = sending.digest_counts(digest_id=digest.pk)
+    counts = progress.digest_counts(digest_id=digest.pk)
     assert Digest.objects.get(pk=digest.pk).state == Digest.State.CANCELLED
     assert len(smtp_sink.received) == final == counts["sent"] < 1500
     assert counts["sent"] + counts["skipped"] == counts["total"] == 1500
@@ -171,7 +171,7 @@ def test_killed_worker_processes_lose_nobody(
     assert len(received) == 2000  # nobody lost
     duplicates = sum(n - 1 for n in received.values())
     assert duplicates <= 2  # at most the one message in flight at each kill
-    assert sending.digest_counts(digest_id=digest.pk)["sent"] == 2000
+    assert progress.digest_counts(digest_id=digest.pk)["sent"] == 2000
 
 
 def test_redis_flushed_mid_send_loses_nobody_and_resends_nothing(

@@ -16,7 +16,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import reverse
 
-from mailinglist import csvfiles, imports, subscriptions
+from mailinglist import csvfiles, imports, preferences, subscriptions
 from mailinglist.addresses import email_hash
 from mailinglist.models import (
     ConsentEvent,
@@ -535,7 +535,7 @@ def test_consent_records_are_listed_filtered_and_never_changed(
     subscriber = SubscriberFactory.create()
     ConsentEvent.objects.create(subscriber=subscriber, kind=ConsentEvent.Kind.SIGNUP)
     event = ConsentEvent.objects.create(subscriber=subscriber, kind=ConsentEvent.Kind.CONFIRM)
-    subscriptions.subscriber_erase(
+    preferences.subscriber_erase(
         subscriber=SubscriberFactory.create(), meta=RequestMeta(), by="staff"
     )
 

@@ -12,7 +12,7 @@ from django.core.exceptions import ValidationError
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mailinglist import csvfiles, imports, subscriptions
+from mailinglist import csvfiles, imports, preferences, subscriptions
 from mailinglist.addresses import email_hash, email_normalise
 from mailinglist.csvfiles import CsvFormatError, ParsedRow, RowError
 from mailinglist.models import (
@@ -302,7 +302,7 @@ def test_suppressed_addresses_are_refused_whatever_the_reason_erasure_included(
     daily: MailingList,
 ) -> None:
     erased = SubscriberFactory.create(email="gone@example.com")
-    subscriptions.subscriber_erase(subscriber=erased, meta=RequestMeta(), by="staff")
+    preferences.subscriber_erase(subscriber=erased, meta=RequestMeta(), by="staff")
     subscriptions.suppression_add(email="bounced@example.com", reason=Suppression.Reason.BOUNCED)
     subscriptions.suppression_add(email="blocked@example.com", reason=Suppression.Reason.MANUAL)
 

@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from mailinglist import subscriptions
+from mailinglist import preferences, subscriptions
 from mailinglist.addresses import email_hash
 from mailinglist.models import ConsentEvent, SignupRequest, Subscriber, Subscription, Suppression
 from mailinglist.subscriptions import RequestMeta
@@ -200,8 +200,8 @@ def test_preferences_switch_lists_and_rename() -> None:
     subscription = SubscriptionFactory.create(mailing_list=daily)
     subscriber = subscription.subscriber
 
-    offered = [m.slug for m, _ in subscriptions.preference_lists(subscriber=subscriber)]
-    subscriptions.preferences_update(
+    offered = [m.slug for m, _ in preferences.preference_lists(subscriber=subscriber)]
+    preferences.preferences_update(
         subscriber=subscriber, wanted_list_ids={weekly.pk, private.pk}, name="Ada", meta=META
     )
 
@@ -221,11 +221,11 @@ def test_preferences_switch_lists_and_rename() -> None:
 def test_pause_and_resume() -> None:
     subscriber = SubscriberFactory.create()
 
-    subscriptions.subscriber_pause(subscriber=subscriber, weeks=4, meta=META)
+    preferences.subscriber_pause(subscriber=subscriber, weeks=4, meta=META)
     assert subscriber.paused_until is not None
     assert subscriber.paused_until - timezone.now() > timedelta(weeks=4) - timedelta(minutes=1)
 
-    subscriptions.subscriber_pause(subscriber=subscriber, weeks=0, meta=META)
+    preferences.subscriber_pause(subscriber=subscriber, weeks=0, meta=META)
     assert subscriber.paused_until is None
 
 
@@ -234,7 +234,7 @@ def test_export_holds_subscriptions_and_consent_history() -> None:
     _signup("ada@example.com", "daily", name="Ada")
     subscriber = Subscriber.objects.get()
 
-    data = subscriptions.subscriber_export(subscriber=subscriber)
+    data = preferences.subscriber_export(subscriber=subscriber)
 
     assert data["email"] == "ada@example.com"
     assert data["name"] == "Ada"
@@ -254,7 +254,7 @@ def test_erase_removes_personal_data_and_keeps_only_the_hash() -> None:
         subscriber=subscriber, list_ids=None, meta=META, method="page"
     )
 
-    hashed = subscriptions.subscriber_erase(subscriber=subscriber, meta=META, by="reader")
+    hashed = preferences.subscriber_erase(subscriber=subscriber, meta=META, by="reader")
 
     assert hashed == email_hash(email)
     assert not Subscriber.objects.exists()
@@ -274,7 +274,7 @@ def test_after_erasure_only_a_new_double_opt_in_brings_someone_back(
 ) -> None:
     daily = MailingListFactory.create(slug="daily")
     subscriber = SubscriptionFactory.create(mailing_list=daily).subscriber
-    subscriptions.subscriber_erase(subscriber=subscriber, meta=META, by="reader")
+    preferences.subscriber_erase(subscriber=subscriber, meta=META, by="reader")
 
     with django_capture_on_commit_callbacks() as enqueued:
         _signup("reader@example.com".replace("reader", subscriber.email.split("@")[0]), "daily")
@@ -314,7 +314,7 @@ def test_erase_also_scrubs_admin_history_and_import_reports(staff_user) -> None:
         mailing_list=daily, file_name="b.csv", content="email\ngone@example.com\n"
     )
 
-    subscriptions.subscriber_erase(subscriber=subscriber, meta=META, by="staff")
+    preferences.subscriber_erase(subscriber=subscriber, meta=META, by="staff")
 
     assert not LogEntry.objects.filter(
         content_type=ContentType.objects.get_for_model(Subscriber)

@@ -7,7 +7,7 @@ import re
 import pytest
 from django.test import Client
 
-from mailinglist import links, protection, subscriptions, tokens
+from mailinglist import links, preferences, protection, subscriptions, tokens
 from mailinglist.models import ConsentEvent, MailingList, SignupRequest, Subscriber, Subscription
 from mailinglist.subscriptions import RequestMeta
 from tests.factories import MailingListFactory, SubscriberFactory, SubscriptionFactory
@@ -325,7 +325,7 @@ def test_the_unsubscribe_page_has_one_button_and_an_undo(
 def test_unsubscribing_an_erased_reader_is_a_calm_no_op(client: Client, daily: MailingList) -> None:
     subscriber = SubscriptionFactory.create(mailing_list=daily).subscriber
     path = _path(links.unsubscribe_url(subscriber=subscriber, mailing_list=daily))
-    subscriptions.subscriber_erase(subscriber=subscriber, meta=RequestMeta(), by="reader")
+    preferences.subscriber_erase(subscriber=subscriber, meta=RequestMeta(), by="reader")
 
     one_click = Client().post(path, {"List-Unsubscribe": "One-Click"})
     page = client.get(path)

@@ -6,7 +6,7 @@ import pytest
 from django.utils import timezone
 
 from mailinglist.models import Subscriber
-from newsletters import retention, sending
+from newsletters import progress, retention
 from newsletters.models import Delivery, Digest
 from tests.newsletters.digests import make_digest
 
@@ -29,14 +29,14 @@ def _finished(days_ago: int, states: list[str]) -> Digest:
 def test_old_ledgers_become_counts_and_recent_ones_stay() -> None:
     old = _finished(40, [Row.SENT, Row.SENT, Row.FAILED, Row.SKIPPED])
     recent = _finished(2, [Row.SENT])
-    before = sending.digest_counts(digest_id=old.pk)
+    before = progress.digest_counts(digest_id=old.pk)
 
     assert retention.deliveries_retain(older_than=timedelta(days=30)) == 1
     assert retention.deliveries_retain(older_than=timedelta(days=30)) == 0  # done once
 
     assert not Delivery.objects.filter(digest=old).exists()
     assert Delivery.objects.filter(digest=recent).count() == 1
-    assert sending.digest_counts(digest_id=old.pk) == before
+    assert progress.digest_counts(digest_id=old.pk) == before
     assert before == {"pending": 0, "sending": 0, "sent": 2, "failed": 1, "skipped": 1, "total": 4}
 
 

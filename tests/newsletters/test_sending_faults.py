@@ -14,7 +14,7 @@ from django.test import override_settings
 from django.utils import timezone
 
 from mailinglist.models import Subscriber, Subscription, Suppression
-from newsletters import scheduling, senders, sending
+from newsletters import progress, scheduling, senders, sending
 from newsletters.models import Delivery, Digest
 from tests.newsletters.digests import make_digest
 from tests.smtp_faults import FaultySmtpSink
@@ -92,7 +92,7 @@ def test_451_retried_with_growing_gaps_550_failed_and_suppressed_drops_delivered
     assert all(len(faulty.attempts[e.lower()]) >= 2 for e in temp - perm)
     suppressed = set(Suppression.objects.values_list("email", flat=True))
     assert suppressed == perm  # hard bounces are suppressed
-    counts = sending.digest_counts(digest_id=digest.pk)
+    counts = progress.digest_counts(digest_id=digest.pk)
     assert counts["sent"] + counts["failed"] == counts["total"] == 400
     assert (
         sending.digest_finish_if_done(digest_id=digest.pk)

@@ -1,0 +1,40 @@
+"""How far a digest has got: ledger counts, and the rate it is going out at."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.db.models import Count
+from django.utils import timezone
+
+from newsletters.models import Delivery, Digest
+
+Row = Delivery.State
+
+
+def digest_counts(*, digest_id: int) -> dict[str, int]:
+    """Rows per state and their total: they always add up to the audience snapshot.
+
+    After retention deleted the rows, the counts kept on the digest answer instead.
+    """
+    kept = Digest.objects.filter(pk=digest_id).values_list("retained_counts", flat=True).first()
+    if kept:
+        return {state: int(kept.get(state, 0)) for state in [*Row.values, "total"]}
+    by_state = dict(
+        Delivery.objects.filter(digest_id=digest_id)
+        .values_list("state")
+        .annotate(n=Count("pk"))
+        .values_list("state", "n")
+    )
+    counts = {state: int(by_state.get(state, 0)) for state in Row.values}
+    counts["total"] = sum(counts.values())
+    return counts
+
+
+def digest_send_rate(*, digest_id: int, window_seconds: int = 60) -> float:
+    """Messages per second recorded as sent over the last `window_seconds`."""
+    since = timezone.now() - timedelta(seconds=window_seconds)
+    recent = Delivery.objects.filter(
+        digest_id=digest_id, state=Row.SENT, sent_at__gte=since
+    ).count()
+    return recent / window_seconds
