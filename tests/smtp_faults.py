@@ -31,7 +31,7 @@ from collections.abc import Iterable
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
-from tests.smtp_sink import Received, free_port
+from tests.smtp_sink import Received, free_port, received_wait
 
 TEMP_FAIL_REPLY = "451 4.3.0 Try again later"
 PERM_FAIL_REPLY = "550 5.1.1 No such user"
@@ -223,17 +223,7 @@ class FaultySmtpSink:
 
     def wait_for(self, count: int, *, timeout: float = 30.0) -> list[Received]:
         """Block until at least `count` messages were accepted; fail the test if they were not."""
-        deadline = time.monotonic() + timeout
-        with self._lock:
-            while len(self._received) < count:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    raise AssertionError(
-                        f"faulty SMTP sink accepted {len(self._received)} message(s), expected "
-                        f"{count} within {timeout:.0f} s"
-                    )
-                self._lock.wait(remaining)
-            return list(self._received)
+        return received_wait(self._lock, self._received, count=count, timeout=timeout)
 
     # -- called by the handler on the event-loop thread ------------------------------------
 

@@ -48,6 +48,23 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+def received_wait(
+    lock: threading.Condition, received: list[Received], *, count: int, timeout: float
+) -> list[Received]:
+    """Wait on `lock` until `received` holds `count` messages; an AssertionError after `timeout`."""
+    deadline = time.monotonic() + timeout
+    with lock:
+        while len(received) < count:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise AssertionError(
+                    f"SMTP sink received {len(received)} message(s), expected {count} "
+                    f"within {timeout:.0f} s"
+                )
+            lock.wait(remaining)
+        return list(received)
+
+
 class SmtpSink:
     def __init__(self) -> None:
         self.port = free_port()
@@ -76,17 +93,7 @@ class SmtpSink:
 
     def wait_for(self, count: int, *, timeout: float = 30.0) -> list[Received]:
         """Block until at least `count` messages arrived; fail the test if they do not."""
-        deadline = time.monotonic() + timeout
-        with self._lock:
-            while len(self._received) < count:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    raise AssertionError(
-                        f"SMTP sink received {len(self._received)} message(s), expected {count} "
-                        f"within {timeout:.0f} s"
-                    )
-                self._lock.wait(remaining)
-            return list(self._received)
+        return received_wait(self._lock, self._received, count=count, timeout=timeout)
 
     def _add(self, received: Received) -> None:
         with self._lock:
