@@ -7,7 +7,9 @@ browser and for the RFC 8058 one-click POST a mailbox provider sends.
 
 from __future__ import annotations
 
+import functools
 import json
+from collections.abc import Callable
 from typing import Any
 
 from django.contrib import messages
@@ -209,6 +211,21 @@ def _preferences_subscriber(token: str) -> Subscriber | None:
     return _subscriber(data.public_id)
 
 
+def _reader_from_token(
+    view: Callable[[HttpRequest, str, Subscriber], HttpResponse],
+) -> Callable[[HttpRequest, str], HttpResponse]:
+    """The preference pages' view, given the reader its link was made for (or a friendly 400)."""
+
+    @functools.wraps(view)
+    def wrapper(request: HttpRequest, token: str) -> HttpResponse:
+        subscriber = _preferences_subscriber(token)
+        if subscriber is None:
+            return _invalid_link(request)
+        return view(request, token, subscriber)
+
+    return wrapper
+
+
 def _preferences_context(subscriber: Subscriber, token: str, **extra: Any) -> dict[str, Any]:
     managed = preference_centre.preference_lists(subscriber=subscriber)
     chosen = [
@@ -234,10 +251,8 @@ def _preferences_context(subscriber: Subscriber, token: str, **extra: Any) -> di
 @never_cache
 @csrf_exempt
 @require_http_methods(["GET", "POST"])
-def preferences(request: HttpRequest, token: str) -> HttpResponse:
-    subscriber = _preferences_subscriber(token)
-    if subscriber is None:
-        return _invalid_link(request)
+@_reader_from_token
+def preferences(request: HttpRequest, token: str, subscriber: Subscriber) -> HttpResponse:
     if request.method == "GET":
         return render(
             request, "mailinglist/preferences.html", _preferences_context(subscriber, token)
@@ -260,10 +275,8 @@ def preferences(request: HttpRequest, token: str) -> HttpResponse:
 
 @csrf_exempt
 @require_POST
-def preferences_pause(request: HttpRequest, token: str) -> HttpResponse:
-    subscriber = _preferences_subscriber(token)
-    if subscriber is None:
-        return _invalid_link(request)
+@_reader_from_token
+def preferences_pause(request: HttpRequest, token: str, subscriber: Subscriber) -> HttpResponse:
     form = PauseForm(request.POST)
     if not form.is_valid():
         context = _preferences_context(subscriber, token, pause_form=form)
@@ -283,10 +296,10 @@ def preferences_pause(request: HttpRequest, token: str) -> HttpResponse:
 
 @csrf_exempt
 @require_POST
-def preferences_unsubscribe_all(request: HttpRequest, token: str) -> HttpResponse:
-    subscriber = _preferences_subscriber(token)
-    if subscriber is None:
-        return _invalid_link(request)
+@_reader_from_token
+def preferences_unsubscribe_all(
+    request: HttpRequest, token: str, subscriber: Subscriber
+) -> HttpResponse:
     subscriptions.subscription_unsubscribe(
         subscriber=subscriber, list_ids=None, meta=request_meta(request), method="preferences"
     )
@@ -296,10 +309,8 @@ def preferences_unsubscribe_all(request: HttpRequest, token: str) -> HttpRespons
 
 @csrf_exempt
 @require_POST
-def preferences_export(request: HttpRequest, token: str) -> HttpResponse:
-    subscriber = _preferences_subscriber(token)
-    if subscriber is None:
-        return _invalid_link(request)
+@_reader_from_token
+def preferences_export(request: HttpRequest, token: str, subscriber: Subscriber) -> HttpResponse:
     data = preference_centre.subscriber_export(subscriber=subscriber)
     response = HttpResponse(
         json.dumps(data, indent=2, ensure_ascii=False),
@@ -312,10 +323,8 @@ def preferences_export(request: HttpRequest, token: str) -> HttpResponse:
 @never_cache
 @csrf_exempt
 @require_http_methods(["GET", "POST"])
-def preferences_erase(request: HttpRequest, token: str) -> HttpResponse:
-    subscriber = _preferences_subscriber(token)
-    if subscriber is None:
-        return _invalid_link(request)
+@_reader_from_token
+def preferences_erase(request: HttpRequest, token: str, subscriber: Subscriber) -> HttpResponse:
     form = EraseForm(request.POST if request.method == "POST" else None)
     if request.method == "GET" or not form.is_valid():
         status = 400 if request.method == "POST" else 200

@@ -99,19 +99,12 @@ def _subscription_filter_values(request: HttpRequest) -> dict[str, str]:
     return chosen
 
 
-class SubscriptionInline(admin.TabularInline[Subscription, Subscriber]):
-    model = Subscription
-    fields = readonly_fields = (
-        "mailing_list",
-        "state",
-        "source",
-        "requested_at",
-        "confirmed_at",
-        "unsubscribed_at",
-    )
+class _ReadOnlyInline:
+    """An inline that shows rows and never changes them: consent changes only through the
+    domain functions that record them."""
+
     extra = 0
     can_delete = False
-    verbose_name_plural = "Subscriptions (change them with the actions on the subscriber list)"
 
     def has_add_permission(self, request: HttpRequest, obj: Subscriber | None = None) -> bool:
         return False
@@ -123,7 +116,20 @@ class SubscriptionInline(admin.TabularInline[Subscription, Subscriber]):
         return False
 
 
-class ConsentEventInline(admin.TabularInline[ConsentEvent, Subscriber]):
+class SubscriptionInline(_ReadOnlyInline, admin.TabularInline[Subscription, Subscriber]):
+    model = Subscription
+    fields = readonly_fields = (
+        "mailing_list",
+        "state",
+        "source",
+        "requested_at",
+        "confirmed_at",
+        "unsubscribed_at",
+    )
+    verbose_name_plural = "Subscriptions (change them with the actions on the subscriber list)"
+
+
+class ConsentEventInline(_ReadOnlyInline, admin.TabularInline[ConsentEvent, Subscriber]):
     """The history of what this person agreed to: append-only, so nothing here can change."""
 
     model = ConsentEvent
@@ -137,18 +143,7 @@ class ConsentEventInline(admin.TabularInline[ConsentEvent, Subscriber]):
         "form_version",
         "detail",
     )
-    extra = 0
-    can_delete = False
     verbose_name_plural = "Consent history"
-
-    def has_add_permission(self, request: HttpRequest, obj: Subscriber | None = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 class SubscriberForm(forms.ModelForm[Subscriber]):
