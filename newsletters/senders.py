@@ -114,8 +114,13 @@ def sender_close() -> None:
     _smtp.close()
 
 
-def message_send(*, from_address: str, to: str, raw: bytes) -> Outcome:
-    """Send one prepared message over EMAIL_URL; never raises for the server's answers."""
+def message_send(
+    *, from_address: str, to: str, raw: bytes, metadata: dict[str, str] | None = None
+) -> Outcome:
+    """Send one prepared message over EMAIL_URL; never raises for the server's answers.
+
+    `metadata` is for ESPs that echo it in their tracking events; SMTP ignores it.
+    """
     if settings.EMAIL_BACKEND == SMTP_BACKEND:
         return _smtp.send(from_address=from_address, to=to, raw=raw)
     try:

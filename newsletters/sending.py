@@ -304,6 +304,8 @@ def _group_send(
             from_address=template.envelope_from,
             to=row.subscriber.email,
             raw=mime.message_bytes(template=template, recipient=recipient),
+            # Echoed back by ESP tracking webhooks, which find the ledger row by it.
+            metadata={"digest": str(digest.pk), "delivery": str(row.pk)},
         )
         if outcome.slow_down:
             throttle.throttle_slow_down(backend_key=_backend_key())
