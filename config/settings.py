@@ -210,6 +210,10 @@ DEFAULT_FROM_EMAIL = read_str("DEFAULT_FROM_EMAIL", default="Newsroom <newslette
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 # How long the per-reader ledger of a finished digest is kept before it is reduced to counts.
 DELIVERY_RETENTION_DAYS = 30
+# The first retry of a message the server deferred (4xx, lost connection) waits this long, each
+# further one twice as long up to an hour. A setting (not an environment variable) so the tests'
+# workers can shorten it.
+DELIVERY_RETRY_BASE_SECONDS = 60
 # Messages per second for all workers together (a shared token bucket in Redis); 0 = unlimited.
 SEND_RATE = read_float("SEND_RATE", default=0.0)
 # CAN-SPAM and most ESPs require a physical postal address in every bulk mail.

@@ -6,10 +6,14 @@ Fields, states, constraints and cheap properties only: the rules live in subscri
 from __future__ import annotations
 
 import secrets
+from collections.abc import Iterable
+from typing import Any
 
 from django.conf import settings
 from django.db import models
 from django.db.models.functions import Lower
+
+from mailinglist.addresses import email_hash
 
 
 def new_public_id() -> str:
@@ -42,15 +46,31 @@ class MailingList(models.Model):
         return self.name
 
 
+class SubscriberQuerySet(models.QuerySet["Subscriber"]):
+    def bulk_create(
+        self, objs: Iterable[Subscriber], *args: Any, **kwargs: Any
+    ) -> list[Subscriber]:
+        # bulk_create skips save(): keep email_hash right for imports and fixtures too.
+        objs = list(objs)
+        for subscriber in objs:
+            subscriber.email_hash = email_hash(subscriber.email)
+        return super().bulk_create(objs, *args, **kwargs)
+
+
 class Subscriber(models.Model):
     # Stored normalised (domain lower-cased and IDNA-encoded); unique ignoring case.
     email = models.EmailField(max_length=254)
+    # What the suppression list matches on (see addresses.email_hash), kept beside the address so
+    # a digest's audience snapshot can leave suppressed readers out in one set-based statement.
+    email_hash = models.CharField(max_length=64, editable=False, default="")
     name = models.CharField(max_length=100, blank=True)
     public_id = models.CharField(max_length=32, unique=True, default=new_public_id, editable=False)
     paused_until = models.DateTimeField(
         null=True, blank=True, help_text="No digests until then (set from the preference centre)."
     )
     created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = SubscriberQuerySet.as_manager()
 
     class Meta:
         ordering = ["email"]
@@ -60,6 +80,12 @@ class Subscriber(models.Model):
 
     def __str__(self) -> str:
         return self.email
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        self.email_hash = email_hash(self.email)
+        if kwargs.get("update_fields") is not None and "email" in kwargs["update_fields"]:
+            kwargs["update_fields"] = {*kwargs["update_fields"], "email_hash"}
+        super().save(*args, **kwargs)
 
 
 class Subscription(models.Model):

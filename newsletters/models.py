@@ -248,6 +248,9 @@ class Delivery(models.Model):
     sent_at = models.DateTimeField(null=True, blank=True)
     claimed_by = models.CharField(max_length=100, blank=True)
     claimed_at = models.DateTimeField(null=True, blank=True)
+    # Times a worker died holding this row (its claim expired): the message may have left before
+    # the outcome was written, so this reader may have had the digest twice.
+    expired_claims = models.PositiveSmallIntegerField(default=0)
 
     class Meta:
         constraints = [

@@ -38,3 +38,11 @@ def digest_send_rate(*, digest_id: int, window_seconds: int = 60) -> float:
         digest_id=digest_id, state=Row.SENT, sent_at__gte=since
     ).count()
     return recent / window_seconds
+
+
+def digest_possible_duplicates(*, digest_id: int) -> int:
+    """Readers whose row a dead worker held: each may have received the digest twice."""
+    kept = Digest.objects.filter(pk=digest_id).values_list("retained_counts", flat=True).first()
+    if kept:
+        return int(kept.get("possible_duplicates", 0))
+    return Delivery.objects.filter(digest_id=digest_id, expired_claims__gt=0).count()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from django.db.models import F
 from django.utils import timezone
 
 from newsletters.models import Delivery, Digest
@@ -27,7 +28,14 @@ def deliveries_reconcile(*, lease: timedelta = LEASE) -> dict[str, int]:
     # queued again below.
     for digest_id in set(stale.values_list("digest_id", flat=True)):
         _queued_markers_clear(digest_id=digest_id)
-    expired = stale.update(state=Row.PENDING, claimed_by="")
+    # The worker may have sent some of these before it died: count it on the row, so a reader
+    # who gets the digest twice is found in the ledger (and in the digest's admin page).
+    expired = stale.update(
+        state=Row.PENDING,
+        claimed_by="",
+        expired_claims=F("expired_claims") + 1,
+        last_error="The worker sending this died; sent again (the reader may have it twice).",
+    )
     resnapshot = list(
         Digest.objects.filter(
             state=State.SENDING, snapshot_at__isnull=True, updated_at__lt=now - timedelta(minutes=2)

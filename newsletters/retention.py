@@ -14,7 +14,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from newsletters.models import Delivery, Digest
-from newsletters.progress import digest_counts
+from newsletters.progress import digest_counts, digest_possible_duplicates
 
 
 def deliveries_retain(*, older_than: timedelta | None = None, limit: int = 50) -> int:
@@ -34,6 +34,7 @@ def deliveries_retain(*, older_than: timedelta | None = None, limit: int = 50) -
     for digest_id in list(candidates.values_list("pk", flat=True)[:limit]):
         with transaction.atomic():
             counts = digest_counts(digest_id=digest_id)
+            counts["possible_duplicates"] = digest_possible_duplicates(digest_id=digest_id)
             Digest.objects.filter(pk=digest_id).update(retained_counts=counts)
             Delivery.objects.filter(digest_id=digest_id).delete()
         done += 1

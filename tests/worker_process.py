@@ -31,7 +31,14 @@ def database_url(settings_dict: dict[str, Any]) -> str:
 
 
 class WorkerProcess:
-    def __init__(self, *, env: dict[str, str], name: str, concurrency: int = 2) -> None:
+    def __init__(
+        self,
+        *,
+        env: dict[str, str],
+        name: str,
+        concurrency: int = 2,
+        queues: str = "transactional,bulk,default",
+    ) -> None:
         self.name = name
         self.log_path = ROOT / "var" / f"{name.split('@')[0]}.log"
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -43,7 +50,7 @@ class WorkerProcess:
             "config",
             "worker",
             "-Q",
-            "transactional,bulk,default",
+            queues,
             "-c",
             str(concurrency),
             "-n",
@@ -78,6 +85,12 @@ class WorkerProcess:
         raise RuntimeError(
             f"worker did not answer a ping within {timeout:.0f} s:\n{self.log_tail()}"
         )
+
+    def kill(self) -> None:
+        """SIGKILL the whole worker (main process and pool), as the OOM killer or a lost host."""
+        assert self.process is not None
+        os.killpg(self.process.pid, 9)
+        self.process.wait()
 
     def stop(self, *, timeout: float = 20.0) -> None:
         if self.process is None or self.process.poll() is not None:

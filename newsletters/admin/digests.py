@@ -357,6 +357,9 @@ def _progress_text(digest: Digest) -> str:
         f"{counts['sent']} sent · {counts['failed']} failed · {counts['skipped']} skipped · "
         f"{owed} to go, of {counts['total']}"
     )
+    duplicates = progress.digest_possible_duplicates(digest_id=digest.pk)
+    if duplicates:
+        text += f" · {duplicates} may have had it twice (a worker died mid-send)"
     if digest.state == Digest.State.SENDING and owed:
         rate = progress.digest_send_rate(digest_id=digest.pk)
         if rate > 0:

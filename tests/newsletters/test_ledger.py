@@ -1,0 +1,158 @@
+"""The ledger's bookkeeping without a worker: snapshot, batch blocks, expired claims, retries."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.test import override_settings
+from django.utils import timezone
+
+from mailinglist.addresses import email_hash
+from mailinglist.models import Subscriber, Subscription, Suppression
+from mailinglist.subscriptions import suppression_add
+from newsletters import progress, reconciling, retention, scheduling, sending
+from newsletters.models import Delivery, Digest
+from tests.factories import SubscriberFactory, SubscriptionFactory
+from tests.newsletters.digests import make_digest
+
+pytestmark = pytest.mark.django_db
+Row = Delivery.State
+
+
+def _sending_digest(readers: int) -> Digest:
+    digest = make_digest(stories=1)
+    subscribers = Subscriber.objects.bulk_create(
+        Subscriber(email=f"Reader{n}@Example.com", public_id=f"l-{n}") for n in range(readers)
+    )
+    Subscription.objects.bulk_create(
+        Subscription(
+            subscriber=s, mailing_list=digest.mailing_list, state=Subscription.State.ACTIVE
+        )
+        for s in subscribers
+    )
+    scheduling.digest_schedule(digest_id=digest.pk, send_at=timezone.now(), by=None)
+    Digest.objects.filter(pk=digest.pk).update(state=Digest.State.SENDING)
+    return digest
+
+
+def test_every_way_of_creating_a_subscriber_keeps_its_suppression_hash() -> None:
+    made = SubscriberFactory.create(email="One@Example.com")
+    bulk = Subscriber.objects.bulk_create([Subscriber(email="Two@Example.com", public_id="b")])[0]
+    made.email = "Three@Example.com"
+    made.save(update_fields=["email"])
+
+    stored = dict(Subscriber.objects.values_list("email", "email_hash"))
+    assert stored == {
+        "Three@Example.com": email_hash("three@example.com"),
+        "Two@Example.com": email_hash("two@example.com"),
+    }
+    assert bulk.email_hash == email_hash("Two@Example.com")
+
+
+def test_snapshot_leaves_out_the_suppressed_the_paused_and_the_unsubscribed(
+    django_capture_on_commit_callbacks,
+) -> None:
+    digest = _sending_digest(6)
+    readers = list(Subscriber.objects.order_by("pk"))
+    suppression_add(email="reader0@example.com", reason=Suppression.Reason.BOUNCED)
+    suppression_add(email=readers[1].email, reason=Suppression.Reason.ERASED)
+    Subscriber.objects.filter(pk=readers[2].pk).update(
+        paused_until=timezone.now() + timedelta(days=7)
+    )
+    Subscription.objects.filter(subscriber=readers[3]).update(state=Subscription.State.UNSUBSCRIBED)
+    SubscriptionFactory.create(
+        subscriber=SubscriberFactory.create(email="pending@example.com"),
+        mailing_list=digest.mailing_list,
+        state=Subscription.State.PENDING,
+    )
+
+    with django_capture_on_commit_callbacks(execute=False):
+        total = sending.digest_snapshot(digest_id=digest.pk)
+        again = sending.digest_snapshot(digest_id=digest.pk)  # idempotent
+
+    owed = set(Delivery.objects.filter(digest=digest).values_list("subscriber_id", flat=True))
+    assert owed == {readers[4].pk, readers[5].pk}
+    assert total == again == 2
+    assert Digest.objects.get(pk=digest.pk).audience_count == 2
+
+
+def test_batch_blocks_are_fixed_and_hold_only_due_pending_rows(
+    django_capture_on_commit_callbacks,
+) -> None:
+    digest = _sending_digest(sending.BATCH_SIZE * 3 + 5)
+    with django_capture_on_commit_callbacks(execute=False):
+        sending.digest_snapshot(digest_id=digest.pk)
+    ids = list(Delivery.objects.filter(digest=digest).order_by("pk").values_list("pk", flat=True))
+    base = ids[0]
+
+    all_blocks = sending.batch_ranges(digest_id=digest.pk)
+    assert [(b.first_id - base, b.last_id - base) for b in all_blocks] == [
+        (0, 199),
+        (200, 399),
+        (400, 599),
+        (600, 799),
+    ]
+    # Block 1 all sent, block 2 waiting for a retry later, block 3 has one row due again now.
+    Delivery.objects.filter(pk__in=ids[200:400]).update(state=Row.SENT)
+    Delivery.objects.filter(pk__in=ids[400:600]).update(
+        next_attempt_at=timezone.now() + timedelta(minutes=5)
+    )
+    Delivery.objects.filter(pk__in=ids[600:]).update(state=Row.FAILED)
+    Delivery.objects.filter(pk=ids[601]).update(
+        state=Row.PENDING, next_attempt_at=timezone.now() - timedelta(seconds=1)
+    )
+
+    due = sending.batch_ranges(digest_id=digest.pk)
+    assert [(b.first_id - base) for b in due] == [0, 600]
+
+
+def test_an_expired_claim_goes_back_to_pending_and_stays_visible_as_a_possible_duplicate(
+    django_capture_on_commit_callbacks,
+) -> None:
+    digest = _sending_digest(3)
+    with django_capture_on_commit_callbacks(execute=False):
+        sending.digest_snapshot(digest_id=digest.pk)
+    rows = list(Delivery.objects.filter(digest=digest).order_by("pk"))
+    long_ago = timezone.now() - timedelta(minutes=30)
+    Delivery.objects.filter(pk=rows[0].pk).update(
+        state=Row.SENDING, claimed_by="dead:1", claimed_at=long_ago
+    )
+    Delivery.objects.filter(pk=rows[1].pk).update(
+        state=Row.SENDING, claimed_by="alive:1", claimed_at=timezone.now()
+    )
+
+    result = reconciling.deliveries_reconcile()
+
+    assert result["expired"] == 1
+    expired, alive = Delivery.objects.get(pk=rows[0].pk), Delivery.objects.get(pk=rows[1].pk)
+    assert (expired.state, expired.expired_claims, expired.claimed_by) == (Row.PENDING, 1, "")
+    assert "twice" in expired.last_error
+    assert (alive.state, alive.expired_claims) == (Row.SENDING, 0)
+    assert progress.digest_possible_duplicates(digest_id=digest.pk) == 1
+
+
+def test_possible_duplicates_are_kept_when_the_ledger_is_reduced_to_counts() -> None:
+    digest = _sending_digest(2)
+    for n, subscriber in enumerate(Subscriber.objects.order_by("pk")):
+        Delivery.objects.create(
+            digest=digest, subscriber=subscriber, state=Row.SENT, expired_claims=n
+        )
+    old = timezone.now() - timedelta(days=60)
+    Digest.objects.filter(pk=digest.pk).update(state=Digest.State.SENT, sent_at=old, updated_at=old)
+
+    assert retention.deliveries_retain(older_than=timedelta(days=30)) == 1
+
+    assert not Delivery.objects.filter(digest=digest).exists()
+    assert progress.digest_possible_duplicates(digest_id=digest.pk) == 1
+
+
+@override_settings(DELIVERY_RETRY_BASE_SECONDS=7)
+def test_retry_pauses_start_at_the_setting_and_double(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("newsletters.sending.random.uniform", lambda a, b: 1.0)
+    now = timezone.now()
+
+    gaps = [round((sending._retry_at(n) - now).total_seconds()) for n in range(1, 13)]
+
+    assert gaps[:4] == [7, 14, 28, 56]
+    assert gaps[-1] == sending.RETRY_MAX_SECONDS
