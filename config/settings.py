@@ -24,7 +24,8 @@ from config.environment import (
     read_redis_url,
     read_site_url,
     read_str,
-    redact_url,
+    read_webhook_secret,
+    redact_email_url,
 )
 
 # Lets `admin.ModelAdmin[Model]` and friends be subscripted at run time, as the type hints need.
@@ -195,8 +196,9 @@ CELERY_TIMEZONE = "UTC"
 
 # --- Email -------------------------------------------------------------------------------------
 _email = read_email("EMAIL_URL", default="outbox://")
-# Shown in errors and the admin so an operator sees which server was tried, never its password.
-EMAIL_URL_REDACTED = redact_url(read_str("EMAIL_URL", default="outbox://") or "outbox://")
+# Shown in errors and the admin so an operator sees which server was tried, never its password
+# (nor an ESP's API key).
+EMAIL_URL_REDACTED = redact_email_url(read_str("EMAIL_URL", default="outbox://") or "outbox://")
 EMAIL_BACKEND = _email["EMAIL_BACKEND"]
 EMAIL_HOST = _email.get("EMAIL_HOST") or "localhost"
 EMAIL_PORT = _email.get("EMAIL_PORT") or 25
@@ -205,6 +207,14 @@ EMAIL_HOST_PASSWORD = _email.get("EMAIL_HOST_PASSWORD") or ""
 EMAIL_USE_TLS = bool(_email.get("EMAIL_USE_TLS"))
 EMAIL_USE_SSL = bool(_email.get("EMAIL_USE_SSL"))
 EMAIL_TIMEOUT = 30
+# django-anymail, when EMAIL_URL names an ESP (postmark://TOKEN@, ...): its API settings from the
+# URL, and the basic-auth "user:password" pairs its tracking webhooks (/anymail/<esp>/tracking/)
+# accept. Without ANYMAIL_WEBHOOK_SECRET the webhooks refuse every call.
+ANYMAIL = {
+    **_email.get("ANYMAIL", {}),
+    "REQUESTS_TIMEOUT": EMAIL_TIMEOUT,
+    "WEBHOOK_SECRET": read_webhook_secret("ANYMAIL_WEBHOOK_SECRET"),
+}
 OUTBOX_DIR = VAR_DIR / "outbox"
 DEFAULT_FROM_EMAIL = read_str("DEFAULT_FROM_EMAIL", default="Newsroom <newsletter@localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL

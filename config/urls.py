@@ -11,6 +11,8 @@ admin.site.index_title = "Newsletters, audience and delivery"
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("api/v1/", api.urls),
+    # ESP tracking webhooks (bounces, complaints, unsubscribes): /anymail/<esp>/tracking/.
+    path("anymail/", include("newsletters.webhooks")),
     # Before admin.site.urls, whose catch-all would otherwise claim /admin/outbox/.
     path("admin/outbox/", include("outbox.urls")),
     path("admin/", admin.site.urls),

@@ -1,9 +1,10 @@
 """Handing one prepared message to the mail server, with outcomes in one vocabulary.
 
 For SMTP (the common case) a worker process keeps one connection open across batches and sends
-the prepared bytes with smtplib; for any other Django backend (the local outbox, an ESP's) the
-bytes go through that backend. Either way the caller learns one of three things: sent, try again
-later, or never (and why), as django-anymail's one vocabulary for delivery events.
+the prepared bytes with smtplib; an ESP's django-anymail backend gets a structured message made
+from them (esp.py); any other Django backend (the local outbox) gets the bytes themselves.
+Either way the caller learns one of three things: sent, try again later, or never (and why), as
+django-anymail's one vocabulary for delivery events.
 """
 
 from __future__ import annotations
@@ -110,8 +111,11 @@ _smtp = _Smtp()
 
 
 def sender_close() -> None:
-    """Close this process's SMTP connection (worker shutdown, tests)."""
+    """Close this process's SMTP connection and ESP session (worker shutdown, tests)."""
+    from newsletters import esp  # esp.py imports Outcome from here
+
     _smtp.close()
+    esp.esp_close()
 
 
 def message_send(
@@ -121,8 +125,13 @@ def message_send(
 
     `metadata` is for ESPs that echo it in their tracking events; SMTP ignores it.
     """
+    from newsletters import esp  # esp.py imports Outcome from here
+
     if settings.EMAIL_BACKEND == SMTP_BACKEND:
         return _smtp.send(from_address=from_address, to=to, raw=raw)
+    if esp.is_esp_backend(str(settings.EMAIL_BACKEND)):
+        # anymail's backends post structured fields, not bytes (see esp.py).
+        return esp.esp_send(from_address=from_address, to=to, raw=raw, metadata=metadata or {})
     try:
         with get_connection(fail_silently=False) as connection:
             connection.send_messages(
