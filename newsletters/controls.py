@@ -10,15 +10,11 @@ from __future__ import annotations
 from django.contrib.auth.models import User
 from django.db import transaction
 
-from newsletters.models import Delivery, Digest, DigestEvent
-from newsletters.sending import batches_enqueue
+from newsletters.models import Delivery, Digest
+from newsletters.sending import batches_enqueue, digest_event
 
 State = Digest.State
 Row = Delivery.State
-
-
-def _event(digest_id: int, action: str, *, by: User | None = None, detail: str = "") -> None:
-    DigestEvent.objects.create(digest_id=digest_id, action=action, by=by, detail=detail[:300])
 
 
 class ControlRefused(Exception):
@@ -28,13 +24,13 @@ class ControlRefused(Exception):
 def digest_pause(*, digest_id: int, by: User | None = None) -> None:
     if not Digest.objects.filter(pk=digest_id, state=State.SENDING).update(state=State.PAUSED):
         raise ControlRefused("Only a digest that is sending can be paused.")
-    _event(digest_id, "paused", by=by)
+    digest_event(digest_id, "paused", by=by)
 
 
 def digest_resume(*, digest_id: int, by: User | None = None) -> None:
     if not Digest.objects.filter(pk=digest_id, state=State.PAUSED).update(state=State.SENDING):
         raise ControlRefused("Only a paused digest can be resumed.")
-    _event(digest_id, "resumed", by=by)
+    digest_event(digest_id, "resumed", by=by)
     transaction.on_commit(lambda: batches_enqueue(digest_id=digest_id))
 
 
@@ -46,7 +42,7 @@ def digest_cancel(*, digest_id: int, by: User | None = None) -> None:
     Delivery.objects.filter(digest_id=digest_id, state=Row.PENDING).update(
         state=Row.SKIPPED, last_error="Digest cancelled."
     )
-    _event(digest_id, "cancelled", by=by)
+    digest_event(digest_id, "cancelled", by=by)
 
 
 def digest_resend_failed(*, digest_id: int, by: User | None = None) -> int:
@@ -59,6 +55,6 @@ def digest_resend_failed(*, digest_id: int, by: User | None = None) -> int:
             Digest.objects.filter(pk=digest_id, state__in=[State.SENT, State.SENDING]).update(
                 state=State.SENDING
             )
-            _event(digest_id, "resend_failed", by=by, detail=f"{count} readers")
+            digest_event(digest_id, "resend_failed", by=by, detail=f"{count} readers")
             transaction.on_commit(lambda: batches_enqueue(digest_id=digest_id))
     return count

@@ -140,16 +140,28 @@ class _Esp:
             return _api_error(error, to=to)
         except AnymailInvalidAddress as error:
             return Outcome(
-                ok=False, permanent=True, code=INVALID_ADDRESS_CODE, error=_one_line(error)
+                ok=False,
+                permanent=True,
+                code=INVALID_ADDRESS_CODE,
+                bounce=True,
+                error=_one_line(error),
             )
         except AnymailError as error:
             # A feature or value this ESP cannot carry: the same for every reader, so a fix of
             # the product or its settings, not a verdict on this one address.
-            return Outcome(ok=False, error=_one_line(f"{_esp()} cannot send this message: {error}"))
+            return Outcome(
+                ok=False,
+                halt=True,
+                pause=True,
+                error=_one_line(f"{_esp()} cannot send this message: {error}"),
+            )
         except ImproperlyConfigured as error:
             self.close()
             return Outcome(
-                ok=False, error=_one_line(f"{_esp()} is not configured (EMAIL_URL): {error}")
+                ok=False,
+                halt=True,
+                pause=True,
+                error=_one_line(f"{_esp()} is not configured (EMAIL_URL): {error}"),
             )
         except Exception as error:  # the row records it and is retried; never lost
             logger.exception("Unexpected error sending through %s", _esp())
@@ -191,6 +203,7 @@ def _refused(message: EmailMultiAlternatives, error: AnymailError | None) -> Out
             ok=False,
             permanent=True,
             code=INVALID_ADDRESS_CODE,
+            bounce=True,
             error=_one_line(f"{_esp()}: invalid address. {reason}"),
         )
     return Outcome(ok=False, permanent=True, error=_one_line(f"{_esp()} rejected it. {reason}"))
@@ -202,27 +215,35 @@ def _api_error(error: AnymailAPIError, *, to: str) -> Outcome:
     if status is None:  # no HTTP answer: connection refused or reset, timeout, TLS failure
         return Outcome(
             ok=False,
+            halt=True,
             error=_one_line(
                 f"Could not reach {_esp()} (EMAIL_URL {settings.EMAIL_URL_REDACTED}): {described}"
             ),
         )
     if status == 429:
-        return Outcome(ok=False, slow_down=True, error=_one_line(f"HTTP 429: {described}"))
+        return Outcome(
+            ok=False, slow_down=True, halt=True, error=_one_line(f"HTTP 429: {described}")
+        )
     if status in {401, 403}:
         # A wrong or revoked API key is the operator's to fix, and says nothing about the
         # reader: the rows wait and are retried rather than failing the whole audience.
         return Outcome(
             ok=False,
+            halt=True,
+            pause=True,
             error=_one_line(
                 f"{_esp()} refused the credentials in EMAIL_URL (HTTP {status}); fix EMAIL_URL "
-                f"and the message is retried. {described}"
+                f"and resume the digest. {described}"
             ),
         )
     if 400 <= status < 500 and _names(error, to):
         return Outcome(ok=False, permanent=True, error=_one_line(f"HTTP {status}: {described}"))
-    # 5xx, and 4xx about the request rather than this reader (an unverified sender, a wrong
-    # ?api_url=, a quota): the same for every message, so retried, never failed wholesale.
-    return Outcome(ok=False, error=_one_line(f"HTTP {status}: {described}"))
+    # 5xx: the ESP's own trouble, retried without counting against the reader. 4xx about the
+    # request rather than this reader (an unverified sender, a wrong ?api_url=, a quota): the
+    # same for every message, so the digest waits for a person instead of failing wholesale.
+    return Outcome(
+        ok=False, halt=True, pause=status < 500, error=_one_line(f"HTTP {status}: {described}")
+    )
 
 
 def _names(error: AnymailAPIError, to: str) -> bool:

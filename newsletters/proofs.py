@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from django.core.mail import get_connection
-
 from mailinglist.models import Subscriber
-from newsletters import mime, rendering
+from newsletters import mime, rendering, senders
 from newsletters.models import Digest
 
 TEST_SUBJECT_PREFIX = "[TEST] "
+
+
+class ProofSendFailed(Exception):
+    """The mail server or ESP would not take the test copy; says what it answered."""
 
 
 def digest_preview(*, digest: Digest) -> rendering.RenderedDigest:
@@ -47,9 +49,13 @@ def digest_test_send(*, digest_id: int, to_email: str, name: str = "") -> str:
     recipient = mime.recipient_values(
         template=template, subscriber=stand_in, mailing_list=digest.mailing_list
     )
-    raw = mime.message_bytes(template=template, recipient=recipient)
-    with get_connection(fail_silently=False) as connection:
-        connection.send_messages(
-            [mime.PreparedEmailMessage(raw=raw, from_email=template.envelope_from, to=to_email)]
-        )
+    # The same sender as the digest itself (SMTP, an ESP through anymail, or the outbox), so the
+    # test copy goes out exactly as readers' copies will.
+    outcome = senders.message_send(
+        from_address=template.envelope_from,
+        to=to_email,
+        raw=mime.message_bytes(template=template, recipient=recipient),
+    )
+    if not outcome.ok:
+        raise ProofSendFailed(outcome.error)
     return recipient.values[rendering.SLOT_MESSAGE_ID].decode()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from celery import Task, shared_task
 
-from newsletters import editions, feeds, proofs, reconciling, retention, sending
+from newsletters import batches, editions, feeds, proofs, reconciling, retention, sending
 
 
 @shared_task(expires=55)
@@ -33,7 +33,7 @@ def dispatch_due_digests() -> None:
 
 @shared_task(bind=True, acks_late=True, time_limit=540, soft_time_limit=480)
 def send_batch(self: Task[..., None], digest_id: int, first_id: int, last_id: int) -> None:
-    sending.batch_send(
+    batches.batch_send(
         digest_id=digest_id, first_id=first_id, last_id=last_id, worker=self.request.hostname or ""
     )
 

@@ -9,6 +9,8 @@ Where each fault happens in the SMTP dialogue:
   RCPTs of the addresses `will_temp_fail_first` picks; later attempts are accepted. RCPT time
   rather than DATA time because that is where a real server greylists, and it lets smtplib
   report a per-recipient code instead of one `SMTPDataError` for the whole message.
+* A refused sender -- every MAIL FROM answered with `sender_reply`, if set (the server will
+  not take mail from us at all: a wrong sender domain, an expired login).
 * Dropped connection -- after the whole DATA body has been read, before the 250 is sent: the
   transport is closed and the client sees `SMTPServerDisconnected`. That is the ambiguous case
   (the server has the message, the client cannot know), so such messages are kept in
@@ -50,6 +52,33 @@ def _envelope_key(rcpt_tos: Iterable[str]) -> str:
 class _Handler:
     def __init__(self, sink: FaultySmtpSink) -> None:
         self.sink = sink
+
+    async def handle_EHLO(
+        self,
+        server: SMTP,
+        session: Session,
+        envelope: Envelope,
+        hostname: str,
+        responses: list[str],
+    ) -> list[str]:
+        session.host_name = hostname
+        if self.sink.pipelining:  # RFC 2920: the client may send MAIL, RCPT and DATA at once
+            responses.insert(len(responses) - 1, "250-PIPELINING")
+        return responses
+
+    async def handle_MAIL(
+        self,
+        server: SMTP,
+        session: Session,
+        envelope: Envelope,
+        address: str,
+        mail_options: list[str],
+    ) -> str:
+        if self.sink.sender_reply:
+            return self.sink.sender_reply
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 OK"
 
     async def handle_RCPT(
         self,
@@ -99,8 +128,13 @@ class FaultySmtpSink:
         drop_fraction: float = 0.0,
         seed: int = 1,
         temp_fail_attempts: int = 1,
+        pipelining: bool = False,
+        sender_reply: str = "",
     ) -> None:
         self.port = free_port()
+        # Advertise PIPELINING in the EHLO answer; refuse every MAIL FROM with this reply.
+        self.pipelining = pipelining
+        self.sender_reply = sender_reply
         # One Condition guards all state: the handler runs on the controller's event-loop
         # thread while the test reads from its own.
         self._lock = threading.Condition()

@@ -11,7 +11,7 @@ from django.utils import timezone
 from mailinglist.addresses import email_hash
 from mailinglist.models import Subscriber, Subscription, Suppression
 from mailinglist.subscriptions import suppression_add
-from newsletters import progress, reconciling, retention, scheduling, sending
+from newsletters import batches, progress, reconciling, retention, scheduling, sending
 from newsletters.models import Delivery, Digest
 from tests.factories import SubscriberFactory, SubscriptionFactory
 from tests.newsletters.digests import make_digest
@@ -149,10 +149,10 @@ def test_possible_duplicates_are_kept_when_the_ledger_is_reduced_to_counts() -> 
 
 @override_settings(DELIVERY_RETRY_BASE_SECONDS=7)
 def test_retry_pauses_start_at_the_setting_and_double(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("newsletters.sending.random.uniform", lambda a, b: 1.0)
+    monkeypatch.setattr("newsletters.batches.random.uniform", lambda a, b: 1.0)
     now = timezone.now()
 
-    gaps = [round((sending._retry_at(n) - now).total_seconds()) for n in range(1, 13)]
+    gaps = [round((batches.retry_at(n) - now).total_seconds()) for n in range(1, 13)]
 
     assert gaps[:4] == [7, 14, 28, 56]
-    assert gaps[-1] == sending.RETRY_MAX_SECONDS
+    assert gaps[-1] == batches.RETRY_MAX_SECONDS

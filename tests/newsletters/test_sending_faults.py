@@ -10,35 +10,44 @@ from collections import Counter
 from collections.abc import Iterator
 
 import pytest
-from django.conf import settings
 from django.test import override_settings
 from django.utils import timezone
 
 from mailinglist.models import Subscriber, Subscription, Suppression
-from newsletters import progress, scheduling, senders, sending
+from newsletters import batches, progress, scheduling, senders, sending
 from newsletters.models import Delivery, Digest
 from tests.newsletters.digests import make_digest
 from tests.smtp_faults import FaultySmtpSink
+from tests.smtp_sink import free_port
 
 pytestmark = pytest.mark.django_db
 Row = Delivery.State
 
 
-@pytest.fixture
-def faulty() -> Iterator[FaultySmtpSink]:
-    sink = FaultySmtpSink(
-        temp_fail_first_fraction=0.10, perm_fail_fraction=0.02, drop_fraction=0.01, seed=3
-    )
-    sink.start()
-    with override_settings(
+def _smtp_settings(port: int) -> override_settings:
+    return override_settings(
         EMAIL_BACKEND=senders.SMTP_BACKEND,
         EMAIL_HOST="127.0.0.1",
-        EMAIL_PORT=sink.port,
+        EMAIL_PORT=port,
         EMAIL_USE_TLS=False,
         EMAIL_USE_SSL=False,
         EMAIL_HOST_USER="",
         EMAIL_TIMEOUT=5,
-    ):
+    )
+
+
+@pytest.fixture(params=[False, True], ids=["one-command-at-a-time", "pipelining"])
+def faulty(request: pytest.FixtureRequest) -> Iterator[FaultySmtpSink]:
+    sink = FaultySmtpSink(
+        temp_fail_first_fraction=0.10,
+        perm_fail_fraction=0.02,
+        drop_fraction=0.01,
+        seed=3,
+        pipelining=request.param,
+    )
+    sink.start()
+    senders.sender_close()
+    with _smtp_settings(sink.port):
         yield sink
     senders.sender_close()
     sink.stop()
@@ -62,7 +71,7 @@ def _digest_for(count: int) -> Digest:
 
 def _round(digest: Digest) -> None:
     for batch in sending.batch_ranges(digest_id=digest.pk):
-        sending.batch_send(
+        batches.batch_send(
             digest_id=digest.pk, first_id=batch.first_id, last_id=batch.last_id, worker="test"
         )
 
@@ -103,12 +112,47 @@ def test_451_retried_550_failed_and_suppressed_drops_delivered(
     assert sum(n - 1 for n in received.values()) <= len(faulty.dropped_after_data)
 
 
-def test_retry_pauses_grow(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("newsletters.sending.random.uniform", lambda a, b: 1.0)
-    now = timezone.now()
+def test_an_unreachable_server_holds_the_rows_without_counting_attempts(
+    django_capture_on_commit_callbacks,
+) -> None:
+    digest = _digest_for(30)
+    with django_capture_on_commit_callbacks(execute=False):
+        sending.digest_snapshot(digest_id=digest.pk)
+    senders.sender_close()
 
-    gaps = [(sending._retry_at(n) - now).total_seconds() for n in range(1, 9)]
+    with _smtp_settings(free_port()):  # nothing listens there
+        _round(digest)
+        rows = Delivery.objects.filter(digest=digest)
+        assert {(row.state, row.attempts) for row in rows} == {(Row.PENDING, 0)}
+        assert all(row.next_attempt_at and row.next_attempt_at > timezone.now() for row in rows)
+        assert "Could not reach the mail server" in rows.order_by("pk")[0].last_error
+        # Every batch for that server now waits out the halt instead of trying again at once.
+        Delivery.objects.filter(digest=digest).update(next_attempt_at=None)
+        _round(digest)
+    assert Delivery.objects.filter(digest=digest, state=Row.PENDING).count() == 30
+    assert Digest.objects.get(pk=digest.pk).state == Digest.State.SENDING
 
-    assert gaps == sorted(gaps)
-    assert gaps[0] == pytest.approx(settings.DELIVERY_RETRY_BASE_SECONDS, abs=1)
-    assert gaps[-1] == pytest.approx(sending.RETRY_MAX_SECONDS, abs=1)
+
+def test_a_refused_sender_pauses_the_digest_and_suppresses_nobody(
+    django_capture_on_commit_callbacks,
+) -> None:
+    sink = FaultySmtpSink(sender_reply="550 5.7.1 Sender address rejected: not owned by user")
+    sink.start()
+    digest = _digest_for(30)
+    with django_capture_on_commit_callbacks(execute=False):
+        sending.digest_snapshot(digest_id=digest.pk)
+    senders.sender_close()
+    try:
+        with _smtp_settings(sink.port):
+            _round(digest)
+    finally:
+        senders.sender_close()
+        sink.stop()
+
+    rows = Delivery.objects.filter(digest=digest)
+    assert {(row.state, row.attempts) for row in rows} == {(Row.PENDING, 0)}
+    assert not Suppression.objects.exists()
+    paused = Digest.objects.get(pk=digest.pk)
+    assert paused.state == Digest.State.PAUSED
+    assert "refused the sender" in paused.events.get(action="paused").detail
+    assert sink.received == []

@@ -1,0 +1,312 @@
+"""One batch of a digest's ledger: claim the rows, re-check each reader, send, record.
+
+A batch claims its block's due pending rows by one conditional UPDATE (so two copies of a batch
+task send each message once), then works through them a group at a time: the digest's state
+and each reader's subscription and suppression are checked again right before the group goes
+out, every message is sent over the process's one connection, and the group's outcomes are
+written as soon as it is done — failures at once, successes in one statement per group.
+What a worker held when it died is found by the reconciler (reconciling.py), never lost.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import redis
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from mailinglist.addresses import email_hash
+from mailinglist.models import Subscription, Suppression
+from mailinglist.subscriptions import suppression_add
+from newsletters import mime, rendering, senders, throttle
+from newsletters.models import Delivery, Digest
+from newsletters.sending import BatchRange, digest_event, digest_finish_if_done, queued_key
+
+logger = logging.getLogger(__name__)
+State = Digest.State
+Row = Delivery.State
+
+# Re-check subscriptions this many rows at a time, just before sending them: an unsubscribe
+# that commits mid-batch is honoured within one group. Also the most messages a killed worker
+# can have sent without recording them (they are then marked as possible duplicates).
+GROUP_SIZE = 20
+MAX_ATTEMPTS = 8
+# The first retry waits settings.DELIVERY_RETRY_BASE_SECONDS; each further one twice as long.
+RETRY_MAX_SECONDS = 3600
+# After a fault that is the server's or ours rather than a reader's (unreachable, refusing our
+# login), every batch for that server waits this long before trying again.
+HALT_SECONDS = 60
+
+
+@dataclass
+class BatchResult:
+    sent: int = 0
+    failed: int = 0
+    skipped: int = 0
+    retried: int = 0
+    released: int = 0
+    halted: str = ""
+
+
+class _Halted(Exception):
+    def __init__(self, outcome: senders.Outcome) -> None:
+        super().__init__(outcome.error)
+        self.outcome = outcome
+
+
+@dataclass
+class _SentRows:
+    """Rows the server accepted, written together when their group is done."""
+
+    rows: list[tuple[str, Any, int, str]] = field(default_factory=list)
+
+    def add(self, *, row: Delivery, message_id: str, sent_at: Any) -> None:
+        self.rows.append((message_id, sent_at, row.pk, row.claimed_by))
+
+    def flush(self) -> int:
+        if not self.rows:
+            return 0
+        table = Delivery._meta.db_table
+        # One statement for the group; conditional on the claim, so a row the reconciler took
+        # back (or a webhook already failed) is left as it is.
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.executemany(
+                f"""
+                UPDATE {table} SET state = '{Row.SENT}', attempts = attempts + 1,
+                    message_id = %s, sent_at = %s, last_error = '', claimed_by = ''
+                WHERE id = %s AND claimed_by = %s AND state = '{Row.SENDING}'
+                """,  # noqa: S608 - table and states are our own constants; values are parameters
+                self.rows,
+            )
+        written, self.rows = len(self.rows), []
+        return written
+
+
+_templates: dict[tuple[int, str], mime.MessageTemplate] = {}
+
+
+def _template(digest: Digest) -> mime.MessageTemplate:
+    # Built once per digest per worker process from the frozen render, then reused by every batch.
+    key = (digest.pk, str(digest.rendered_at))
+    if key not in _templates:
+        _templates.clear()
+        _templates[key] = mime.message_template_build(
+            digest_id=digest.pk,
+            mailing_list=digest.mailing_list,
+            rendered=rendering.RenderedDigest(
+                subject=digest.rendered_subject,
+                html=digest.rendered_html,
+                text=digest.rendered_text,
+            ),
+        )
+    return _templates[key]
+
+
+def retry_at(attempts: int) -> datetime:
+    """When a message deferred `attempts` times is tried again: doubling, jittered ±20%."""
+    base = settings.DELIVERY_RETRY_BASE_SECONDS
+    delay = min(RETRY_MAX_SECONDS, base * 2 ** max(0, attempts - 1))
+    return timezone.now() + timedelta(seconds=delay * random.uniform(0.8, 1.2))  # noqa: S311
+
+
+def batch_send(*, digest_id: int, first_id: int, last_id: int, worker: str = "") -> BatchResult:
+    """Send the due pending rows in [first_id, last_id] of a sending digest, recording each."""
+    from operations.heartbeat import redis_client
+
+    try:
+        return _batch_run(digest_id=digest_id, first_id=first_id, last_id=last_id, worker=worker)
+    finally:
+        # However the batch ended, it is no longer queued: the reconciler may queue it again if
+        # rows of its block are still (or again) owed.
+        redis_client().delete(queued_key(BatchRange(digest_id, first_id, last_id)))
+
+
+def _batch_run(*, digest_id: int, first_id: int, last_id: int, worker: str) -> BatchResult:
+    result = BatchResult()
+    digest = Digest.objects.select_related("mailing_list").filter(pk=digest_id).first()
+    if digest is None or digest.state != State.SENDING:
+        return result  # paused or cancelled: the rows wait (or were skipped); resume re-queues
+    if _halted_until() is not None:
+        return result  # the server is down or refusing us: the reconciler re-queues later
+    token = f"{worker or 'worker'}:{uuid.uuid4().hex[:12]}"
+    now = timezone.now()
+    claimed = Delivery.objects.filter(
+        Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now),
+        digest_id=digest_id,
+        pk__gte=first_id,
+        pk__lte=last_id,
+        state=Row.PENDING,
+    ).update(state=Row.SENDING, claimed_by=token, claimed_at=now)
+    if not claimed:
+        return result
+    template = _template(digest)
+    rows = list(
+        Delivery.objects.filter(claimed_by=token, state=Row.SENDING)
+        .select_related("subscriber")
+        .order_by("pk")
+    )
+    wait_until: datetime | None = None
+    try:
+        for start in range(0, len(rows), GROUP_SIZE):
+            state = Digest.objects.filter(pk=digest_id).values_list("state", flat=True).first()
+            if state != State.SENDING:
+                break
+            group = rows[start : start + GROUP_SIZE]
+            _group_send(digest=digest, template=template, rows=group, result=result)
+    except throttle.ThrottleUnavailable:
+        # Redis is down: stop; the rows go back to pending and are retried later.
+        logger.warning("Throttle unavailable (REDIS_URL); batch of digest %s stopped", digest_id)
+    except _Halted as halted:
+        result.halted = halted.outcome.error
+        wait_until = _halt(digest_id=digest_id, outcome=halted.outcome)
+    finally:
+        released = Delivery.objects.filter(claimed_by=token, state=Row.SENDING)
+        if Digest.objects.filter(pk=digest_id, state=State.CANCELLED).exists():
+            result.released = released.update(
+                state=Row.SKIPPED, last_error="Digest cancelled.", claimed_by=""
+            )
+        else:
+            result.released = released.update(
+                state=Row.PENDING, claimed_by="", next_attempt_at=wait_until
+            )
+    digest_finish_if_done(digest_id=digest_id)
+    return result
+
+
+def _group_send(
+    *, digest: Digest, template: mime.MessageTemplate, rows: list[Delivery], result: BatchResult
+) -> None:
+    active = set(
+        Subscription.objects.filter(
+            mailing_list_id=digest.mailing_list_id,
+            state=Subscription.State.ACTIVE,
+            subscriber_id__in=[row.subscriber_id for row in rows],
+        ).values_list("subscriber_id", flat=True)
+    )
+    hashes = {row.pk: email_hash(row.subscriber.email) for row in rows}
+    suppressed = set(
+        Suppression.objects.filter(email_hash__in=hashes.values()).values_list(
+            "email_hash", flat=True
+        )
+    )
+    sent = _SentRows()
+    try:
+        for row in rows:
+            if row.subscriber_id not in active or hashes[row.pk] in suppressed:
+                reason = (
+                    "Suppressed."
+                    if hashes[row.pk] in suppressed
+                    else "Unsubscribed before sending."
+                )
+                Delivery.objects.filter(pk=row.pk, claimed_by=row.claimed_by).update(
+                    state=Row.SKIPPED, last_error=reason, claimed_by=""
+                )
+                result.skipped += 1
+                continue
+            recipient = mime.recipient_values(
+                template=template, subscriber=row.subscriber, mailing_list=digest.mailing_list
+            )
+            _throttle_wait()
+            outcome = senders.message_send(
+                from_address=template.envelope_from,
+                to=row.subscriber.email,
+                raw=mime.message_bytes(template=template, recipient=recipient),
+                # Echoed back by ESP tracking webhooks, which find the ledger row by it.
+                metadata={"digest": str(digest.pk), "delivery": str(row.pk)},
+            )
+            if outcome.slow_down:
+                throttle.throttle_slow_down(backend_key=_backend_key())
+            if outcome.ok:
+                sent.add(
+                    row=row,
+                    message_id=recipient.values[rendering.SLOT_MESSAGE_ID].decode(),
+                    sent_at=connection.ops.adapt_datetimefield_value(timezone.now()),
+                )
+            else:
+                _record_failure(row=row, outcome=outcome, result=result)
+    finally:
+        # Written even when the group stops part-way (a halt, a paused throttle): whatever the
+        # server accepted is recorded before anything else happens.
+        result.sent += sent.flush()
+
+
+def _record_failure(*, row: Delivery, outcome: senders.Outcome, result: BatchResult) -> None:
+    rows = Delivery.objects.filter(pk=row.pk, claimed_by=row.claimed_by, state=Row.SENDING)
+    if outcome.halt:
+        # Not this reader's fault: no attempt is counted; the batch stops here.
+        rows.update(
+            state=Row.PENDING,
+            last_error=outcome.error,
+            next_attempt_at=timezone.now() + timedelta(seconds=HALT_SECONDS),
+            claimed_by="",
+        )
+        raise _Halted(outcome)
+    attempts = row.attempts + 1
+    if outcome.permanent or attempts >= MAX_ATTEMPTS:
+        rows.update(state=Row.FAILED, attempts=attempts, last_error=outcome.error, claimed_by="")
+        if outcome.bounce:
+            suppression_add(
+                email=row.subscriber.email,
+                reason=Suppression.Reason.BOUNCED,
+                note=outcome.error[:200],
+            )
+        result.failed += 1
+    else:
+        rows.update(
+            state=Row.PENDING,
+            attempts=attempts,
+            last_error=outcome.error,
+            next_attempt_at=retry_at(attempts),
+            claimed_by="",
+        )
+        result.retried += 1
+
+
+def _halt_key() -> str:
+    return f"newsdesk:halted:{_backend_key()}"
+
+
+def _halted_until() -> str | None:
+    from operations.heartbeat import redis_client
+
+    try:
+        value = redis_client().get(_halt_key())
+    except redis.RedisError:
+        return None  # the throttle finds Redis down too, and stops the batch cleanly
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def _halt(*, digest_id: int, outcome: senders.Outcome) -> datetime:
+    """Hold every batch for this server for a while; pause the digest if a person must act."""
+    from operations.heartbeat import redis_client
+
+    logger.warning("Sending of digest %s halted: %s", digest_id, outcome.error)
+    redis_client().set(_halt_key(), outcome.error[:200], ex=HALT_SECONDS)
+    if outcome.pause and Digest.objects.filter(pk=digest_id, state=State.SENDING).update(
+        state=State.PAUSED, updated_at=timezone.now()
+    ):
+        digest_event(digest_id, "paused", detail=f"Paused automatically: {outcome.error}")
+    return timezone.now() + timedelta(seconds=HALT_SECONDS)
+
+
+def _backend_key() -> str:
+    # One bucket per mail server (or ESP backend), shared by every worker that sends to it.
+    if settings.EMAIL_BACKEND == senders.SMTP_BACKEND:
+        return f"smtp:{settings.EMAIL_HOST}:{settings.EMAIL_PORT}"
+    return str(settings.EMAIL_BACKEND)
+
+
+def _throttle_wait() -> None:
+    # Waiting here is the throttle's whole point (SEND_RATE is shared by all workers); the
+    # waits are a token's worth, fractions of a second.
+    while (wait := throttle.throttle_take(backend_key=_backend_key(), rate=settings.SEND_RATE)) > 0:
+        time.sleep(wait)
