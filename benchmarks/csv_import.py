@@ -8,7 +8,6 @@ The not-consented path adds one Redis slot check and one Celery publish per new 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import random
 import subprocess
@@ -16,6 +15,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+from benchmarks.report import figure
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -74,20 +75,14 @@ def main() -> None:
         elapsed = time.perf_counter() - started
         if result.returncode != 0:
             sys.exit(f"import failed:\n{result.stderr}")
-    print(
-        json.dumps(
-            {
-                "bench": "csv_import",
-                "n": args.rows,
-                "value": round(elapsed, 2),
-                "unit": "s",
-                "rows_per_s": round(args.rows / elapsed),
-                "database": env["DATABASE_URL"].split(":", 1)[0],
-                "cores": os.cpu_count(),
-                "note": "import_subscribers wall time incl. start-up; 0.1% invalid rows",
-            }
-        ),
-        flush=True,
+    figure(
+        "csv_import",
+        n=args.rows,
+        value=round(elapsed, 2),
+        unit="s",
+        rows_per_s=round(args.rows / elapsed),
+        database=env["DATABASE_URL"].split(":", 1)[0],
+        note="import_subscribers wall time incl. start-up; 0.1% invalid rows; one run",
     )
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.core import signing
 from django.core.cache import cache
 
@@ -25,6 +26,7 @@ MIN_FILL_SECONDS = 2.0
 
 # Per IP: sized for a newsroom's readers behind one carrier-grade NAT or office proxy, where
 # hundreds of people share an address, while stopping a script's thousands.
+# The SIGNUP_IP_LIMIT setting overrides it: the signup benchmark posts thousands from one IP.
 IP_LIMIT = 60
 IP_WINDOW_SECONDS = 10 * 60
 # Per address: at most one confirmation email a day, however many signups arrive.
@@ -70,7 +72,7 @@ def ip_limit_hit(*, ip: str | None) -> None:
     # add() is SET NX: the first request of a window creates the counter with its expiry.
     cache.add(key, 0, timeout=IP_WINDOW_SECONDS)
     count = cache.incr(key)
-    if count > IP_LIMIT:
+    if count > getattr(settings, "SIGNUP_IP_LIMIT", IP_LIMIT):
         retry_after = IP_WINDOW_SECONDS - int(time.time() % IP_WINDOW_SECONDS)
         raise RateLimited(retry_after_seconds=retry_after)
 

@@ -1,0 +1,553 @@
+"""Signup path: requests/s of the signup form POST against a bare POST view on the same server.
+
+One gunicorn (sync workers, production settings: DEBUG off, persistent database connections)
+serves the product's URLs plus `/bench/bare/` (benchmarks.signup_urls), which answers a tiny 200
+through the same middleware, CSRF included. Client processes each GET `/subscribe/` once (CSRF
+cookie and token, time-trap stamp), wait out the time trap, then POST valid new addresses for
+`--seconds`, one connection per request (sync workers close after every response), to one
+endpoint at a time. Runs alternate form / bare so that a change in the machine's load falls on
+both; each figure is the median of `--runs` runs, and the ratio is form over bare.
+
+Nothing is taken on trust: every form POST must answer 302 to the thanks page, every bare POST
+200 "ok", and after each form run the SignupRequest rows and the queued signup tasks must equal
+the accepted POSTs (a time-trapped or rejected POST also redirects, but stores nothing). Any
+mismatch stops the bench rather than print a figure of error pages.
+
+Two sync workers by default, one per core of the 2-core machine this was written on: a form POST
+is CPU-bound in the worker (3-4 ms of CPU against well under 1 ms of waiting on Redis and SQLite),
+so more workers than cores add only switching, and the load generator and Redis share the same
+cores. Four clients keep a request queued for each worker. On PostgreSQL each signup also waits
+for its commit to be flushed to disk; `--workers`/`--clients` let you measure more workers there.
+
+The per-IP limit is lifted by benchmarks.signup_settings (all POSTs come from 127.0.0.1); the
+Redis counter behind it is still taken on every POST. A throw-away SQLite database unless
+DATABASE_URL is set (then the bench's rows are deleted afterwards). No Celery worker is needed:
+the tasks wait on a bench-private queue that is deleted at the end, with the bench's cache keys.
+"""
+
+from __future__ import annotations
+
+import argparse
+import html
+import multiprocessing
+import os
+import re
+import secrets
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+import psutil
+
+from benchmarks.report import figure, median
+
+ROOT = Path(__file__).resolve().parent.parent
+LIST_SLUG = "bench-signup"
+FORM_PATH = "/subscribe/"
+BARE_PATH = "/bench/bare/"
+THANKS_PATH = "/subscribe/thanks/"
+# The time trap wants MIN_FILL_SECONDS (2 s) between rendering the form and posting it.
+FILL_WAIT_SECONDS = 2.3
+
+
+@dataclass(frozen=True)
+class Client:
+    """What one client took from its GET of the form: it reuses them for every POST."""
+
+    cookie: str
+    csrf_token: str
+    form_token: str
+
+
+@dataclass
+class RunResult:
+    kind: str
+    tag: str
+    seconds: float
+    in_window: int = 0  # responses completed inside the measured window
+    total: int = 0  # including the requests in flight when the window closed
+    statuses: Counter[str] = field(default_factory=Counter)
+    bad_example: str = ""
+    latencies_ms: list[float] = field(default_factory=list)
+    # CPU seconds spent during the run (Redis: None when its process cannot be read).
+    server_cpu: float = 0.0
+    client_cpu: float = 0.0
+    redis_cpu: float | None = None
+
+    @property
+    def rate(self) -> float:
+        return self.in_window / self.seconds
+
+    @property
+    def good(self) -> int:
+        return self.statuses["ok"]
+
+    def cpu_ms_per_request(self) -> dict[str, float | None]:
+        return self._cpu(lambda seconds: round(seconds / self.total * 1000, 3))
+
+    def cores_used(self) -> dict[str, float | None]:
+        # CPU seconds over the run's wall time (the tail after the window included, roughly).
+        return self._cpu(lambda seconds: round(seconds / self.seconds, 2))
+
+    def _cpu(self, scale: Callable[[float], float]) -> dict[str, float | None]:
+        parts = {"server": self.server_cpu, "redis": self.redis_cpu, "clients": self.client_cpu}
+        return {part: None if cpu is None else scale(cpu) for part, cpu in parts.items()}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seconds", type=float, default=8.0, help="length of one run")
+    parser.add_argument("--runs", type=int, default=3, help="runs per endpoint (median)")
+    parser.add_argument("--clients", type=int, default=4, help="client processes")
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn sync workers")
+    parser.add_argument("--warmup", type=float, default=2.0, help="seconds per endpoint, unscored")
+    parser.add_argument(
+        "--profile",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="after the runs, profile one more form run with py-spy (collapsed stacks to FILE)",
+    )
+    parser.add_argument("--rows", type=int, default=None, help="ignored (shared make bench flag)")
+    args = parser.parse_args()
+    if args.runs < 1 or args.clients < 1 or args.workers < 1 or args.seconds <= 0:
+        parser.error("--runs, --clients, --workers and --seconds must be positive")
+
+    nonce = secrets.token_hex(4)
+    port = _free_port()
+    with tempfile.TemporaryDirectory(prefix="newsdesk-signup-bench-") as tmp:
+        own_database = "DATABASE_URL" not in os.environ
+        _bench_environment(port=port, tmp=Path(tmp), bench_id=f"signup-{nonce}")
+        import django
+
+        django.setup()
+        from django.conf import settings
+        from django.core.management import call_command
+        from django.db import connections
+
+        from mailinglist.models import MailingList
+
+        call_command("migrate", verbosity=0)
+        mailing_list, list_created = MailingList.objects.get_or_create(
+            slug=LIST_SLUG, defaults={"name": "Signup bench", "is_public": True}
+        )
+        if not mailing_list.is_public:
+            sys.exit(f"the list {LIST_SLUG!r} exists and is not public; cannot sign up to it")
+        connections.close_all()  # the client processes are forked; they never use the database
+        database = settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1]
+        try:
+            log = Path(tmp) / "gunicorn.log"
+            with _gunicorn(port=port, workers=args.workers, log=log) as server:
+                clients = [_client_prime(port) for _ in range(args.clients)]
+                time.sleep(FILL_WAIT_SECONDS)
+                bench = _Bench(port=port, clients=clients, nonce=nonce, server_pid=server.pid)
+                bench.run("form", seconds=args.warmup, tag="w")
+                bench.run("bare", seconds=args.warmup, tag="w")
+                results: dict[str, list[RunResult]] = {"form": [], "bare": []}
+                for n in range(args.runs):
+                    # Alternate which endpoint goes first, so a drift in load cancels out.
+                    order = ("form", "bare") if n % 2 == 0 else ("bare", "form")
+                    for kind in order:
+                        results[kind].append(bench.run(kind, seconds=args.seconds, tag=f"r{n}"))
+                if args.profile:
+                    _profile(bench, server_pid=server.pid, seconds=args.seconds, out=args.profile)
+        finally:
+            _cleanup(nonce=nonce, list_created=list_created, own_database=own_database)
+
+    bare, form = results["bare"], results["form"]
+    bare_rate = median([run.rate for run in bare])
+    form_rate = median([run.rate for run in form])
+    common: dict[str, Any] = {
+        "workers": args.workers,
+        "clients": args.clients,
+        "seconds": args.seconds,
+        "database": database,
+        "note": "gunicorn sync, DEBUG off, one connection per request; median of runs",
+    }
+    figure(
+        "signup_bare_post",
+        n=sum(run.in_window for run in bare),
+        value=round(bare_rate, 1),
+        unit="req/s",
+        **_run_details(bare),
+        **common,
+    )
+    figure(
+        "signup_form_post",
+        n=sum(run.in_window for run in form),
+        value=round(form_rate, 1),
+        unit="req/s",
+        ratio_to="signup_bare_post",
+        ratio=form_rate / bare_rate,
+        # Each form run against the bare run next to it: the spread shows the machine's noise.
+        pair_ratios=[round(f.rate / b.rate, 3) for f, b in zip(form, bare, strict=True)],
+        # Requests/s in proportion if gunicorn had the cores to itself: less noisy on a shared
+        # machine, and what the ratio tends to when the load generator runs elsewhere.
+        server_cpu_ratio=round(_median_cpu(bare)["server"] / _median_cpu(form)["server"], 3),
+        **_run_details(form),
+        **common,
+    )
+
+
+def _run_details(runs: list[RunResult]) -> dict[str, Any]:
+    latencies = sorted(ms for run in runs for ms in run.latencies_ms)
+    return {
+        "runs": [round(run.rate, 1) for run in runs],
+        "accepted": sum(run.good for run in runs),  # verified, in and after the windows
+        "latency_ms_p50": round(_percentile(latencies, 0.50), 1),
+        "latency_ms_p99": round(_percentile(latencies, 0.99), 1),
+        "cpu_ms_per_request": _median_cpu(runs),
+        "cores_used": _median_parts([run.cores_used() for run in runs]),
+    }
+
+
+def _median_cpu(runs: list[RunResult]) -> dict[str, float]:
+    """Per part (gunicorn, Redis server, load generator): the median over runs of CPU ms/request."""
+    return _median_parts([run.cpu_ms_per_request() for run in runs])
+
+
+def _median_parts(per_run: list[dict[str, float | None]]) -> dict[str, float]:
+    medians: dict[str, float] = {}
+    for part in per_run[0]:
+        values = [value for run in per_run if (value := run[part]) is not None]
+        if values:
+            medians[part] = round(median(values), 3)
+    return medians
+
+
+def _bench_environment(*, port: int, tmp: Path, bench_id: str) -> None:
+    """Production-like settings for this process and the server it starts (inherited env)."""
+    os.environ.update(
+        {
+            "DJANGO_SETTINGS_MODULE": "benchmarks.signup_settings",
+            "NEWSDESK_BENCH_ID": bench_id,
+            "DEBUG": "off",
+            "SECRET_KEY": secrets.token_urlsafe(50),
+            "SITE_URL": f"http://127.0.0.1:{port}",
+            "ALLOWED_HOSTS": "127.0.0.1",
+            "MAILING_ADDRESS": "Bench, 1 Example Street, Springfield",
+        }
+    )
+    os.environ.setdefault("DATABASE_URL", f"sqlite:///{tmp / 'bench.sqlite3'}")
+
+
+@contextmanager
+def _gunicorn(*, port: int, workers: int, log: Path) -> Iterator[subprocess.Popen[bytes]]:
+    with open(log, "wb") as log_file:
+        server = subprocess.Popen(
+            [
+                *(sys.executable, "-m", "gunicorn", "config.wsgi:application"),
+                *("--bind", f"127.0.0.1:{port}", "--workers", str(workers)),
+                *("--worker-class", "sync", "--log-level", "warning"),
+            ],
+            cwd=ROOT,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    status, _, _ = _request(port, _get(port, FORM_PATH))
+                except OSError:
+                    status = 0
+                if status == 200:
+                    break
+                if server.poll() is not None or time.monotonic() > deadline:
+                    sys.exit(f"gunicorn did not serve {FORM_PATH} ({status}):\n{_tail(log)}")
+                time.sleep(0.2)
+            yield server
+        except BaseException:
+            print(f"gunicorn log:\n{_tail(log)}", file=sys.stderr)
+            raise
+        finally:
+            server.terminate()
+            try:
+                server.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                server.wait()
+
+
+def _profile(bench: _Bench, *, server_pid: int, seconds: float, out: Path) -> None:
+    """Sample the gunicorn workers with py-spy through one (unscored, verified) form run."""
+    spy = Path(sys.executable).with_name("py-spy")
+    if not spy.exists():
+        sys.exit(f"--profile needs py-spy: {Path(sys.executable).parent}/pip install py-spy")
+    profiler = subprocess.Popen(
+        [
+            *(str(spy), "record", "--pid", str(server_pid), "--subprocesses", "--nonblocking"),
+            *("--rate", "250", "--duration", str(round(seconds + 2)), "--format", "raw"),
+            *("--output", str(out)),
+        ],
+        stdout=subprocess.DEVNULL,
+    )
+    time.sleep(1.0)  # attached before the run starts
+    result = bench.run("form", seconds=seconds, tag="p")
+    if profiler.wait() != 0:
+        sys.exit(f"py-spy failed ({profiler.returncode})")
+    print(f"profile of {result.total} form POSTs under py-spy: {out}", file=sys.stderr)
+
+
+def _client_prime(port: int) -> Client:
+    """GET the form as a browser would: the CSRF cookie, its form token, the time-trap stamp."""
+    status, head, body = _request(port, _get(port, FORM_PATH))
+    cookie = re.search(rb"(?im)^set-cookie:\s*(csrftoken=[^;\r\n]+)", head)
+    page = body.decode("utf-8")
+    csrf = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page)
+    stamp = re.search(r'name="form_token" value="([^"]+)"', page)
+    if status != 200 or not (cookie and csrf and stamp):
+        sys.exit(f"GET {FORM_PATH} gave no usable form ({status})")
+    return Client(
+        cookie=cookie.group(1).decode("ascii"),
+        csrf_token=html.unescape(csrf.group(1)),
+        form_token=html.unescape(stamp.group(1)),
+    )
+
+
+class _Bench:
+    def __init__(self, *, port: int, clients: list[Client], nonce: str, server_pid: int) -> None:
+        self.port, self.clients, self.nonce = port, clients, nonce
+        self.server = psutil.Process(server_pid)
+        self.redis: psutil.Process | None = None
+        try:
+            self.redis = psutil.Process(int(_redis().info("server")["process_id"]))
+            self.redis.cpu_times()
+        except (psutil.Error, KeyError, ValueError):
+            self.redis = None  # another host, or another user's process
+
+    def run(self, kind: str, *, seconds: float, tag: str) -> RunResult:
+        """One run against one endpoint; verified, or the bench stops."""
+        from mailinglist.models import SignupRequest
+
+        tag = f"{tag}{kind[0]}"
+        queued_before = self._queued()
+        server_cpu, redis_cpu = self._server_cpu(), self._redis_cpu()
+        start_at = time.time() + 0.3
+        pipes, processes = [], []
+        context = multiprocessing.get_context("fork")
+        for index, client in enumerate(self.clients):
+            receiver, sender = context.Pipe(duplex=False)
+            process = context.Process(
+                target=_client_loop,
+                args=(sender, self._request_parts(kind, client, f"{tag}-{index}")),
+                kwargs={"port": self.port, "kind": kind, "start_at": start_at, "seconds": seconds},
+            )
+            process.start()
+            sender.close()
+            pipes.append(receiver)
+            processes.append(process)
+        result = RunResult(kind=kind, tag=tag, seconds=seconds)
+        for receiver, process in zip(pipes, processes, strict=True):
+            part: dict[str, Any] = receiver.recv()
+            process.join()
+            result.in_window += part["in_window"]
+            result.total += part["total"]
+            result.statuses.update(part["statuses"])
+            result.bad_example = result.bad_example or part["bad_example"]
+            result.latencies_ms.extend(part["latencies_ms"])
+            result.client_cpu += part["cpu"]
+        result.server_cpu = self._server_cpu() - server_cpu
+        redis_cpu_after = self._redis_cpu()
+        if redis_cpu is not None and redis_cpu_after is not None:
+            result.redis_cpu = redis_cpu_after - redis_cpu
+
+        stored = SignupRequest.objects.filter(email__startswith=self._local_prefix(tag)).count()
+        queued = self._queued() - queued_before
+        expected_stored = result.good if kind == "form" else 0
+        problems = []
+        if result.good != result.total:
+            problems.append(f"{result.total - result.good} of {result.total} POSTs not accepted")
+        if stored != expected_stored:
+            problems.append(f"{stored} SignupRequest rows for {expected_stored} accepted POSTs")
+        if queued != expected_stored:
+            problems.append(f"{queued} signup tasks queued for {expected_stored} accepted POSTs")
+        if result.in_window == 0:
+            problems.append("no response completed within the run")
+        if problems:
+            sys.exit(
+                f"{kind} run {tag}: " + "; ".join(problems) + f"\nstatuses {dict(result.statuses)}"
+                f"\nfirst bad response:\n{result.bad_example}"
+            )
+        return result
+
+    def _local_prefix(self, tag: str) -> str:
+        return f"b{self.nonce}-{tag}-"
+
+    def _request_parts(self, kind: str, client: Client, client_tag: str) -> tuple[bytes, bytes]:
+        """Request bytes before and after the 7-digit counter in the address: the same request,
+        and the same size, for both endpoints."""
+        marker = "NNNNNNN"
+        body = urlencode(
+            {
+                "csrfmiddlewaretoken": client.csrf_token,
+                "email": f"b{self.nonce}-{client_tag}-{marker}@example.com",
+                "name": "Bench Reader",
+                "lists": LIST_SLUG,
+                "website": "",
+                "form_token": client.form_token,
+            }
+        ).replace(marker, "{}")
+        length = len(body.format(marker))
+        origin = f"http://127.0.0.1:{self.port}"
+        head = (
+            f"POST {FORM_PATH if kind == 'form' else BARE_PATH} HTTP/1.1\r\n"
+            f"Host: 127.0.0.1:{self.port}\r\n"
+            "User-Agent: newsdesk-signup-bench\r\n"
+            "Accept: text/html\r\n"
+            "Content-Type: application/x-www-form-urlencoded\r\n"
+            f"Content-Length: {length}\r\n"
+            f"Cookie: {client.cookie}\r\n"
+            f"Origin: {origin}\r\n"
+            f"Referer: {origin}{FORM_PATH}\r\n"
+            "Connection: close\r\n\r\n"
+        )
+        before, after = (head + body).split("{}")
+        return before.encode("ascii"), after.encode("ascii")
+
+    def _server_cpu(self) -> float:
+        """CPU seconds of gunicorn so far: the arbiter and its workers."""
+        return sum(_cpu(process) for process in [self.server, *self.server.children()])
+
+    def _redis_cpu(self) -> float | None:
+        try:
+            return None if self.redis is None else _cpu(self.redis)
+        except psutil.Error:
+            return None
+
+    def _queued(self) -> int:
+        from benchmarks.signup_settings import BENCH_SIGNUP_QUEUE
+
+        return int(_redis().llen(BENCH_SIGNUP_QUEUE))
+
+
+def _client_loop(
+    results: Connection,
+    parts: tuple[bytes, bytes],
+    *,
+    port: int,
+    kind: str,
+    start_at: float,
+    seconds: float,
+) -> None:
+    """POST new addresses back to back until the window closes; send the counts back."""
+    before, after = parts
+    cpu_at_start = time.process_time()
+    stop_at = start_at + seconds
+    statuses: Counter[str] = Counter()
+    latencies: list[float] = []
+    in_window = total = 0
+    bad_example = ""
+    time.sleep(max(0.0, start_at - time.time()))
+    while (sent_at := time.time()) < stop_at:
+        request = before + b"%07d" % total + after
+        try:
+            status, head, body = _request(port, request)
+        except OSError as exc:
+            status, head, body = 0, str(exc).encode(), b""
+        done_at = time.time()
+        total += 1
+        if _accepted(kind, status, head, body):
+            statuses["ok"] += 1
+        else:
+            statuses[str(status)] += 1
+            bad_example = bad_example or (head + b"\r\n\r\n" + body[:500]).decode("latin-1")
+        if done_at <= stop_at:
+            in_window += 1
+            latencies.append((done_at - sent_at) * 1000)
+    results.send(
+        {
+            "in_window": in_window,
+            "total": total,
+            "statuses": dict(statuses),
+            "bad_example": bad_example,
+            "latencies_ms": latencies,
+            "cpu": time.process_time() - cpu_at_start,
+        }
+    )
+    results.close()
+
+
+def _accepted(kind: str, status: int, head: bytes, body: bytes) -> bool:
+    if kind == "bare":
+        return status == 200 and body == b"ok"
+    location = re.search(rb"(?im)^location:\s*(\S+)", head)
+    return status == 302 and location is not None and location.group(1) == THANKS_PATH.encode()
+
+
+def _request(port: int, request: bytes) -> tuple[int, bytes, bytes]:
+    """Send one request on a new connection and read the answer to EOF (the server closes)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+        sock.sendall(request)
+        chunks = []
+        while chunk := sock.recv(65536):
+            chunks.append(chunk)
+    head, _, body = b"".join(chunks).partition(b"\r\n\r\n")
+    status_line = head.split(b"\r\n", 1)[0].split(b" ")
+    return (int(status_line[1]) if len(status_line) > 1 else 0), head, body
+
+
+def _get(port: int, path: str) -> bytes:
+    return (
+        f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUser-Agent: newsdesk-signup-bench\r\n"
+        "Accept: text/html\r\nConnection: close\r\n\r\n"
+    ).encode("ascii")
+
+
+def _redis() -> Any:
+    from operations.heartbeat import redis_client
+
+    return redis_client()
+
+
+def _cleanup(*, nonce: str, list_created: bool, own_database: bool) -> None:
+    """Delete what the bench put in Redis, and in the database when it is not a throw-away one."""
+    from benchmarks.signup_settings import BENCH_CACHE_PREFIX, BENCH_SIGNUP_QUEUE
+
+    client = _redis()
+    queue = BENCH_SIGNUP_QUEUE
+    keys = [queue, f"_kombu.binding.{queue}", f"_kombu.binding_permanent.{queue}"]
+    keys += list(client.scan_iter(match=f"{queue}\x06\x16*"))  # priority lists, if any
+    keys += list(client.scan_iter(match=f"{BENCH_CACHE_PREFIX}:*"))
+    client.delete(*keys)
+    if not own_database:
+        from mailinglist.models import MailingList, SignupRequest
+
+        SignupRequest.objects.filter(email__startswith=f"b{nonce}-").delete()
+        if list_created:
+            MailingList.objects.filter(slug=LIST_SLUG).delete()
+
+
+def _cpu(process: psutil.Process) -> float:
+    times = process.cpu_times()
+    return float(times.user + times.system)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _percentile(values: list[float], fraction: float) -> float:
+    if not values:
+        return 0.0
+    return values[min(len(values) - 1, int(fraction * len(values)))]
+
+
+def _tail(path: Path, lines: int = 40) -> str:
+    return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+
+
+if __name__ == "__main__":
+    main()
