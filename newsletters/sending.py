@@ -83,6 +83,11 @@ def digest_snapshot(*, digest_id: int) -> int:
     now = timezone.now()
     delivery, subscription = Delivery._meta.db_table, Subscription._meta.db_table
     subscriber, suppression = Subscriber._meta.db_table, Suppression._meta.db_table
+    # A second snapshot of the same digest (the reconciler's, after an interrupted start) keeps
+    # the rows there are; the first needs no conflict check, which costs a tenth of its time.
+    on_conflict = (
+        "ON CONFLICT DO NOTHING" if Delivery.objects.filter(digest_id=digest_id).exists() else ""
+    )
     with transaction.atomic(), connection.cursor() as cursor:
         # One statement, however large the list: no query per reader.
         cursor.execute(
@@ -94,7 +99,7 @@ def digest_snapshot(*, digest_id: int) -> int:
             WHERE s.mailing_list_id = %s AND s.state = %s
               AND (r.paused_until IS NULL OR r.paused_until <= %s)
               AND NOT EXISTS (SELECT 1 FROM {suppression} x WHERE x.email_hash = r.email_hash)
-            ON CONFLICT DO NOTHING
+            {on_conflict}
             """,  # noqa: S608 - table names from our own models; values are parameters
             [
                 digest_id,
