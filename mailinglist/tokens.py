@@ -9,9 +9,15 @@ a fresh one.
 
 from __future__ import annotations
 
+import functools
+import hashlib
+import hmac
+import json
+import time
 from dataclasses import dataclass
 from datetime import timedelta
 
+from django.conf import settings
 from django.core import signing
 
 CONFIRM_SALT = "mailinglist.confirm"
@@ -42,9 +48,25 @@ class TokenData:
 
 
 def _make(salt: str, public_id: str, list_ids: list[int]) -> str:
-    return signing.TimestampSigner(salt=salt).sign_object(
-        {"p": public_id, "l": list_ids}, compress=False
-    )
+    """Exactly what `TimestampSigner(salt=salt).sign_object(...)` returns, at half the cost.
+
+    A digest signs two tokens per reader, so this is on the send path of every message: the
+    HMAC key Django derives from the salt and SECRET_KEY on every call is derived once here
+    (per salt and key) and its prepared state copied. Reading stays with Django's signer (and
+    its SECRET_KEY_FALLBACKS); a test checks the two agree byte for byte.
+    """
+    payload = json.dumps({"p": public_id, "l": list_ids}, separators=(",", ":")).encode()
+    value = f"{signing.b64_encode(payload).decode()}:{signing.b62_encode(int(time.time()))}"
+    mac = _prepared_hmac(salt, str(settings.SECRET_KEY)).copy()
+    mac.update(value.encode())
+    return f"{value}:{signing.b64_encode(mac.digest()).decode()}"
+
+
+@functools.lru_cache(maxsize=16)
+def _prepared_hmac(salt: str, secret: str) -> hmac.HMAC:
+    # django.utils.crypto.salted_hmac's key derivation, for Signer's "<salt>signer" key salt.
+    key = hashlib.sha256(f"{salt}signer{secret}".encode()).digest()
+    return hmac.new(key, digestmod=hashlib.sha256)
 
 
 def _read(salt: str, token: str, max_age: timedelta | None) -> TokenData:

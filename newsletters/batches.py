@@ -24,7 +24,6 @@ from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from mailinglist.addresses import email_hash
 from mailinglist.models import Subscription, Suppression
 from mailinglist.subscriptions import suppression_add
 from newsletters import mime, rendering, senders, throttle
@@ -185,30 +184,13 @@ def _batch_run(*, digest_id: int, first_id: int, last_id: int, worker: str) -> B
 def _group_send(
     *, digest: Digest, template: mime.MessageTemplate, rows: list[Delivery], result: BatchResult
 ) -> None:
-    active = set(
-        Subscription.objects.filter(
-            mailing_list_id=digest.mailing_list_id,
-            state=Subscription.State.ACTIVE,
-            subscriber_id__in=[row.subscriber_id for row in rows],
-        ).values_list("subscriber_id", flat=True)
-    )
-    hashes = {row.pk: email_hash(row.subscriber.email) for row in rows}
-    suppressed = set(
-        Suppression.objects.filter(email_hash__in=hashes.values()).values_list(
-            "email_hash", flat=True
-        )
-    )
+    allowed = _still_allowed(digest=digest, rows=rows)
     sent = _SentRows()
     try:
         for row in rows:
-            if row.subscriber_id not in active or hashes[row.pk] in suppressed:
-                reason = (
-                    "Suppressed."
-                    if hashes[row.pk] in suppressed
-                    else "Unsubscribed before sending."
-                )
+            if row.subscriber_id not in allowed:
                 Delivery.objects.filter(pk=row.pk, claimed_by=row.claimed_by).update(
-                    state=Row.SKIPPED, last_error=reason, claimed_by=""
+                    state=Row.SKIPPED, last_error=_skip_reason(row), claimed_by=""
                 )
                 result.skipped += 1
                 continue
@@ -237,6 +219,25 @@ def _group_send(
         # Written even when the group stops part-way (a halt, a paused throttle): whatever the
         # server accepted is recorded before anything else happens.
         result.sent += sent.flush()
+
+
+def _still_allowed(*, digest: Digest, rows: list[Delivery]) -> set[int]:
+    """Readers of `rows` still subscribed to the digest's list and not suppressed: one query."""
+    return set(
+        Subscription.objects.filter(
+            mailing_list_id=digest.mailing_list_id,
+            state=Subscription.State.ACTIVE,
+            subscriber_id__in=[row.subscriber_id for row in rows],
+        )
+        .exclude(subscriber__email_hash__in=Suppression.objects.values("email_hash"))
+        .values_list("subscriber_id", flat=True)
+    )
+
+
+def _skip_reason(row: Delivery) -> str:
+    if Suppression.objects.filter(email_hash=row.subscriber.email_hash).exists():
+        return "Suppressed."
+    return "Unsubscribed before sending."
 
 
 def _record_failure(*, row: Delivery, outcome: senders.Outcome, result: BatchResult) -> None:

@@ -4,6 +4,8 @@ import time
 from collections.abc import Callable
 
 import pytest
+from django.core import signing
+from django.test import override_settings
 
 from mailinglist import tokens
 
@@ -86,3 +88,19 @@ def test_preference_links_last_more_than_a_year(monkeypatch: pytest.MonkeyPatch)
     )
 
     assert tokens.preferences_token_read(year_old).public_id == "abc"
+
+
+@pytest.mark.parametrize(
+    "salt", [tokens.CONFIRM_SALT, tokens.UNSUBSCRIBE_SALT, tokens.PREFERENCES_SALT]
+)
+def test_tokens_are_exactly_what_djangos_timestamp_signer_makes(
+    salt: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("time.time", lambda: 1_790_000_000.25)  # the same second for both
+    for secret in ("one-key-for-this-test", "and-another-after-rotation"):
+        with override_settings(SECRET_KEY=secret):
+            fast = tokens._make(salt, "Zx-9_public", [3, 14])
+            django_made = signing.TimestampSigner(salt=salt).sign_object(
+                {"p": "Zx-9_public", "l": [3, 14]}, compress=False
+            )
+            assert fast == django_made

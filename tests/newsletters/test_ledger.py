@@ -156,3 +156,27 @@ def test_retry_pauses_start_at_the_setting_and_double(monkeypatch: pytest.Monkey
 
     assert gaps[:4] == [7, 14, 28, 56]
     assert gaps[-1] == batches.RETRY_MAX_SECONDS
+
+
+def test_a_batch_skips_readers_who_left_or_were_suppressed_since_the_snapshot(
+    django_capture_on_commit_callbacks,
+) -> None:
+    digest = _sending_digest(4)
+    with django_capture_on_commit_callbacks(execute=False):
+        sending.digest_snapshot(digest_id=digest.pk)
+    readers = list(Subscriber.objects.order_by("pk"))
+    suppression_add(email=readers[0].email, reason=Suppression.Reason.COMPLAINED)
+    Subscription.objects.filter(subscriber=readers[1]).update(state=Subscription.State.UNSUBSCRIBED)
+
+    for block in sending.batch_ranges(digest_id=digest.pk):
+        result = batches.batch_send(
+            digest_id=digest.pk, first_id=block.first_id, last_id=block.last_id, worker="t"
+        )
+
+    assert (result.sent, result.skipped) == (2, 2)
+    outcome = dict(
+        Delivery.objects.filter(digest=digest).values_list("subscriber_id", "last_error")
+    )
+    assert outcome[readers[0].pk] == "Suppressed."
+    assert outcome[readers[1].pk] == "Unsubscribed before sending."
+    assert Digest.objects.get(pk=digest.pk).state == Digest.State.SENT
