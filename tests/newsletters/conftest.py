@@ -1,15 +1,36 @@
-"""Fixtures shared by the newsletters tests: a real local feed server."""
+"""Fixtures shared by the newsletters tests: a real local feed server, ESP webhook settings."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
 import pytest
+from django.conf import settings
+from django.test import override_settings
 
 from tests.newsletters.feed_server import FeedServer, feed_server_running
+from tests.newsletters.tracking_payloads import SECRET, SIGNING_KEY
 
 
 @pytest.fixture
 def server() -> Iterator[FeedServer]:
     with feed_server_running() as running:
         yield running
+
+
+@pytest.fixture
+def webhook_secret() -> Iterator[None]:
+    """The tracking webhooks' basic-auth secret (tracking_payloads.SECRET) is set."""
+    with override_settings(ANYMAIL={**settings.ANYMAIL, "WEBHOOK_SECRET": [SECRET]}):
+        yield
+
+
+@pytest.fixture
+def mailgun_configured(webhook_secret: None) -> Iterator[None]:
+    anymail = {
+        **settings.ANYMAIL,
+        "MAILGUN_API_KEY": "key-123",
+        "MAILGUN_WEBHOOK_SIGNING_KEY": SIGNING_KEY,
+    }
+    with override_settings(ANYMAIL=anymail):
+        yield

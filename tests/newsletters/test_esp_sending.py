@@ -1,215 +1,42 @@
-"""Digests sent through django-anymail to a local server that speaks Postmark's /email API.
-
-The server is real HTTP (a thread with http.server); anymail is pointed at it through EMAIL_URL
-(`postmark://TOKEN@?api_url=http://127.0.0.1:PORT/`). It records every JSON body anymail posts
-and answers per recipient as Postmark would: accepted, inactive recipient (422/406), invalid
-address (422/300), unverified sender (422/400), 429, 500, a wrong token (401), or no answer.
-"""
+"""Digests sent through django-anymail to the local Postmark server: what each answer becomes."""
 
 from __future__ import annotations
 
-import json
-import os
-import threading
-import time
-import uuid
-from collections import defaultdict
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from email.message import EmailMessage
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
 from django.conf import settings
 from django.test import override_settings
-from django.utils import timezone
 
-from config.celery_app import app as celery_app
-from config.environment import email_config_from_url, redact_email_url
-from mailinglist.models import MailingList, Subscriber, Subscription, Suppression
-from newsletters import batches, controls, esp, progress, scheduling, senders, sending, throttle
+from mailinglist.models import Suppression
+from newsletters import controls, esp, progress, senders, throttle
 from newsletters.models import Delivery, Digest
 from operations.heartbeat import redis_client
-from tests.factories import MailingListFactory
-from tests.newsletters.digests import make_digest
-from tests.polling import wait_until
-from tests.worker_process import WorkerProcess, database_url
+from tests.newsletters.esp_server import (
+    BACKEND,
+    TOKEN,
+    PostmarkServer,
+    a_minute_later,
+    esp_settings,
+    rows_by_email,
+    send_round,
+    sending_digest,
+)
 
 Row = Delivery.State
-TOKEN = "pm-server-token-1234"
-BACKEND = "anymail.backends.postmark.EmailBackend"
-
-
-@dataclass
-class PostmarkServer:
-    """Enough of Postmark's POST /email: checks the token, answers per recipient, records."""
-
-    token: str = TOKEN
-    # recipient → list of answers for its successive attempts ("accept" once they run out)
-    plans: dict[str, list[str]] = field(default_factory=dict)
-    requests: list[dict[str, Any]] = field(default_factory=list)
-    attempts: dict[str, int] = field(default_factory=lambda: defaultdict(int))
-    hang_seconds: float = 3.0
-
-    def __post_init__(self) -> None:
-        self._lock = threading.Lock()
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self.httpd.daemon_threads = True
-        self.port = self.httpd.server_address[1]
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-
-    @property
-    def email_url(self) -> str:
-        return f"postmark://{self.token}@?api_url=http://127.0.0.1:{self.port}/"
-
-    def start(self) -> PostmarkServer:
-        self.thread.start()
-        return self
-
-    def stop(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
-    def bodies_to(self, address: str) -> list[dict[str, Any]]:
-        return [r["json"] for r in self.requests if r["json"].get("To") == address]
-
-    def _answer(self, body: dict[str, Any], token: str) -> tuple[int, dict[str, Any] | None]:
-        to = str(body.get("To", ""))
-        if token != self.token:
-            return 401, {
-                "ErrorCode": 10,
-                "Message": "The Server Token you provided in the X-Postmark-Server-Token "
-                "request header was invalid. Please verify that you are using a valid token.",
-            }
-        with self._lock:
-            self.attempts[to] += 1
-            plan = self.plans.get(to, [])
-            step = plan[self.attempts[to] - 1] if self.attempts[to] <= len(plan) else "accept"
-        if step == "accept":
-            return 200, {
-                "To": to,
-                "SubmittedAt": timezone.now().isoformat(),
-                "MessageID": str(uuid.uuid4()),
-                "ErrorCode": 0,
-                "Message": "OK",
-            }
-        if step == "inactive":
-            return 422, {
-                "ErrorCode": 406,
-                "Message": "You tried to send to recipient(s) that have been marked as "
-                f"inactive. Found inactive addresses: {to.lower()}. Inactive recipients are "
-                "ones that have generated a hard bounce, a spam complaint, or a manual "
-                "suppression.",
-            }
-        if step == "invalid":
-            return 422, {"ErrorCode": 300, "Message": f"Invalid 'To' address: '{to}'."}
-        if step == "policy":
-            return 422, {"ErrorCode": 1234, "Message": f"Sending to {to} is blocked by policy."}
-        if step == "sender":
-            return 422, {
-                "ErrorCode": 400,
-                "Message": "The 'From' address you supplied is not a Sender Signature on "
-                "your account or domain. Please add and confirm this address.",
-            }
-        if step == "429":
-            return 429, {"ErrorCode": 429, "Message": "Rate limit exceeded."}
-        if step == "500":
-            return 500, {"ErrorCode": 500, "Message": "Internal server error."}
-        if step == "hang":
-            time.sleep(self.hang_seconds)
-            return 500, None
-        raise AssertionError(f"unknown plan step {step!r}")
-
-    def _handler(self) -> type[BaseHTTPRequestHandler]:
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"  # keep-alive, as a real API server
-
-            def do_POST(self) -> None:
-                raw = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-                body = json.loads(raw)
-                token = self.headers.get("X-Postmark-Server-Token", "")
-                with server._lock:
-                    server.requests.append({"path": self.path, "json": body, "token": token})
-                status, answer = server._answer(body, token)
-                if answer is None:  # hung up: the client times out or sees the reset
-                    self.close_connection = True
-                    return
-                payload = json.dumps(answer).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        return Handler
-
-
-def _esp_settings(email_url: str, **anymail: Any) -> dict[str, Any]:
-    config = email_config_from_url(email_url)
-    return {
-        "EMAIL_BACKEND": config["EMAIL_BACKEND"],
-        "EMAIL_URL_REDACTED": redact_email_url(email_url),
-        "ANYMAIL": {**config["ANYMAIL"], "REQUESTS_TIMEOUT": 1, **anymail},
-    }
 
 
 @pytest.fixture
 def postmark() -> Iterator[PostmarkServer]:
     server = PostmarkServer().start()
     redis_client().delete(throttle.KEY_PREFIX + BACKEND)
-    with override_settings(**_esp_settings(server.email_url)):
+    with override_settings(**esp_settings(server.email_url)):
         yield server
     senders.sender_close()
     server.stop()
     redis_client().delete(throttle.KEY_PREFIX + BACKEND)
-
-
-def _readers(mailing_list: MailingList, emails: list[str]) -> list[Subscriber]:
-    subscribers = Subscriber.objects.bulk_create(
-        Subscriber(email=email, public_id=f"esp-{n}-{mailing_list.pk}", name=f"Reader {n}")
-        for n, email in enumerate(emails)
-    )
-    Subscription.objects.bulk_create(
-        Subscription(subscriber=s, mailing_list=mailing_list, state=Subscription.State.ACTIVE)
-        for s in subscribers
-    )
-    return subscribers
-
-
-def _sending_digest(emails: list[str]) -> Digest:
-    digest = make_digest(stories=2)
-    _readers(digest.mailing_list, emails)
-    scheduling.digest_schedule(digest_id=digest.pk, send_at=timezone.now(), by=None)
-    Digest.objects.filter(pk=digest.pk).update(state=Digest.State.SENDING)
-    sending.digest_snapshot(digest_id=digest.pk)
-    return Digest.objects.get(pk=digest.pk)  # with its frozen render
-
-
-def _round(digest: Digest) -> None:
-    for batch in sending.batch_ranges(digest_id=digest.pk):
-        batches.batch_send(
-            digest_id=digest.pk, first_id=batch.first_id, last_id=batch.last_id, worker="test"
-        )
-
-
-def _later(digest: Digest) -> None:
-    """A minute on: the halt after a server-wide fault is over and held rows are due again."""
-    for key in redis_client().scan_iter(match="newsdesk:halted:*"):
-        redis_client().delete(key)
-    Delivery.objects.filter(digest=digest, state=Row.PENDING).update(next_attempt_at=None)
-
-
-def _rows(digest: Digest) -> dict[str, Delivery]:
-    return {
-        row.subscriber.email: row
-        for row in Delivery.objects.filter(digest=digest).select_related("subscriber")
-    }
 
 
 @pytest.mark.django_db
@@ -218,11 +45,11 @@ def test_each_reader_gets_one_post_with_both_bodies_list_headers_and_metadata(
 ) -> None:
     emails = ["ada@example.com", "bo@example.com", "cy@example.com"]
     with django_capture_on_commit_callbacks(execute=False):
-        digest = _sending_digest(emails)
+        digest = sending_digest(emails)
 
-    _round(digest)
+    send_round(digest)
 
-    rows = _rows(digest)
+    rows = rows_by_email(digest)
     assert {email: row.state for email, row in rows.items()} == dict.fromkeys(emails, Row.SENT)
     assert Digest.objects.get(pk=digest.pk).state == Digest.State.SENT
     assert len(postmark.requests) == 3
@@ -306,11 +133,11 @@ def test_postmark_answers_become_sent_retried_or_failed(
     }
     emails = [*postmark.plans, "fine@example.com"]
     with django_capture_on_commit_callbacks(execute=False):
-        digest = _sending_digest(emails)
+        digest = sending_digest(emails)
 
-    _round(digest)
+    send_round(digest)
 
-    rows = _rows(digest)
+    rows = rows_by_email(digest)
     # Never: Postmark will not send to these addresses.
     assert rows["inactive@example.com"].state == Row.FAILED
     assert "Postmark rejected it" in rows["inactive@example.com"].last_error
@@ -332,13 +159,13 @@ def test_postmark_answers_become_sent_retried_or_failed(
 
     errors = set()
     for _ in range(10):  # each round stops at the next 429, 500 or unanswered request
-        _later(digest)
-        _round(digest)
+        a_minute_later(digest)
+        send_round(digest)
         errors |= {row.last_error for row in Delivery.objects.filter(state=Row.PENDING)}
         if not Delivery.objects.filter(digest=digest, state=Row.PENDING).exists():
             break
 
-    rows = _rows(digest)
+    rows = rows_by_email(digest)
     assert {email for email, row in rows.items() if row.state == Row.SENT} == {
         "busy@example.com",
         "down@example.com",
@@ -369,13 +196,13 @@ def test_a_wrong_api_key_or_unverified_sender_pauses_the_digest_and_fails_nobody
 ) -> None:
     emails = [f"r{n}@example.com" for n in range(5)]
     with django_capture_on_commit_callbacks(execute=False):
-        digest = _sending_digest(emails)
+        digest = sending_digest(emails)
     postmark.plans = {"r4@example.com": ["sender"]}
 
-    with override_settings(**_esp_settings(postmark.email_url.replace(TOKEN, "wrong-token"))):
-        _round(digest)
+    with override_settings(**esp_settings(postmark.email_url.replace(TOKEN, "wrong-token"))):
+        send_round(digest)
 
-    rows = _rows(digest)
+    rows = rows_by_email(digest)
     assert {email: row.state for email, row in rows.items()} == dict.fromkeys(emails, Row.PENDING)
     assert {row.attempts for row in rows.values()} == {0}
     assert (
@@ -391,10 +218,10 @@ def test_a_wrong_api_key_or_unverified_sender_pauses_the_digest_and_fails_nobody
     # The operator fixes EMAIL_URL (the fixture's settings are back) and resumes.
     with django_capture_on_commit_callbacks(execute=False):
         controls.digest_resume(digest_id=digest.pk, by=None)
-    _later(digest)
-    _round(digest)
+    a_minute_later(digest)
+    send_round(digest)
 
-    rows = _rows(digest)
+    rows = rows_by_email(digest)
     assert {rows[e].state for e in emails[:4]} == {Row.SENT}
     assert rows["r4@example.com"].state == Row.PENDING  # unverified sender: not this reader's fault
     assert "not a Sender Signature" in rows["r4@example.com"].last_error
@@ -429,69 +256,3 @@ def test_message_send_keeps_one_http_connection_for_many_messages(
     assert all(outcome.ok for outcome in outcomes)
     assert len(postmark.requests) == 5
     assert len(ports) == 1  # one kept-alive connection (client port) for all five
-
-
-# --- A real worker ---------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def esp_worker(
-    django_db_setup: Any, django_db_blocker: Any
-) -> Iterator[tuple[PostmarkServer, WorkerProcess]]:
-    from django.db import connection
-
-    server = PostmarkServer().start()
-    with django_db_blocker.unblock():
-        db_url = database_url(connection.settings_dict)
-    # The suite's own worker (if one runs) must leave this module's batches to this worker.
-    shared = f"pytest-{os.getpid()}@localhost"
-    celery_app.control.cancel_consumer("bulk", destination=[shared], reply=True, timeout=1)
-    worker = WorkerProcess(
-        env={
-            **os.environ,
-            "DEBUG": "on",
-            "DATABASE_URL": db_url,
-            "EMAIL_URL": server.email_url,
-            "REDIS_URL": settings.REDIS_URL,
-            "PYTHONUNBUFFERED": "1",
-        },
-        name=f"esp-{os.getpid()}@localhost",
-        queues="bulk",
-    )
-    worker.start()
-    yield server, worker
-    worker.stop()
-    server.stop()
-    celery_app.control.add_consumer("bulk", destination=[shared], reply=True, timeout=1)
-
-
-@pytest.mark.integration
-def test_a_worker_sends_a_scheduled_digest_through_the_esp(
-    esp_worker: tuple[PostmarkServer, WorkerProcess], transactional_db: None
-) -> None:
-    server, worker = esp_worker
-    mailing_list = MailingListFactory.create(name="Evening", slug="evening")
-    digest = make_digest(stories=2, mailing_list=mailing_list)
-    emails = [f"evening{n}@example.com" for n in range(30)]
-    _readers(mailing_list, emails)
-    server.plans = {"evening7@example.com": ["invalid"]}
-    scheduling.digest_schedule(digest_id=digest.pk, send_at=timezone.now(), by=None)
-
-    assert sending.digests_dispatch_due() == [digest.pk]  # what the beat tick does
-    wait_until(
-        lambda: Digest.objects.filter(pk=digest.pk, state=Digest.State.SENT).exists(),
-        timeout=120,
-    )
-
-    rows = _rows(digest)
-    assert {e for e, r in rows.items() if r.state == Row.SENT} == set(emails) - {
-        "evening7@example.com"
-    }
-    assert rows["evening7@example.com"].state == Row.FAILED
-    assert Suppression.objects.filter(email="evening7@example.com").exists()
-    assert len(server.requests) == 30
-    echoed = {r["json"]["To"]: r["json"]["Metadata"] for r in server.requests}
-    assert echoed == {
-        email: {"digest": str(digest.pk), "delivery": str(row.pk)} for email, row in rows.items()
-    }
-    assert worker.process is not None and worker.process.poll() is None

@@ -1,0 +1,86 @@
+"""A real Celery worker process sends a scheduled digest through the local Postmark server."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from django.conf import settings
+from django.utils import timezone
+
+from config.celery_app import app as celery_app
+from mailinglist.models import Suppression
+from newsletters import scheduling, sending
+from newsletters.models import Delivery, Digest
+from tests.factories import MailingListFactory
+from tests.newsletters.digests import make_digest
+from tests.newsletters.esp_server import PostmarkServer, add_readers, rows_by_email
+from tests.polling import wait_until
+from tests.worker_process import WorkerProcess, database_url
+
+Row = Delivery.State
+
+
+@pytest.fixture(scope="module")
+def esp_worker(
+    django_db_setup: Any, django_db_blocker: Any
+) -> Iterator[tuple[PostmarkServer, WorkerProcess]]:
+    from django.db import connection
+
+    server = PostmarkServer().start()
+    with django_db_blocker.unblock():
+        db_url = database_url(connection.settings_dict)
+    # The suite's own worker (if one runs) must leave this module's batches to this worker.
+    shared = f"pytest-{os.getpid()}@localhost"
+    celery_app.control.cancel_consumer("bulk", destination=[shared], reply=True, timeout=1)
+    worker = WorkerProcess(
+        env={
+            **os.environ,
+            "DEBUG": "on",
+            "DATABASE_URL": db_url,
+            "EMAIL_URL": server.email_url,
+            "REDIS_URL": settings.REDIS_URL,
+            "PYTHONUNBUFFERED": "1",
+        },
+        name=f"esp-{os.getpid()}@localhost",
+        queues="bulk",
+    )
+    worker.start()
+    yield server, worker
+    worker.stop()
+    server.stop()
+    celery_app.control.add_consumer("bulk", destination=[shared], reply=True, timeout=1)
+
+
+@pytest.mark.integration
+def test_a_worker_sends_a_scheduled_digest_through_the_esp(
+    esp_worker: tuple[PostmarkServer, WorkerProcess], transactional_db: None
+) -> None:
+    server, worker = esp_worker
+    mailing_list = MailingListFactory.create(name="Evening", slug="evening")
+    digest = make_digest(stories=2, mailing_list=mailing_list)
+    emails = [f"evening{n}@example.com" for n in range(30)]
+    add_readers(mailing_list, emails)
+    server.plans = {"evening7@example.com": ["invalid"]}
+    scheduling.digest_schedule(digest_id=digest.pk, send_at=timezone.now(), by=None)
+
+    assert sending.digests_dispatch_due() == [digest.pk]  # what the beat tick does
+    wait_until(
+        lambda: Digest.objects.filter(pk=digest.pk, state=Digest.State.SENT).exists(),
+        timeout=120,
+    )
+
+    rows = rows_by_email(digest)
+    assert {e for e, r in rows.items() if r.state == Row.SENT} == set(emails) - {
+        "evening7@example.com"
+    }
+    assert rows["evening7@example.com"].state == Row.FAILED
+    assert Suppression.objects.filter(email="evening7@example.com").exists()
+    assert len(server.requests) == 30
+    echoed = {r["json"]["To"]: r["json"]["Metadata"] for r in server.requests}
+    assert echoed == {
+        email: {"digest": str(digest.pk), "delivery": str(row.pk)} for email, row in rows.items()
+    }
+    assert worker.process is not None and worker.process.poll() is None
