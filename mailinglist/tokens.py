@@ -55,11 +55,22 @@ def _make(salt: str, public_id: str, list_ids: list[int]) -> str:
     (per salt and key) and its prepared state copied. Reading stays with Django's signer (and
     its SECRET_KEY_FALLBACKS); a test checks the two agree byte for byte.
     """
-    payload = json.dumps({"p": public_id, "l": list_ids}, separators=(",", ":")).encode()
-    value = f"{signing.b64_encode(payload).decode()}:{signing.b62_encode(int(time.time()))}"
+    payload = _COMPACT_JSON.encode({"p": public_id, "l": list_ids}).encode()
+    value = f"{signing.b64_encode(payload).decode()}:{_b62_timestamp(int(time.time()))}"
     mac = _prepared_hmac(salt, str(settings.SECRET_KEY)).copy()
     mac.update(value.encode())
     return f"{value}:{signing.b64_encode(mac.digest()).decode()}"
+
+
+# What Django's JSONSerializer writes (json.dumps with these separators), without building a new
+# encoder on every call as json.dumps does for non-default arguments: a third of a token's cost.
+_COMPACT_JSON = json.JSONEncoder(separators=(",", ":"))
+
+
+@functools.lru_cache(maxsize=4)
+def _b62_timestamp(seconds: int) -> str:
+    # Every token signed within the same second carries the same timestamp.
+    return signing.b62_encode(seconds)
 
 
 @functools.lru_cache(maxsize=16)
