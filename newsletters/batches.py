@@ -148,11 +148,11 @@ def _batch_run(*, digest_id: int, first_id: int, last_id: int, worker: str) -> B
     if not claimed:
         return result
     template = _template(digest)
-    rows = list(
-        Delivery.objects.filter(claimed_by=token, state=Row.SENDING)
-        .select_related("subscriber")
-        .order_by("pk")
+    # The block's own rows (by primary key range), then the claim: an index range of one batch.
+    mine = Delivery.objects.filter(
+        digest_id=digest_id, pk__gte=first_id, pk__lte=last_id, claimed_by=token, state=Row.SENDING
     )
+    rows = list(mine.select_related("subscriber").order_by("pk"))
     wait_until: datetime | None = None
     try:
         for start in range(0, len(rows), GROUP_SIZE):
@@ -168,13 +168,12 @@ def _batch_run(*, digest_id: int, first_id: int, last_id: int, worker: str) -> B
         result.halted = halted.outcome.error
         wait_until = _halt(digest_id=digest_id, outcome=halted.outcome)
     finally:
-        released = Delivery.objects.filter(claimed_by=token, state=Row.SENDING)
         if Digest.objects.filter(pk=digest_id, state=State.CANCELLED).exists():
-            result.released = released.update(
+            result.released = mine.update(
                 state=Row.SKIPPED, last_error="Digest cancelled.", claimed_by=""
             )
         else:
-            result.released = released.update(
+            result.released = mine.update(
                 state=Row.PENDING, claimed_by="", next_attempt_at=wait_until
             )
     digest_finish_if_done(digest_id=digest_id)

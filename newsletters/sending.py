@@ -109,7 +109,10 @@ def digest_snapshot(*, digest_id: int) -> int:
                 connection.ops.adapt_datetimefield_value(now),
             ],
         )
-        total = Delivery.objects.filter(digest_id=digest_id).count()
+        # A first snapshot's rows are exactly those it inserted; a second one keeps earlier rows.
+        total = (
+            Delivery.objects.filter(digest_id=digest_id).count() if on_conflict else cursor.rowcount
+        )
         Digest.objects.filter(pk=digest_id).update(snapshot_at=now, audience_count=total)
     transaction.on_commit(lambda: batches_enqueue(digest_id=digest_id))
     return total
