@@ -221,16 +221,20 @@ def _group_send(
 
 
 def _still_allowed(*, digest: Digest, rows: list[Delivery]) -> set[int]:
-    """Readers of `rows` still subscribed to the digest's list and not suppressed: one query."""
-    return set(
+    """Readers of `rows` still subscribed to the digest's list and not suppressed: one query.
+
+    Found by (subscriber, list), the unique index, with the state checked here: a state filter
+    in SQL lets SQLite choose the (list, state) index and walk the whole list for every group.
+    """
+    found = (
         Subscription.objects.filter(
             mailing_list_id=digest.mailing_list_id,
-            state=Subscription.State.ACTIVE,
             subscriber_id__in=[row.subscriber_id for row in rows],
         )
         .exclude(subscriber__email_hash__in=Suppression.objects.values("email_hash"))
-        .values_list("subscriber_id", flat=True)
+        .values_list("subscriber_id", "state")
     )
+    return {reader for reader, state in found if state == Subscription.State.ACTIVE}
 
 
 def _skip_reason(row: Delivery) -> str:
