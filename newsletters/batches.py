@@ -24,7 +24,7 @@ from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from mailinglist.models import Subscription, Suppression
+from mailinglist.models import Subscriber, Subscription, Suppression
 from mailinglist.subscriptions import suppression_add
 from newsletters import mime, rendering, senders, throttle
 from newsletters.models import Delivery, Digest
@@ -156,8 +156,7 @@ def _batch_run(*, digest_id: int, first_id: int, last_id: int, worker: str) -> B
     wait_until: datetime | None = None
     try:
         for start in range(0, len(rows), GROUP_SIZE):
-            state = Digest.objects.filter(pk=digest_id).values_list("state", flat=True).first()
-            if state != State.SENDING:
+            if _digest_state(digest_id) != State.SENDING:
                 break
             group = rows[start : start + GROUP_SIZE]
             _group_send(digest=digest, template=template, rows=group, result=result)
@@ -223,18 +222,41 @@ def _group_send(
 def _still_allowed(*, digest: Digest, rows: list[Delivery]) -> set[int]:
     """Readers of `rows` still subscribed to the digest's list and not suppressed: one query.
 
-    Found by (subscriber, list), the unique index, with the state checked here: a state filter
-    in SQL lets SQLite choose the (list, state) index and walk the whole list for every group.
+    Plain SQL because it runs for every group: the ORM took ten times the query's own time to
+    build it. Readers are found by (subscriber, list), the unique index, and their state checked
+    here: a state filter in SQL lets SQLite choose the (list, state) index and walk the whole
+    list for every group.
     """
-    found = (
-        Subscription.objects.filter(
-            mailing_list_id=digest.mailing_list_id,
-            subscriber_id__in=[row.subscriber_id for row in rows],
+    readers = [row.subscriber_id for row in rows]
+    if not readers:
+        return set()
+    marks = ", ".join(["%s"] * len(readers))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            SELECT s.subscriber_id, s.state
+            FROM {Subscription._meta.db_table} s
+            JOIN {Subscriber._meta.db_table} r ON r.id = s.subscriber_id
+            WHERE s.mailing_list_id = %s AND s.subscriber_id IN ({marks})
+              AND NOT EXISTS (
+                SELECT 1 FROM {Suppression._meta.db_table} x WHERE x.email_hash = r.email_hash
+              )
+            """,  # noqa: S608 - table names from our own models; values are parameters
+            [digest.mailing_list_id, *readers],
         )
-        .exclude(subscriber__email_hash__in=Suppression.objects.values("email_hash"))
-        .values_list("subscriber_id", "state")
-    )
+        found = cursor.fetchall()
     return {reader for reader, state in found if state == Subscription.State.ACTIVE}
+
+
+def _digest_state(digest_id: int) -> str | None:
+    # Checked before every group (pause and cancel take effect within one), so plain SQL too.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT state FROM {Digest._meta.db_table} WHERE id = %s",  # noqa: S608
+            [digest_id],
+        )
+        found = cursor.fetchone()
+    return found[0] if found else None
 
 
 def _skip_reason(row: Delivery) -> str:
