@@ -12,7 +12,7 @@ from django.contrib.auth.models import User
 
 from config.celery_app import app as celery_app
 from tests.smtp_sink import SmtpSink
-from tests.worker_process import WorkerProcess, database_url
+from tests.worker_process import WorkerProcess, database_url, shared_worker_name
 
 
 @pytest.fixture(scope="session")
@@ -48,7 +48,7 @@ def _worker_process(
     }
     # Tasks left in the test queues by an interrupted run refer to rows that no longer exist.
     celery_app.control.purge()
-    worker = WorkerProcess(env=env, name=f"pytest-{os.getpid()}@localhost")
+    worker = WorkerProcess(env=env, name=shared_worker_name())
     worker.start()
     yield worker
     worker.stop()

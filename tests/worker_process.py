@@ -6,6 +6,8 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -13,6 +15,11 @@ from urllib.parse import quote
 from config.celery_app import app as celery_app
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def shared_worker_name() -> str:
+    """The name of the suite's own worker (tests/conftest.py), one per test process."""
+    return f"pytest-{os.getpid()}@localhost"
 
 
 def database_url(settings_dict: dict[str, Any]) -> str:
@@ -107,3 +114,35 @@ class WorkerProcess:
             return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
         except OSError:
             return "(no log)"
+
+
+@contextmanager
+def own_bulk_worker(
+    *, db_url: str, email_url: str, name: str, settings_module: str | None = None
+) -> Iterator[WorkerProcess]:
+    """A worker of a test module's own on the `bulk` queue: its own mail server and settings.
+
+    The suite's shared worker (if one runs) stops consuming `bulk` meanwhile, so every batch of
+    the module goes to this worker; it consumes `bulk` again afterwards.
+    """
+    from django.conf import settings
+
+    env = {
+        **os.environ,
+        "DEBUG": "on",
+        "DATABASE_URL": db_url,
+        "EMAIL_URL": email_url,
+        "REDIS_URL": settings.REDIS_URL,
+        "PYTHONUNBUFFERED": "1",
+    }
+    if settings_module:
+        env["DJANGO_SETTINGS_MODULE"] = settings_module
+    shared = [shared_worker_name()]
+    celery_app.control.cancel_consumer("bulk", destination=shared, reply=True, timeout=1)
+    worker = WorkerProcess(env=env, name=f"{name}-{os.getpid()}@localhost", queues="bulk")
+    worker.start()
+    try:
+        yield worker
+    finally:
+        worker.stop()
+        celery_app.control.add_consumer("bulk", destination=shared, reply=True, timeout=1)

@@ -6,7 +6,6 @@ test plays beat, calling the reconciler that re-queues rows whose retry time has
 
 from __future__ import annotations
 
-import os
 import statistics
 import time
 from collections import Counter
@@ -14,17 +13,15 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from django.conf import settings
 from django.utils import timezone
 
-from config.celery_app import app as celery_app
 from mailinglist.models import Subscriber, Subscription, Suppression
 from newsletters import progress, reconciling, scheduling, sending
 from newsletters.models import Delivery, Digest
 from tests.newsletters.digests import make_digest
 from tests.polling import wait_until
 from tests.smtp_faults import FaultySmtpSink
-from tests.worker_process import WorkerProcess, database_url
+from tests.worker_process import WorkerProcess, database_url, own_bulk_worker
 
 pytestmark = pytest.mark.integration
 Row = Delivery.State
@@ -48,27 +45,16 @@ def faulty_worker(
     sink.start()
     with django_db_blocker.unblock():
         db_url = database_url(connection.settings_dict)
-    # The suite's own worker (if one runs) must leave this module's batches to this worker.
-    shared = f"pytest-{os.getpid()}@localhost"
-    celery_app.control.cancel_consumer("bulk", destination=[shared], reply=True, timeout=1)
-    worker = WorkerProcess(
-        env={
-            **os.environ,
-            "DJANGO_SETTINGS_MODULE": "tests.worker_settings",
-            "DEBUG": "on",
-            "DATABASE_URL": db_url,
-            "EMAIL_URL": sink.url,
-            "REDIS_URL": settings.REDIS_URL,
-            "PYTHONUNBUFFERED": "1",
-        },
-        name=f"faults-{os.getpid()}@localhost",
-        queues="bulk",
-    )
-    worker.start()
-    yield sink, worker
-    worker.stop()
-    sink.stop()
-    celery_app.control.add_consumer("bulk", destination=[shared], reply=True, timeout=1)
+    try:
+        with own_bulk_worker(
+            db_url=db_url,
+            email_url=sink.url,
+            name="faults",
+            settings_module="tests.worker_settings",
+        ) as worker:
+            yield sink, worker
+    finally:
+        sink.stop()
 
 
 def _owed(digest: Digest) -> bool:

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from django.conf import settings
 from django.utils import timezone
 
-from config.celery_app import app as celery_app
 from mailinglist.models import Suppression
 from newsletters import scheduling, sending
 from newsletters.models import Delivery, Digest
@@ -18,7 +15,7 @@ from tests.factories import MailingListFactory
 from tests.newsletters.digests import make_digest
 from tests.newsletters.esp_server import PostmarkServer, add_readers, rows_by_email
 from tests.polling import wait_until
-from tests.worker_process import WorkerProcess, database_url
+from tests.worker_process import WorkerProcess, database_url, own_bulk_worker
 
 Row = Delivery.State
 
@@ -32,26 +29,11 @@ def esp_worker(
     server = PostmarkServer().start()
     with django_db_blocker.unblock():
         db_url = database_url(connection.settings_dict)
-    # The suite's own worker (if one runs) must leave this module's batches to this worker.
-    shared = f"pytest-{os.getpid()}@localhost"
-    celery_app.control.cancel_consumer("bulk", destination=[shared], reply=True, timeout=1)
-    worker = WorkerProcess(
-        env={
-            **os.environ,
-            "DEBUG": "on",
-            "DATABASE_URL": db_url,
-            "EMAIL_URL": server.email_url,
-            "REDIS_URL": settings.REDIS_URL,
-            "PYTHONUNBUFFERED": "1",
-        },
-        name=f"esp-{os.getpid()}@localhost",
-        queues="bulk",
-    )
-    worker.start()
-    yield server, worker
-    worker.stop()
-    server.stop()
-    celery_app.control.add_consumer("bulk", destination=[shared], reply=True, timeout=1)
+    try:
+        with own_bulk_worker(db_url=db_url, email_url=server.email_url, name="esp") as worker:
+            yield server, worker
+    finally:
+        server.stop()
 
 
 @pytest.mark.integration
