@@ -28,21 +28,16 @@ the tasks wait on a bench-private queue that is deleted at the end, with the ben
 from __future__ import annotations
 
 import argparse
-import html
 import multiprocessing
 import os
-import re
 import secrets
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -50,23 +45,19 @@ from urllib.parse import urlencode
 import psutil
 
 from benchmarks.report import figure, median
+from benchmarks.signup_client import (
+    FORM_PATH,
+    Client,
+    client_loop,
+    client_prime,
+    free_port,
+)
+from benchmarks.signup_server import bench_environment, gunicorn
 
-ROOT = Path(__file__).resolve().parent.parent
 LIST_SLUG = "bench-signup"
-FORM_PATH = "/subscribe/"
 BARE_PATH = "/bench/bare/"
-THANKS_PATH = "/subscribe/thanks/"
 # The time trap wants MIN_FILL_SECONDS (2 s) between rendering the form and posting it.
 FILL_WAIT_SECONDS = 2.3
-
-
-@dataclass(frozen=True)
-class Client:
-    """What one client took from its GET of the form: it reuses them for every POST."""
-
-    cookie: str
-    csrf_token: str
-    form_token: str
 
 
 @dataclass
@@ -92,7 +83,7 @@ class RunResult:
     def good(self) -> int:
         return self.statuses["ok"]
 
-    def cpu_ms_per_request(self) -> dict[str, float | None]:
+    def cpu_ms_perhttp_request(self) -> dict[str, float | None]:
         return self._cpu(lambda seconds: round(seconds / self.total * 1000, 3))
 
     def cores_used(self) -> dict[str, float | None]:
@@ -124,10 +115,10 @@ def main() -> None:
         parser.error("--runs, --clients, --workers and --seconds must be positive")
 
     nonce = secrets.token_hex(4)
-    port = _free_port()
+    port = free_port()
     with tempfile.TemporaryDirectory(prefix="newsdesk-signup-bench-") as tmp:
         own_database = "DATABASE_URL" not in os.environ
-        _bench_environment(port=port, tmp=Path(tmp), bench_id=f"signup-{nonce}")
+        bench_environment(port=port, tmp=Path(tmp), bench_id=f"signup-{nonce}")
         import django
 
         django.setup()
@@ -147,8 +138,8 @@ def main() -> None:
         database = settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1]
         try:
             log = Path(tmp) / "gunicorn.log"
-            with _gunicorn(port=port, workers=args.workers, log=log) as server:
-                clients = [_client_prime(port) for _ in range(args.clients)]
+            with gunicorn(port=port, workers=args.workers, log=log) as server:
+                clients = [client_prime(port) for _ in range(args.clients)]
                 time.sleep(FILL_WAIT_SECONDS)
                 bench = _Bench(port=port, clients=clients, nonce=nonce, server_pid=server.pid)
                 bench.run("form", seconds=args.warmup, tag="w")
@@ -213,7 +204,7 @@ def _run_details(runs: list[RunResult]) -> dict[str, Any]:
 
 def _median_cpu(runs: list[RunResult]) -> dict[str, float]:
     """Per part (gunicorn, Redis server, load generator): the median over runs of CPU ms/request."""
-    return _median_parts([run.cpu_ms_per_request() for run in runs])
+    return _median_parts([run.cpu_ms_perhttp_request() for run in runs])
 
 
 def _median_parts(per_run: list[dict[str, float | None]]) -> dict[str, float]:
@@ -223,60 +214,6 @@ def _median_parts(per_run: list[dict[str, float | None]]) -> dict[str, float]:
         if values:
             medians[part] = round(median(values), 3)
     return medians
-
-
-def _bench_environment(*, port: int, tmp: Path, bench_id: str) -> None:
-    """Production-like settings for this process and the server it starts (inherited env)."""
-    os.environ.update(
-        {
-            "DJANGO_SETTINGS_MODULE": "benchmarks.signup_settings",
-            "NEWSDESK_BENCH_ID": bench_id,
-            "DEBUG": "off",
-            "SECRET_KEY": secrets.token_urlsafe(50),
-            "SITE_URL": f"http://127.0.0.1:{port}",
-            "ALLOWED_HOSTS": "127.0.0.1",
-            "MAILING_ADDRESS": "Bench, 1 Example Street, Springfield",
-        }
-    )
-    os.environ.setdefault("DATABASE_URL", f"sqlite:///{tmp / 'bench.sqlite3'}")
-
-
-@contextmanager
-def _gunicorn(*, port: int, workers: int, log: Path) -> Iterator[subprocess.Popen[bytes]]:
-    with open(log, "wb") as log_file:
-        server = subprocess.Popen(
-            [
-                *(sys.executable, "-m", "gunicorn", "config.wsgi:application"),
-                *("--bind", f"127.0.0.1:{port}", "--workers", str(workers)),
-                *("--worker-class", "sync", "--log-level", "warning"),
-            ],
-            cwd=ROOT,
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-        )
-        try:
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    status, _, _ = _request(port, _get(port, FORM_PATH))
-                except OSError:
-                    status = 0
-                if status == 200:
-                    break
-                if server.poll() is not None or time.monotonic() > deadline:
-                    sys.exit(f"gunicorn did not serve {FORM_PATH} ({status}):\n{_tail(log)}")
-                time.sleep(0.2)
-            yield server
-        except BaseException:
-            print(f"gunicorn log:\n{_tail(log)}", file=sys.stderr)
-            raise
-        finally:
-            server.terminate()
-            try:
-                server.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                server.kill()
-                server.wait()
 
 
 def _profile(bench: _Bench, *, server_pid: int, seconds: float, out: Path) -> None:
@@ -297,22 +234,6 @@ def _profile(bench: _Bench, *, server_pid: int, seconds: float, out: Path) -> No
     if profiler.wait() != 0:
         sys.exit(f"py-spy failed ({profiler.returncode})")
     print(f"profile of {result.total} form POSTs under py-spy: {out}", file=sys.stderr)
-
-
-def _client_prime(port: int) -> Client:
-    """GET the form as a browser would: the CSRF cookie, its form token, the time-trap stamp."""
-    status, head, body = _request(port, _get(port, FORM_PATH))
-    cookie = re.search(rb"(?im)^set-cookie:\s*(csrftoken=[^;\r\n]+)", head)
-    page = body.decode("utf-8")
-    csrf = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page)
-    stamp = re.search(r'name="form_token" value="([^"]+)"', page)
-    if status != 200 or not (cookie and csrf and stamp):
-        sys.exit(f"GET {FORM_PATH} gave no usable form ({status})")
-    return Client(
-        cookie=cookie.group(1).decode("ascii"),
-        csrf_token=html.unescape(csrf.group(1)),
-        form_token=html.unescape(stamp.group(1)),
-    )
 
 
 class _Bench:
@@ -339,7 +260,7 @@ class _Bench:
         for index, client in enumerate(self.clients):
             receiver, sender = context.Pipe(duplex=False)
             process = context.Process(
-                target=_client_loop,
+                target=client_loop,
                 args=(sender, self._request_parts(kind, client, f"{tag}-{index}")),
                 kwargs={"port": self.port, "kind": kind, "start_at": start_at, "seconds": seconds},
             )
@@ -431,79 +352,6 @@ class _Bench:
         return int(_redis().llen(BENCH_SIGNUP_QUEUE))
 
 
-def _client_loop(
-    results: Connection,
-    parts: tuple[bytes, bytes],
-    *,
-    port: int,
-    kind: str,
-    start_at: float,
-    seconds: float,
-) -> None:
-    """POST new addresses back to back until the window closes; send the counts back."""
-    before, after = parts
-    cpu_at_start = time.process_time()
-    stop_at = start_at + seconds
-    statuses: Counter[str] = Counter()
-    latencies: list[float] = []
-    in_window = total = 0
-    bad_example = ""
-    time.sleep(max(0.0, start_at - time.time()))
-    while (sent_at := time.time()) < stop_at:
-        request = before + b"%07d" % total + after
-        try:
-            status, head, body = _request(port, request)
-        except OSError as exc:
-            status, head, body = 0, str(exc).encode(), b""
-        done_at = time.time()
-        total += 1
-        if _accepted(kind, status, head, body):
-            statuses["ok"] += 1
-        else:
-            statuses[str(status)] += 1
-            bad_example = bad_example or (head + b"\r\n\r\n" + body[:500]).decode("latin-1")
-        if done_at <= stop_at:
-            in_window += 1
-            latencies.append((done_at - sent_at) * 1000)
-    results.send(
-        {
-            "in_window": in_window,
-            "total": total,
-            "statuses": dict(statuses),
-            "bad_example": bad_example,
-            "latencies_ms": latencies,
-            "cpu": time.process_time() - cpu_at_start,
-        }
-    )
-    results.close()
-
-
-def _accepted(kind: str, status: int, head: bytes, body: bytes) -> bool:
-    if kind == "bare":
-        return status == 200 and body == b"ok"
-    location = re.search(rb"(?im)^location:\s*(\S+)", head)
-    return status == 302 and location is not None and location.group(1) == THANKS_PATH.encode()
-
-
-def _request(port: int, request: bytes) -> tuple[int, bytes, bytes]:
-    """Send one request on a new connection and read the answer to EOF (the server closes)."""
-    with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
-        sock.sendall(request)
-        chunks = []
-        while chunk := sock.recv(65536):
-            chunks.append(chunk)
-    head, _, body = b"".join(chunks).partition(b"\r\n\r\n")
-    status_line = head.split(b"\r\n", 1)[0].split(b" ")
-    return (int(status_line[1]) if len(status_line) > 1 else 0), head, body
-
-
-def _get(port: int, path: str) -> bytes:
-    return (
-        f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUser-Agent: newsdesk-signup-bench\r\n"
-        "Accept: text/html\r\nConnection: close\r\n\r\n"
-    ).encode("ascii")
-
-
 def _redis() -> Any:
     from operations.heartbeat import redis_client
 
@@ -533,20 +381,10 @@ def _cpu(process: psutil.Process) -> float:
     return float(times.user + times.system)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _percentile(values: list[float], fraction: float) -> float:
     if not values:
         return 0.0
     return values[min(len(values) - 1, int(fraction * len(values)))]
-
-
-def _tail(path: Path, lines: int = 40) -> str:
-    return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
 
 
 if __name__ == "__main__":

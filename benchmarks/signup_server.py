@@ -1,0 +1,77 @@
+"""The signup benchmark's server: production-like settings and one gunicorn serving them.
+
+Split from signup_path.py, which measures against it.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from benchmarks.signup_client import FORM_PATH, http_get, http_request
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def bench_environment(*, port: int, tmp: Path, bench_id: str) -> None:
+    """Production-like settings for this process and the server it starts (inherited env)."""
+    os.environ.update(
+        {
+            "DJANGO_SETTINGS_MODULE": "benchmarks.signup_settings",
+            "NEWSDESK_BENCH_ID": bench_id,
+            "DEBUG": "off",
+            "SECRET_KEY": secrets.token_urlsafe(50),
+            "SITE_URL": f"http://127.0.0.1:{port}",
+            "ALLOWED_HOSTS": "127.0.0.1",
+            "MAILING_ADDRESS": "Bench, 1 Example Street, Springfield",
+        }
+    )
+    os.environ.setdefault("DATABASE_URL", f"sqlite:///{tmp / 'bench.sqlite3'}")
+
+
+@contextmanager
+def gunicorn(*, port: int, workers: int, log: Path) -> Iterator[subprocess.Popen[bytes]]:
+    with open(log, "wb") as log_file:
+        server = subprocess.Popen(
+            [
+                *(sys.executable, "-m", "gunicorn", "config.wsgi:application"),
+                *("--bind", f"127.0.0.1:{port}", "--workers", str(workers)),
+                *("--worker-class", "sync", "--log-level", "warning"),
+            ],
+            cwd=ROOT,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    status, _, _ = http_request(port, http_get(port, FORM_PATH))
+                except OSError:
+                    status = 0
+                if status == 200:
+                    break
+                if server.poll() is not None or time.monotonic() > deadline:
+                    sys.exit(f"gunicorn did not serve {FORM_PATH} ({status}):\n{log_tail(log)}")
+                time.sleep(0.2)
+            yield server
+        except BaseException:
+            print(f"gunicorn log:\n{log_tail(log)}", file=sys.stderr)
+            raise
+        finally:
+            server.terminate()
+            try:
+                server.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                server.wait()
+
+
+def log_tail(path: Path, lines: int = 40) -> str:
+    return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
