@@ -185,7 +185,7 @@ def subscribers_create(*, mailing_list: MailingList, n: int) -> int:
     """
     from django.db import transaction
 
-    from mailinglist.models import Subscriber, Subscription, Suppression
+    from mailinglist.models import Subscriber, Suppression
 
     sql = _sql()
     email = "'reader' || n || '@example.com'"
@@ -215,42 +215,39 @@ def subscribers_create(*, mailing_list: MailingList, n: int) -> int:
             source=sql["series"],
             params=[min(10_000, max(100, n // 100))],
         )
-        _insert_select(
-            Subscription,
-            columns={
-                "subscriber_id": "r.id",
-                "mailing_list_id": str(int(mailing_list.pk)),
-                "state": f"'{Subscription.State.ACTIVE.value}'",
-                "source": f"'{Subscription.Source.IMPORT.value}'",
-                "created_at": "r.created_at",
-                "confirmed_at": "r.created_at",
-            },
-            source=f"{Subscriber._meta.db_table} r",
-            params=[],
+        _subscriptions_insert(
+            mailing_list=mailing_list, readers=f"{Subscriber._meta.db_table} r", params=[]
         )
     return created
 
 
 def warmup_list_create(*, count: int) -> MailingList:
     """A second list whose readers are the first `count` subscribers: for a short warm-up send."""
-    from mailinglist.models import MailingList, Subscriber, Subscription
+    from mailinglist.models import MailingList, Subscriber
 
     warmup = MailingList.objects.create(name="Warm-up", slug="bench-warmup")
     first = f"SELECT id, created_at FROM {Subscriber._meta.db_table} ORDER BY id LIMIT %s"  # noqa: S608
+    _subscriptions_insert(mailing_list=warmup, readers=f"({first}) r", params=[count])
+    return warmup
+
+
+def _subscriptions_insert(*, mailing_list: MailingList, readers: str, params: list[Any]) -> None:
+    """Subscribe every reader of `readers` (a FROM source aliased r: id, created_at) to a list."""
+    from mailinglist.models import Subscription
+
     _insert_select(
         Subscription,
         columns={
             "subscriber_id": "r.id",
-            "mailing_list_id": str(int(warmup.pk)),
+            "mailing_list_id": str(int(mailing_list.pk)),
             "state": f"'{Subscription.State.ACTIVE.value}'",
             "source": f"'{Subscription.Source.IMPORT.value}'",
             "created_at": "r.created_at",
             "confirmed_at": "r.created_at",
         },
-        source=f"({first}) r",
-        params=[count],
+        source=readers,
+        params=params,
     )
-    return warmup
 
 
 def database_settle() -> None:
