@@ -37,6 +37,19 @@ class MailingList(models.Model):
     is_welcome_enabled = models.BooleanField(
         default=True, help_text="Send a welcome email when a reader confirms."
     )
+    default_timezone = models.CharField(
+        max_length=64,
+        default="Europe/London",
+        help_text="The timezone the digest page offers first when scheduling (IANA name).",
+    )
+    seed_addresses = models.TextField(
+        blank=True,
+        help_text="Colleagues who get test sends of this list's digests: one address per line.",
+    )
+    requires_second_approval = models.BooleanField(
+        default=False,
+        help_text="Two-person rule: a digest needs a second Publisher's approval before it goes out.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -77,6 +90,7 @@ class Subscriber(models.Model):
         constraints = [
             models.UniqueConstraint(Lower("email"), name="subscriber_email_unique_ci"),
         ]
+        permissions = [("export_subscribers", "Can export subscribers as CSV")]
 
     def __str__(self) -> str:
         return self.email

@@ -113,6 +113,7 @@ class EditionSchedule(models.Model):
 class Digest(models.Model):
     class State(models.TextChoices):
         DRAFT = "draft", "Draft"
+        AWAITING_APPROVAL = "awaiting_approval", "Awaiting approval"
         SCHEDULED = "scheduled", "Scheduled"
         SENDING = "sending", "Sending"
         PAUSED = "paused", "Paused"
@@ -124,12 +125,21 @@ class Digest(models.Model):
     preheader = models.CharField(
         max_length=200, blank=True, help_text="The line inboxes show after the subject."
     )
-    intro = models.TextField(blank=True, help_text="Simple HTML (links, emphasis) is kept.")
+    class IntroFormat(models.TextChoices):
+        MARKDOWN = "markdown", "Markdown"
+        HTML = "html", "HTML (digests written before Markdown)"
+
+    intro = models.TextField(
+        blank=True, help_text="Markdown: **bold**, *italic*, [links](https://…), lists."
+    )
+    intro_format = models.CharField(
+        max_length=8, choices=IntroFormat.choices, default=IntroFormat.MARKDOWN
+    )
     stories: models.ManyToManyField[Story, DigestStory] = models.ManyToManyField(
         Story, through="DigestStory", related_name="digests"
     )
     state = models.CharField(
-        max_length=16, choices=State.choices, default=State.DRAFT, db_index=True
+        max_length=20, choices=State.choices, default=State.DRAFT, db_index=True
     )
     send_at = models.DateTimeField(null=True, blank=True, db_index=True)
     edition_of = models.ForeignKey(
@@ -163,6 +173,12 @@ class Digest(models.Model):
 
     class Meta:
         ordering = ["-send_at", "-created_at"]
+        # Beyond add/change/delete/view (the Editor's), what only a Publisher may do.
+        permissions = [
+            ("schedule_digest", "Can schedule, unschedule and send digests now"),
+            ("control_digest", "Can pause, resume, cancel and resend digests"),
+            ("approve_digest", "Can approve a digest as the second person"),
+        ]
         constraints = [
             # One digest per edition slot, however many beat ticks race to create it.
             models.UniqueConstraint(
@@ -175,16 +191,34 @@ class Digest(models.Model):
 
     @property
     def is_editable(self) -> bool:
-        return self.state in {self.State.DRAFT, self.State.SCHEDULED}
+        return self.state in {self.State.DRAFT, self.State.AWAITING_APPROVAL, self.State.SCHEDULED}
+
+    @property
+    def has_started(self) -> bool:
+        """Sending began: the ledger exists, so the digest can no longer be deleted."""
+        return self.snapshot_at is not None or self.state in {
+            self.State.SENDING,
+            self.State.PAUSED,
+            self.State.SENT,
+        }
 
 
 class DigestStory(models.Model):
     digest = models.ForeignKey(Digest, on_delete=models.CASCADE, related_name="items")
     story = models.ForeignKey(Story, on_delete=models.PROTECT, related_name="digest_items")
     position = models.PositiveSmallIntegerField(default=0)
+    # This digest's wording only; the story itself (and other digests) keep theirs.
+    headline_override = models.CharField(
+        "headline in this digest", max_length=300, blank=True, help_text="Blank: the story's."
+    )
+    summary_override = models.TextField(
+        "blurb in this digest", blank=True, help_text="Blank: the story's summary."
+    )
 
     class Meta:
         ordering = ["position", "id"]
+        verbose_name = "story in this digest"
+        verbose_name_plural = "stories in this digest"
         constraints = [
             models.UniqueConstraint(fields=["digest", "story"], name="digest_story_once"),
         ]
