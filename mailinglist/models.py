@@ -48,7 +48,7 @@ class MailingList(models.Model):
     )
     requires_second_approval = models.BooleanField(
         default=False,
-        help_text="Two-person rule: a digest needs a second Publisher's approval before it goes out.",
+        help_text="Two-person rule: a second Publisher approves each digest before it goes out.",
     )
     created_at = models.DateTimeField(auto_now_add=True)
 

@@ -22,7 +22,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='mailinglist',
             name='requires_second_approval',
-            field=models.BooleanField(default=False, help_text="Two-person rule: a digest needs a second Publisher's approval before it goes out."),
+            field=models.BooleanField(default=False, help_text="Two-person rule: a second Publisher approves each digest before it goes out."),
         ),
         migrations.AddField(
             model_name='mailinglist',
