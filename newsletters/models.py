@@ -125,6 +125,7 @@ class Digest(models.Model):
     preheader = models.CharField(
         max_length=200, blank=True, help_text="The line inboxes show after the subject."
     )
+
     class IntroFormat(models.TextChoices):
         MARKDOWN = "markdown", "Markdown"
         HTML = "html", "HTML (digests written before Markdown)"
