@@ -13,8 +13,9 @@ from pydantic import Field
 
 from mailinglist.models import MailingList
 from newsletters import controls, progress, scheduling
+from newsletters.markdown import markdown_source_clean
 from newsletters.models import Digest, DigestStory, Story
-from newsletters.stories import StoryInput, html_clean, story_upsert, text_clean
+from newsletters.stories import StoryInput, story_upsert, text_clean
 from operations.api_auth import staff_token
 
 router = Router(auth=staff_token, tags=["content"])
@@ -178,7 +179,7 @@ def digests_create(request: HttpRequest, payload: DigestIn) -> HttpResponse:
             mailing_list=mailing_list,
             subject=subject,
             preheader=text_clean(payload.preheader, limit=200),
-            intro=html_clean(payload.intro or ""),
+            intro=markdown_source_clean(payload.intro),  # Markdown, like admin
             created_by=user,
         )
         if payload.story_ids is not None:

@@ -143,6 +143,8 @@ class Digest(models.Model):
         max_length=20, choices=State.choices, default=State.DRAFT, db_index=True
     )
     send_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    # The zone the editor scheduled in, so the page says "06:30 (Europe/London)" as they meant it.
+    send_zone = models.CharField(max_length=64, blank=True)
     edition_of = models.ForeignKey(
         EditionSchedule, null=True, blank=True, on_delete=models.SET_NULL, related_name="digests"
     )

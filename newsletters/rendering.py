@@ -23,7 +23,8 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.safestring import mark_safe
 
-from newsletters.models import Digest, Story
+from newsletters.markdown import markdown_html
+from newsletters.models import Digest, DigestStory
 from newsletters.stories import plain_text
 
 SLOT_TO = "recipient@slot.newsdesk.invalid"
@@ -79,32 +80,41 @@ def _wrapped(text: str, indent: str = "") -> str:
     ).lstrip()
 
 
-def _story_context(story: Story) -> dict[str, Any]:
+def intro_html(*, digest: Digest) -> str:
+    """The intro as HTML: Markdown rendered and cleaned, or HTML already cleaned when saved."""
+    if digest.intro_format == Digest.IntroFormat.HTML:
+        return digest.intro
+    return markdown_html(digest.intro)
+
+
+def _story_context(item: DigestStory) -> dict[str, Any]:
+    story = item.story
+    # The editor's wording for this digest, when given, in place of the story's own.
+    summary = markdown_html(item.summary_override) if item.summary_override else story.summary
     return {
-        "headline": story.headline,
+        "headline": item.headline_override or story.headline,
         "url": story.url,
         "section": story.section,
         "byline": story.byline,
         "image_url": story.image_url,
         "image_alt": story.image_alt,
-        # Cleaned by nh3 on the way in (stories.py), so it is safe to emit as HTML.
-        "summary_html": mark_safe(story.summary),  # noqa: S308
-        "summary_text": _wrapped(_plain(story.summary), indent="   "),
+        # Cleaned by nh3 on the way in (stories.py) or just now (markdown_html): safe as HTML.
+        "summary_html": mark_safe(summary),  # noqa: S308
+        "summary_text": _wrapped(_plain(summary), indent="   "),
     }
 
 
 def digest_context(*, digest: Digest) -> dict[str, Any]:
-    stories = [
-        item.story for item in digest.items.select_related("story").order_by("position", "id")
-    ]
+    items = list(digest.items.select_related("story").order_by("position", "id"))
+    intro = intro_html(digest=digest)
     return {
         "digest": digest,
         "mailing_list": digest.mailing_list,
         "preheader": digest.preheader,
-        # Cleaned by nh3 when saved (admin and API go through stories.html_clean).
-        "intro_html": mark_safe(digest.intro),  # noqa: S308
-        "intro_text": _wrapped(_plain(digest.intro)),
-        "stories": [_story_context(story) for story in stories],
+        # Cleaned by nh3 (intro_html): safe to emit as HTML.
+        "intro_html": mark_safe(intro),  # noqa: S308
+        "intro_text": _wrapped(_plain(intro)),
+        "stories": [_story_context(item) for item in items],
         "greeting": SLOT_GREETING_HTML,
         "unsubscribe_url": SLOT_UNSUBSCRIBE_URL,
         "preferences_url": SLOT_PREFERENCES_URL,

@@ -30,6 +30,11 @@ class Migration(migrations.Migration):
             field=models.CharField(choices=[('markdown', 'Markdown'), ('html', 'HTML (digests written before Markdown)')], default='markdown', max_length=8),
         ),
         migrations.AddField(
+            model_name='digest',
+            name='send_zone',
+            field=models.CharField(blank=True, max_length=64),
+        ),
+        migrations.AddField(
             model_name='digeststory',
             name='headline_override',
             field=models.CharField(blank=True, help_text="Blank: the story's.", max_length=300, verbose_name='headline in this digest'),
