@@ -20,6 +20,7 @@ from django.utils import dateformat, timezone
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
+from audit.admin_logging import AuditedAdmin
 from newsletters import editions
 from newsletters.models import EditionRun, EditionSchedule
 
@@ -134,7 +135,8 @@ class EditionRunInline(admin.TabularInline[EditionRun, EditionSchedule]):
 
 
 @admin.register(EditionSchedule)
-class EditionScheduleAdmin(admin.ModelAdmin[EditionSchedule]):
+class EditionScheduleAdmin(AuditedAdmin[EditionSchedule]):
+    audit_noun = "edition_schedule"
     form = EditionScheduleForm
     list_display = [
         "mailing_list",

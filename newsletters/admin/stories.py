@@ -14,6 +14,8 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString
 from django.utils.text import Truncator
 
+from audit.admin_logging import AuditedAdmin
+from audit.records import audit_record, audit_record_each
 from newsletters import feeds, stories
 from newsletters.models import Feed, Story
 
@@ -83,7 +85,7 @@ class StoryForm(forms.ModelForm[Story]):
 
 
 @admin.register(Story)
-class StoryAdmin(admin.ModelAdmin[Story]):
+class StoryAdmin(AuditedAdmin[Story]):
     form = StoryForm
     list_display = ["thumbnail", "headline", "section", "source", "is_featured", "published_at"]
     list_display_links = ["thumbnail", "headline"]
@@ -124,6 +126,7 @@ class StoryAdmin(admin.ModelAdmin[Story]):
         changed = stories.stories_feature(
             story_ids=list(queryset.values_list("pk", flat=True)), featured=True
         )
+        audit_record_each(action="story.feature", request=request, targets=queryset)
         self.message_user(request, f"Featured {changed} story(ies).", messages.SUCCESS)
 
     @admin.action(description="Unfeature selected stories", permissions=["change"])
@@ -131,6 +134,7 @@ class StoryAdmin(admin.ModelAdmin[Story]):
         changed = stories.stories_feature(
             story_ids=list(queryset.values_list("pk", flat=True)), featured=False
         )
+        audit_record_each(action="story.unfeature", request=request, targets=queryset)
         self.message_user(request, f"Unfeatured {changed} story(ies).", messages.SUCCESS)
 
 
@@ -162,7 +166,7 @@ class FeedForm(forms.ModelForm[Feed]):
 
 
 @admin.register(Feed)
-class FeedAdmin(admin.ModelAdmin[Feed]):
+class FeedAdmin(AuditedAdmin[Feed]):
     form = FeedForm
     list_display = [
         "__str__",
@@ -229,6 +233,7 @@ class FeedAdmin(admin.ModelAdmin[Feed]):
         chosen = list(queryset.order_by("pk"))
         for feed in chosen[:POLL_NOW_LIMIT]:
             result = feeds.feed_poll(feed_id=feed.pk, timeout=POLL_NOW_TIMEOUT)
+            audit_record(action="feed.poll", request=request, target=feed)
             level, text = _poll_message(result)
             self.message_user(request, f"{feed}: {text}", level)
         left = len(chosen) - POLL_NOW_LIMIT
