@@ -210,7 +210,11 @@ def _edition_compose(*, schedule: EditionSchedule, due_at: datetime) -> EditionR
         # The same gate as an editor's "Schedule": an edition that fails a pre-send check stays
         # a draft, and the run says what to fix.
         try:
-            digest = scheduling.digest_schedule(digest_id=digest.pk, send_at=due_at, by=None)
+            digest = scheduling.digest_schedule(
+                digest_id=digest.pk, send_at=due_at, by=None, zone=schedule.timezone
+            )
+            if digest.state == Digest.State.AWAITING_APPROVAL:
+                reason = "Waiting for a second Publisher's approval (two-person rule)."
         except scheduling.DigestNotReady as not_ready:
             reason = "Left as a draft, not scheduled: " + " ".join(not_ready.problems)
     return EditionRun.objects.create(

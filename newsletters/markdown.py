@@ -2,7 +2,8 @@
 
 CommonMark through markdown-it-py, then the same nh3 allow-list as every other staff HTML: raw HTML
 in the Markdown is allowed through the parser and cleaned after it, so an intro written as HTML
-before Markdown arrived still renders as it did.
+before Markdown arrived still renders as it did. Relative links are kept here so that the pre-send
+checks can name them for the editor to fix, instead of their text going out silently unlinked.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ def markdown_html(text: str) -> str:
     """HTML of `text` (Markdown), reduced to the allow-list; empty text gives ""."""
     if not (text or "").strip():
         return ""
-    return html_clean(_parser.render(text))
+    return html_clean(_parser.render(text), absolute_links_only=False)
 
 
 MAX_MARKDOWN = 20_000

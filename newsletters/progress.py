@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.db.models import Count
 from django.utils import timezone
@@ -31,13 +31,33 @@ def digest_counts(*, digest_id: int) -> dict[str, int]:
     return counts
 
 
-def digest_send_rate(*, digest_id: int, window_seconds: int = 60) -> float:
-    """Messages per second recorded as sent over the last `window_seconds`."""
-    since = timezone.now() - timedelta(seconds=window_seconds)
+def digest_send_rate(
+    *, digest_id: int, window_seconds: int = 60, started_at: datetime | None = None
+) -> float:
+    """Messages per second recorded as sent over the last `window_seconds`.
+
+    In a send's first minute the window is only as long as the send (from `started_at`), so the
+    rate is not understated by the seconds before it began.
+    """
+    now = timezone.now()
+    since = now - timedelta(seconds=window_seconds)
     recent = Delivery.objects.filter(
         digest_id=digest_id, state=Row.SENT, sent_at__gte=since
     ).count()
-    return recent / window_seconds
+    span = float(window_seconds)
+    if started_at is not None and started_at > since:
+        span = max(1.0, (now - started_at).total_seconds())
+    return recent / span
+
+
+def digest_eta_seconds(*, counts: dict[str, int], rate: float) -> float | None:
+    """Seconds until every owed message is sent at `rate`; None when nothing is moving."""
+    owed = counts["pending"] + counts["sending"]
+    if owed == 0:
+        return 0.0
+    if rate <= 0:
+        return None
+    return owed / rate
 
 
 def digest_possible_duplicates(*, digest_id: int) -> int:

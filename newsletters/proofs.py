@@ -2,15 +2,33 @@
 
 from __future__ import annotations
 
-from mailinglist.models import Subscriber
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+
+from mailinglist.models import MailingList, Subscriber
 from newsletters import mime, rendering, senders
 from newsletters.models import Digest
 
 TEST_SUBJECT_PREFIX = "[TEST] "
+# A seed list is a handful of colleagues, not an audience: test sends skip the ledger.
+MAX_SEED_ADDRESSES = 25
 
 
 class ProofSendFailed(Exception):
     """The mail server or ESP would not take the test copy; says what it answered."""
+
+
+def seed_addresses(*, mailing_list: MailingList) -> list[str]:
+    """The list's seed list: valid addresses, one per line, each once, capped."""
+    found: dict[str, None] = {}
+    for line in mailing_list.seed_addresses.splitlines():
+        address = line.strip().strip(",;")
+        try:
+            validate_email(address)
+        except ValidationError:
+            continue
+        found.setdefault(address, None)
+    return list(found)[:MAX_SEED_ADDRESSES]
 
 
 def digest_preview(*, digest: Digest) -> rendering.RenderedDigest:

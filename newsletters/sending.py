@@ -72,6 +72,19 @@ def digest_start(*, digest_id: int) -> bool:
     return True
 
 
+def audience_count(*, mailing_list_id: int) -> int:
+    """Readers a digest to this list would go to now: the snapshot's rule, counted."""
+    now = timezone.now()
+    return (
+        Subscription.objects.filter(
+            mailing_list_id=mailing_list_id, state=Subscription.State.ACTIVE
+        )
+        .filter(Q(subscriber__paused_until__isnull=True) | Q(subscriber__paused_until__lte=now))
+        .exclude(subscriber__email_hash__in=Suppression.objects.values("email_hash"))
+        .count()
+    )
+
+
 def digest_snapshot(*, digest_id: int) -> int:
     """Freeze the render and put the audience in the ledger (idempotent); returns its size.
 

@@ -28,8 +28,13 @@ MAX_SUMMARY_CHARS = 5000
 _url_validator = URLValidator(schemes=["http", "https"])
 
 
-def html_clean(raw: str) -> str:
-    """Staff or feed HTML reduced to the allow-list; links only to http(s) and mailto."""
+def html_clean(raw: str, *, absolute_links_only: bool = True) -> str:
+    """Staff or feed HTML reduced to the allow-list; links only to http(s) and mailto.
+
+    `absolute_links_only=False` keeps relative links, for text the pre-send checks read before
+    it can go out (a digest's Markdown): there a relative link is reported for the editor to
+    fix, rather than silently unlinked.
+    """
     # A lone surrogate (JSON can carry "\ud800") cannot cross into nh3's Rust: replace it.
     text = (raw or "").encode("utf-8", "replace").decode("utf-8")
     return nh3.clean(
@@ -37,7 +42,7 @@ def html_clean(raw: str) -> str:
         tags=ALLOWED_TAGS,
         attributes=ALLOWED_ATTRIBUTES,
         url_schemes={"http", "https", "mailto"},
-        attribute_filter=_absolute_links_only,
+        attribute_filter=_absolute_links_only if absolute_links_only else None,
         link_rel="noopener",
     ).strip()
 

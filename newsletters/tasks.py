@@ -31,6 +31,13 @@ def dispatch_due_digests() -> None:
     sending.digests_dispatch_due()
 
 
+@shared_task(acks_late=True, time_limit=540, soft_time_limit=480)
+def start_digest(digest_id: int) -> None:
+    # "Send now" (or an approval of a due digest): start without waiting for the beat tick,
+    # which would start it anyway if this task were lost.
+    sending.digest_start(digest_id=digest_id)
+
+
 @shared_task(bind=True, acks_late=True, time_limit=540, soft_time_limit=480)
 def send_batch(self: Task[..., None], digest_id: int, first_id: int, last_id: int) -> None:
     batches.batch_send(

@@ -23,8 +23,11 @@ def test_change_page_shows_the_presend_checks_and_buttons(staff: Client) -> None
 
     assert "Pre-send checks" in html
     assert "Every image has alt text." in html
-    assert "Send a test to me" in html
-    assert 'form="digest-schedule"' in html
+    assert "Send a test" in html
+    # The schedule inputs belong to the schedule form, outside the admin's own <form>.
+    desk = html[html.index('id="digest-desk"') :]
+    assert html.index('id="digest-desk"') < html.index('id="digest_form"')
+    assert 'id="digest-schedule"' in desk and 'name="send_at"' in desk
 
 
 def test_preview_shows_desktop_mobile_and_text(staff: Client) -> None:
@@ -85,18 +88,42 @@ def test_editing_is_locked_once_sending_starts(staff: Client) -> None:
     assert digest.subject != "changed"
 
 
-def test_intro_html_is_cleaned_when_saved(staff: Client) -> None:
-    digest = make_digest(stories=1)
-    data = {
+def _intro_post(digest: Digest, intro: str) -> dict[str, object]:
+    return {
         "mailing_list": digest.mailing_list_id,
         "subject": "S",
         "preheader": "",
-        "intro": '<p onclick="x()">Hi <script>alert(1)</script><a href="javascript:x()">j</a></p>',
+        "intro": intro,
         "items-TOTAL_FORMS": "0",
         "items-INITIAL_FORMS": "0",
     }
 
-    staff.post(f"/admin/newsletters/digest/{digest.pk}/change/", data)
+
+HOSTILE = '<p onclick="x()">Hi <script>alert(1)</script><a href="javascript:x()">j</a></p>'
+
+
+def test_a_markdown_intro_is_kept_as_typed_and_rendered_clean(staff: Client) -> None:
+    from newsletters.rendering import intro_html
+
+    digest = make_digest(stories=1)
+    assert digest.intro_format == Digest.IntroFormat.MARKDOWN
+
+    staff.post(
+        f"/admin/newsletters/digest/{digest.pk}/change/",
+        _intro_post(digest, "Good **morning**.\n\n" + HOSTILE),
+    )
+
+    digest.refresh_from_db()
+    assert digest.intro.startswith("Good **morning**.")
+    html = intro_html(digest=digest)
+    assert "<strong>morning</strong>" in html
+    assert "script" not in html and "onclick" not in html and "javascript" not in html
+
+
+def test_an_html_intro_from_before_markdown_is_cleaned_when_saved(staff: Client) -> None:
+    digest = make_digest(stories=1, intro_format=Digest.IntroFormat.HTML)
+
+    staff.post(f"/admin/newsletters/digest/{digest.pk}/change/", _intro_post(digest, HOSTILE))
 
     digest.refresh_from_db()
     assert (
@@ -147,6 +174,8 @@ def test_progress_and_controls_of_a_sending_digest(
 
 
 def test_progress_shows_rate_and_time_to_go_while_sending(staff: Client) -> None:
+    from datetime import timedelta
+
     from django.utils import timezone
 
     from mailinglist.models import Subscriber
@@ -163,9 +192,13 @@ def test_progress_shows_rate_and_time_to_go_while_sending(staff: Client) -> None
             sent_at=timezone.now() if sent else None,
         )
     Digest.objects.filter(pk=digest.pk).update(
-        state=Digest.State.SENDING, snapshot_at=timezone.now()
+        state=Digest.State.SENDING, snapshot_at=timezone.now() - timedelta(minutes=2)
     )
 
-    text = staff.get(f"/admin/newsletters/digest/{digest.pk}/progress/").json()["text"]
+    data = staff.get(f"/admin/newsletters/digest/{digest.pk}/progress/").json()
 
-    assert text == "60 sent · 0 failed · 0 skipped · 120 to go, of 180 · 1.0/s, about 2 min to go"
+    assert data["text"] == (
+        "60 sent · 0 failed · 0 skipped · 120 to go, of 180 · 1.0/s over the last minute"
+        " · about 2 min to go"
+    )
+    assert data["eta_seconds"] == 120

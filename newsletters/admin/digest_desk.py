@@ -1,0 +1,416 @@
+"""The digest page's send desk: the buttons an editor presses, each a POST to a small view.
+
+Every view checks the permission its role needs (Editor: fill, test send; Publisher: schedule,
+send now, approve, pause, resume, cancel, resend), calls one domain function, records the action
+in the audit trail and goes back to the digest with a message. The desk is rendered outside the
+admin's own <form>: a form inside a form is dropped by browsers, which is how these buttons once
+did nothing in Chromium while every test-client test passed.
+"""
+
+from __future__ import annotations
+
+import zoneinfo
+from collections.abc import Callable
+from functools import cache
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.auth.models import User
+from django.core.exceptions import PermissionDenied
+from django.db import transaction
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.clickjacking import xframe_options_sameorigin
+
+from audit.records import audit_record
+from newsletters import composing, controls, progress, proofs, scheduling, sending
+from newsletters.markdown import markdown_html, markdown_source_clean
+from newsletters.models import Digest
+
+State = Digest.State
+# Machine-local names that describe no place (see editions.MACHINE_ZONES).
+_NOT_PLACES = {"localtime", "posixrules", "Factory"}
+
+
+@cache
+def timezone_choices() -> list[tuple[str, str]]:
+    """Every IANA zone (Asia/Qatar included), by name: what a newsroom anywhere schedules in."""
+    names = sorted(zoneinfo.available_timezones() - _NOT_PLACES)
+    return [(name, name.replace("_", " ")) for name in names]
+
+
+class ScheduleForm(forms.Form):
+    send_at = forms.DateTimeField(
+        label="Send at",
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+        input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"],
+        error_messages={"required": "Pick a date and time to send at."},
+    )
+    zone = forms.ChoiceField(label="Timezone", choices=timezone_choices)
+
+    def send_at_aware(self) -> Any:
+        value = self.cleaned_data["send_at"]
+        naive = timezone.make_naive(value) if timezone.is_aware(value) else value
+        return naive.replace(tzinfo=scheduling.zone_or_utc(self.cleaned_data["zone"]))
+
+
+class TestSendForm(forms.Form):
+    to = forms.ChoiceField(choices=[("me", "me"), ("seed", "the list's seed list")])
+
+
+def _user(request: HttpRequest) -> User | None:
+    return request.user if isinstance(request.user, User) else None
+
+
+def _first_error(form: forms.Form) -> str:
+    for errors in form.errors.values():
+        return str(errors[0])
+    return "Check the form."
+
+
+class DigestDeskMixin:
+    """Views and context of the send desk, mixed into DigestAdmin."""
+
+    admin_site: admin.AdminSite
+    opts: Any
+
+    # --- Who may press what -------------------------------------------------------------------
+
+    def desk_permissions(self, request: HttpRequest, digest: Digest) -> dict[str, bool]:
+        def can(codename: str) -> bool:
+            return bool(request.user.has_perm(f"newsletters.{codename}"))
+
+        editable = digest_is_editable(digest)
+        user = _user(request)
+        return {
+            "fill": can("change_digest") and editable,
+            "test": can("change_digest"),
+            "schedule": can("schedule_digest") and editable,
+            "approve": can("approve_digest")
+            and digest.state == State.AWAITING_APPROVAL
+            and (user is None or digest.scheduled_by_id != user.pk),
+            "control": can("control_digest"),
+        }
+
+    def _digest_for(self, request: HttpRequest, pk: int, *, needs: str) -> Digest:
+        digest = get_object_or_404(Digest.objects.select_related("mailing_list"), pk=pk)
+        if needs == "view":
+            allowed = bool(request.user.has_perm("newsletters.view_digest"))
+        else:
+            allowed = self.desk_permissions(request, digest)[needs]
+        if not allowed:
+            raise PermissionDenied
+        return digest
+
+    def _back(self, digest: Digest) -> HttpResponseRedirect:
+        return HttpResponseRedirect(reverse("admin:newsletters_digest_change", args=[digest.pk]))
+
+    # --- Context for the change page ----------------------------------------------------------
+
+    def desk_context(self, request: HttpRequest, digest: Digest) -> dict[str, Any]:
+        zone = digest.send_zone or digest.mailing_list.default_timezone or "UTC"
+        seeds = proofs.seed_addresses(mailing_list=digest.mailing_list)
+        return {
+            "desk": self.desk_permissions(request, digest),
+            "schedule_form": ScheduleForm(initial={"zone": zone}),
+            "send_time": scheduling.send_time_label(digest=digest),
+            "second_person": scheduling.digest_needs_second_person(digest=digest),
+            "seed_count": len(seeds),
+            "progress": digest_progress(digest) if digest.snapshot_at else None,
+        }
+
+    # --- Views ---------------------------------------------------------------------------------
+
+    def preview_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        digest = self._digest_for(request, pk, needs="view")
+        preview = proofs.digest_preview(digest=digest)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Preview: {preview.subject or '(no subject)'}",
+            "opts": self.opts,
+            "original": digest,
+            "preview": preview,
+            "html_url": reverse("admin:newsletters_digest_preview_html", args=[digest.pk]),
+        }
+        return TemplateResponse(request, "admin/newsletters/digest/preview.html", context)
+
+    @xframe_options_sameorigin
+    def preview_html_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        digest = self._digest_for(request, pk, needs="view")
+        response = HttpResponse(proofs.digest_preview(digest=digest).html)
+        response["Content-Security-Policy"] = (
+            "sandbox; default-src 'none'; img-src * data:; style-src 'unsafe-inline'"
+        )
+        return response
+
+    def intro_preview_view(self, request: HttpRequest) -> HttpResponse:
+        """The Markdown intro as it will read, for the preview beside the text box."""
+        if request.method != "POST":
+            return HttpResponse(status=405)
+        if not request.user.has_perm("newsletters.change_digest") and not request.user.has_perm(
+            "newsletters.add_digest"
+        ):
+            raise PermissionDenied
+        text = markdown_source_clean(request.POST.get("text", ""))
+        return JsonResponse({"html": markdown_html(text)})
+
+    def test_send_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        if request.method != "POST":
+            return HttpResponse(status=405)
+        digest = self._digest_for(request, pk, needs="test")
+        form = TestSendForm(request.POST)
+        to = form.cleaned_data["to"] if form.is_valid() else "me"
+        if to == "seed":
+            addresses = proofs.seed_addresses(mailing_list=digest.mailing_list)
+            if not addresses:
+                messages.error(
+                    request,
+                    f"{digest.mailing_list} has no seed list yet: add colleagues' addresses to "
+                    "the list (Mailing lists → the list → Seed addresses).",
+                )
+                return self._back(digest)
+        else:
+            email = getattr(request.user, "email", "")
+            if not email:
+                messages.error(
+                    request, "Your staff account has no email address: add one to receive tests."
+                )
+                return self._back(digest)
+            addresses = [email]
+        from newsletters.tasks import send_test_digest
+
+        name = getattr(request.user, "first_name", "") if to == "me" else ""
+        for address in addresses:
+            transaction.on_commit(
+                lambda address=address: send_test_digest.delay(digest.pk, address, name)  # type: ignore[misc]
+            )
+        audit_record(
+            action="digest.test_send", request=request, target=digest, detail={"to": addresses}
+        )
+        who = addresses[0] if to == "me" else f"the seed list ({len(addresses)} addresses)"
+        messages.success(request, f"A test copy is on its way to {who} (subject starts [TEST]).")
+        return self._back(digest)
+
+    def fill_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        if request.method != "POST":
+            return HttpResponse(status=405)
+        digest = self._digest_for(request, pk, needs="fill")
+        try:
+            count = composing.digest_fill_from_featured(digest=digest)
+        except composing.DigestLocked as locked:
+            messages.error(request, str(locked))
+            return self._back(digest)
+        audit_record(action="digest.fill", request=request, target=digest, detail={"added": count})
+        if count:
+            messages.success(request, f"Filled with {count} featured stories since the last issue.")
+        else:
+            messages.warning(
+                request, "No featured stories since the last issue that this list has not had."
+            )
+        return self._back(digest)
+
+    def schedule_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        if request.method != "POST":
+            return HttpResponse(status=405)
+        digest = self._digest_for(request, pk, needs="schedule")
+        form = ScheduleForm(request.POST)
+        if not form.is_valid():
+            messages.error(request, _first_error(form))
+            return self._back(digest)
+        return self._scheduled(
+            request,
+            digest,
+            lambda: scheduling.digest_schedule(
+                digest_id=digest.pk,
+                send_at=form.send_at_aware(),
+                by=_user(request),
+                zone=form.cleaned_data["zone"],
+            ),
+            action="digest.schedule",
+        )
+
+    def send_now_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        """GET: "Send … now to N readers of L?"; POST: send it."""
+        digest = self._digest_for(request, pk, needs="schedule")
+        if request.method == "POST":
+            return self._scheduled(
+                request,
+                digest,
+                lambda: scheduling.digest_send_now(digest_id=digest.pk, by=_user(request)),
+                action="digest.send_now",
+            )
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Send now?",
+            "opts": self.opts,
+            "original": digest,
+            "reader_count": sending.audience_count(mailing_list_id=digest.mailing_list_id),
+            "second_person": scheduling.digest_needs_second_person(digest=digest),
+        }
+        return TemplateResponse(request, "admin/newsletters/digest/send_now.html", context)
+
+    def _scheduled(
+        self,
+        request: HttpRequest,
+        digest: Digest,
+        schedule: Callable[[], Digest],
+        *,
+        action: str,
+    ) -> HttpResponse:
+        try:
+            scheduled = schedule()
+        except scheduling.DigestNotReady as not_ready:
+            messages.error(request, "Not scheduled. Fix first: " + " ".join(not_ready.problems))
+            return self._back(digest)
+        except scheduling.DigestStateError as wrong_state:
+            messages.error(request, str(wrong_state))
+            return self._back(digest)
+        when = scheduling.send_time_label(digest=scheduled)
+        audit_record(
+            action=action,
+            request=request,
+            target=scheduled,
+            detail={"send_at": when, "state": scheduled.state},
+        )
+        if scheduled.state == State.AWAITING_APPROVAL:
+            messages.success(
+                request,
+                f"Waiting for a second Publisher's approval (two-person rule on "
+                f"{digest.mailing_list}); it will go out {when} or as soon as it is approved.",
+            )
+        elif action == "digest.send_now":
+            messages.success(request, "Sending now: the progress below updates as it goes.")
+        else:
+            messages.success(request, f"Scheduled for {when}.")
+        return self._back(digest)
+
+    def approve_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        if request.method != "POST":
+            return HttpResponse(status=405)
+        digest = self._digest_for(request, pk, needs="approve")
+        user = _user(request)
+        if user is None:
+            raise PermissionDenied
+        try:
+            approved = scheduling.digest_approve(digest_id=digest.pk, by=user)
+        except (scheduling.DigestNotReady, scheduling.DigestStateError) as refused:
+            messages.error(request, str(refused))
+            return self._back(digest)
+        except scheduling.ApprovalRefused as refused:
+            messages.error(request, str(refused))
+            return self._back(digest)
+        audit_record(action="digest.approve", request=request, target=approved)
+        messages.success(
+            request, f"Approved: scheduled for {scheduling.send_time_label(digest=approved)}."
+        )
+        return self._back(digest)
+
+    def unschedule_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        if request.method != "POST":
+            return HttpResponse(status=405)
+        digest = get_object_or_404(Digest.objects.select_related("mailing_list"), pk=pk)
+        # Taking a digest back is the scheduler's right; sending it back unapproved the approver's.
+        rejecting = digest.state == State.AWAITING_APPROVAL
+        perms = ["newsletters.schedule_digest"]
+        if rejecting:
+            perms.append("newsletters.approve_digest")
+        if not any(request.user.has_perm(p) for p in perms):
+            raise PermissionDenied
+        try:
+            scheduling.digest_unschedule(digest_id=digest.pk, by=_user(request))
+        except scheduling.DigestStateError as wrong_state:
+            messages.error(request, str(wrong_state))
+            return self._back(digest)
+        audit_record(
+            action="digest.reject" if rejecting else "digest.unschedule",
+            request=request,
+            target=digest,
+        )
+        messages.success(request, "Back to draft: it will not go out until scheduled again.")
+        return self._back(digest)
+
+    def progress_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        """Counts, rate and time to go, polled by the desk while the digest is going out."""
+        digest = self._digest_for(request, pk, needs="view")
+        return JsonResponse(digest_progress(digest))
+
+    def control_view(self, request: HttpRequest, pk: int, action: str) -> HttpResponse:
+        if request.method != "POST":
+            return HttpResponse(status=405)
+        if action not in {"pause", "resume", "cancel", "resend"}:
+            return HttpResponse(status=404)
+        digest = self._digest_for(request, pk, needs="control")
+        user = _user(request)
+        try:
+            if action == "pause":
+                controls.digest_pause(digest_id=digest.pk, by=user)
+                done = "Paused: no more messages go out until you resume."
+            elif action == "resume":
+                controls.digest_resume(digest_id=digest.pk, by=user)
+                done = "Resumed."
+            elif action == "cancel":
+                controls.digest_cancel(digest_id=digest.pk, by=user)
+                done = "Cancelled: readers not yet sent to will not get it."
+            else:
+                count = controls.digest_resend_failed(digest_id=digest.pk, by=user)
+                done = f"Sending again to {count} reader(s) whose delivery failed."
+        except controls.ControlRefused as refused:
+            messages.error(request, str(refused))
+            return self._back(digest)
+        audit_record(action=f"digest.{action}", request=request, target=digest)
+        messages.success(request, done)
+        return self._back(digest)
+
+
+def digest_is_editable(digest: Digest) -> bool:
+    """Content may change: before sending, and under the two-person rule only as a draft (what
+    the second person approved is what goes out)."""
+    if scheduling.digest_needs_second_person(digest=digest):
+        return digest.state == State.DRAFT
+    return digest.is_editable
+
+
+def digest_progress(digest: Digest) -> dict[str, Any]:
+    """Counts, rate over the last minute, seconds to go and one line of text, for the desk."""
+    counts = progress.digest_counts(digest_id=digest.pk)
+    owed = counts["pending"] + counts["sending"]
+    rate = 0.0
+    eta: float | None = None
+    if digest.state == State.SENDING:
+        rate = progress.digest_send_rate(digest_id=digest.pk, started_at=digest.snapshot_at)
+        eta = progress.digest_eta_seconds(counts=counts, rate=rate)
+    duplicates = progress.digest_possible_duplicates(digest_id=digest.pk)
+    text = (
+        f"{counts['sent']:,} sent · {counts['failed']:,} failed · {counts['skipped']:,} skipped · "
+        f"{owed:,} to go, of {counts['total']:,}"
+    )
+    if duplicates:
+        text += f" · {duplicates} may have had it twice (a worker died mid-send)"
+    if rate >= 1:
+        text += f" · {rate:.1f}/s over the last minute"
+    elif rate > 0:
+        text += f" · {rate * 60:.0f}/min over the last minute"
+    if eta:
+        text += f" · about {_duration(eta)} to go"
+    return {
+        "state": digest.state,
+        "state_label": digest.get_state_display(),
+        "counts": counts,
+        "done": counts["sent"] + counts["failed"] + counts["skipped"],
+        "rate": round(rate, 2),
+        "eta_seconds": None if eta is None else round(eta),
+        "possible_duplicates": duplicates,
+        "text": text,
+    }
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 90:
+        return f"{max(1, round(seconds))} s"
+    if seconds < 90 * 60:
+        return f"{round(seconds / 60)} min"
+    return f"{seconds / 3600:.1f} h"
