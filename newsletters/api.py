@@ -16,9 +16,16 @@ from newsletters import controls, progress, scheduling
 from newsletters.markdown import markdown_source_clean
 from newsletters.models import Digest, DigestStory, Story
 from newsletters.stories import StoryInput, story_upsert, text_clean
-from operations.api_auth import staff_token
+from operations.api_auth import request_perms_require, staff_token_for
 
-router = Router(auth=staff_token, tags=["content"])
+# Each endpoint names the permission it needs (its `auth=`); an endpoint that forgets inherits a
+# read-only check rather than being open to every token.
+router = Router(
+    auth=staff_token_for("newsletters.view_story", "newsletters.view_digest", doing="this"),
+    tags=["content"],
+)
+SCHEDULE = "newsletters.schedule_digest"
+CONTROL = "newsletters.control_digest"
 
 
 class StoryIn(Schema):
@@ -114,7 +121,11 @@ def _aware(moment: datetime) -> datetime | None:
     return moment if timezone.is_aware(moment) else None
 
 
-@router.get("/stories", response=list[StoryOut])
+@router.get(
+    "/stories",
+    response=list[StoryOut],
+    auth=staff_token_for("newsletters.view_story", doing="reading stories"),
+)
 def stories_list(
     request: HttpRequest, featured: bool | None = None, limit: int = 50
 ) -> list[dict[str, object]]:
@@ -125,7 +136,14 @@ def stories_list(
     return [_story_out(story) for story in query[: max(1, min(limit, 500))]]
 
 
-@router.post("/stories", response={200: StoryOut, 201: StoryOut, 400: Problem})
+@router.post(
+    "/stories",
+    response={200: StoryOut, 201: StoryOut, 400: Problem},
+    # An upsert may create or change the story at that URL: it needs both.
+    auth=staff_token_for(
+        "newsletters.add_story", "newsletters.change_story", doing="adding or changing stories"
+    ),
+)
 def stories_upsert(request: HttpRequest, payload: StoryIn) -> HttpResponse:
     """Create or update the story at `url` (idempotent: the same URL is always one story)."""
     if payload.published_at is not None and _aware(payload.published_at) is None:
@@ -152,13 +170,19 @@ def stories_upsert(request: HttpRequest, payload: StoryIn) -> HttpResponse:
     )
 
 
-@router.post("/digests", response={201: dict, 400: Problem, 404: Problem})
+@router.post(
+    "/digests",
+    response={201: dict, 400: Problem, 404: Problem},
+    auth=staff_token_for("newsletters.add_digest", doing="creating digests"),
+)
 def digests_create(request: HttpRequest, payload: DigestIn) -> HttpResponse:
     """A digest for a list: given stories, or the featured stories that list has not had yet.
 
     With `send_at` it is also scheduled, and only if the pre-send checks pass; otherwise
     nothing is created and the answer says what to fix.
     """
+    if payload.send_at is not None:
+        request_perms_require(request, SCHEDULE, doing="scheduling digests (send_at)")
     mailing_list = MailingList.objects.filter(slug=payload.list_slug).first()
     if mailing_list is None:
         return _problem(f"list: no mailing list {payload.list_slug!r}.", 404)
@@ -205,7 +229,11 @@ def digests_create(request: HttpRequest, payload: DigestIn) -> HttpResponse:
     return JsonResponse(_digest_out(digest), status=201)
 
 
-@router.get("/digests/{digest_id}", response={200: dict, 404: Problem})
+@router.get(
+    "/digests/{digest_id}",
+    response={200: dict, 404: Problem},
+    auth=staff_token_for("newsletters.view_digest", doing="reading digests"),
+)
 def digests_detail(request: HttpRequest, digest_id: int) -> HttpResponse:
     digest = Digest.objects.select_related("mailing_list").filter(pk=digest_id).first()
     if digest is None:
@@ -214,7 +242,9 @@ def digests_detail(request: HttpRequest, digest_id: int) -> HttpResponse:
 
 
 @router.post(
-    "/digests/{digest_id}/schedule", response={200: dict, 400: Problem, 404: Problem, 409: Problem}
+    "/digests/{digest_id}/schedule",
+    response={200: dict, 400: Problem, 404: Problem, 409: Problem},
+    auth=staff_token_for(SCHEDULE, doing="scheduling digests"),
 )
 def digests_schedule(request: HttpRequest, digest_id: int, payload: ScheduleIn) -> HttpResponse:
     if _aware(payload.send_at) is None:
@@ -234,7 +264,11 @@ def digests_schedule(request: HttpRequest, digest_id: int, payload: ScheduleIn) 
     return JsonResponse(_digest_out(digest))
 
 
-@router.post("/digests/{digest_id}/unschedule", response={200: dict, 404: Problem, 409: Problem})
+@router.post(
+    "/digests/{digest_id}/unschedule",
+    response={200: dict, 404: Problem, 409: Problem},
+    auth=staff_token_for(SCHEDULE, doing="unscheduling digests"),
+)
 def digests_unschedule(request: HttpRequest, digest_id: int) -> HttpResponse:
     if not Digest.objects.filter(pk=digest_id).exists():
         return _problem("No such digest.", 404)
@@ -261,18 +295,30 @@ def _control(request: HttpRequest, digest_id: int, action: str) -> HttpResponse:
     return JsonResponse(_digest_out(digest))
 
 
-@router.post("/digests/{digest_id}/pause", response={200: dict, 404: Problem, 409: Problem})
+@router.post(
+    "/digests/{digest_id}/pause",
+    response={200: dict, 404: Problem, 409: Problem},
+    auth=staff_token_for(CONTROL, doing="pausing digests"),
+)
 def digests_pause(request: HttpRequest, digest_id: int) -> HttpResponse:
     """Stop sending after the current group of messages; nothing is lost."""
     return _control(request, digest_id, "pause")
 
 
-@router.post("/digests/{digest_id}/resume", response={200: dict, 404: Problem, 409: Problem})
+@router.post(
+    "/digests/{digest_id}/resume",
+    response={200: dict, 404: Problem, 409: Problem},
+    auth=staff_token_for(CONTROL, doing="resuming digests"),
+)
 def digests_resume(request: HttpRequest, digest_id: int) -> HttpResponse:
     return _control(request, digest_id, "resume")
 
 
-@router.post("/digests/{digest_id}/cancel", response={200: dict, 404: Problem, 409: Problem})
+@router.post(
+    "/digests/{digest_id}/cancel",
+    response={200: dict, 404: Problem, 409: Problem},
+    auth=staff_token_for(CONTROL, doing="cancelling digests"),
+)
 def digests_cancel(request: HttpRequest, digest_id: int) -> HttpResponse:
     """Stop for good: readers not yet sent to are skipped."""
     return _control(request, digest_id, "cancel")

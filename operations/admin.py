@@ -6,13 +6,14 @@ from django.contrib import admin, messages
 from django.forms import ModelForm
 from django.http import HttpRequest
 
+from operations.admin_permissions import ActionsNeedPermission
 from operations.api_tokens import api_token_issue
 from operations.mailcheck import mail_check_create
 from operations.models import ApiToken, MailCheck
 
 
 @admin.register(MailCheck)
-class MailCheckAdmin(admin.ModelAdmin[MailCheck]):
+class MailCheckAdmin(ActionsNeedPermission[MailCheck]):
     """Adding a mail check sends it; the list shows each outcome with its error, if any."""
 
     list_display = ["recipient", "state", "requested_at", "finished_at", "worker", "error"]
@@ -41,12 +42,25 @@ class MailCheckAdmin(admin.ModelAdmin[MailCheck]):
 
 
 @admin.register(ApiToken)
-class ApiTokenAdmin(admin.ModelAdmin[ApiToken]):
-    """Creating one shows the token once; only its hash is kept."""
+class ApiTokenAdmin(ActionsNeedPermission[ApiToken]):
+    """Creating one shows the token once; only its hash is kept. Superusers only: a token acts
+    as its user, so handing them out is not part of any role."""
 
     list_display = ["user", "prefix", "created_at", "last_used_at"]
     fields = ["user"]
     readonly_fields = ["prefix", "created_at", "last_used_at"]
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return bool(request.user.is_active and request.user.is_superuser)
+
+    def has_view_permission(self, request: HttpRequest, obj: ApiToken | None = None) -> bool:
+        return self.has_module_permission(request)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return self.has_module_permission(request)
+
+    def has_delete_permission(self, request: HttpRequest, obj: ApiToken | None = None) -> bool:
+        return self.has_module_permission(request)
 
     def has_change_permission(self, request: HttpRequest, obj: ApiToken | None = None) -> bool:
         return False  # replace a token by creating a new one for the user

@@ -18,6 +18,7 @@ from mailinglist.models import (
     ConsentEvent,
     Suppression,
 )
+from operations.admin_permissions import ActionsNeedPermission
 
 # --- Suppression and consent records -----------------------------------------------------------
 
@@ -37,7 +38,7 @@ class SuppressionAddForm(forms.ModelForm[Suppression]):
 
 
 @admin.register(Suppression)
-class SuppressionAdmin(admin.ModelAdmin[Suppression]):
+class SuppressionAdmin(ActionsNeedPermission[Suppression]):
     list_display = ["address", "reason", "note", "created_at"]
     list_filter = ["reason", ("created_at", admin.DateFieldListFilter)]
     search_fields = ["email", "=email_hash"]
@@ -88,7 +89,7 @@ class SuppressionAdmin(admin.ModelAdmin[Suppression]):
 
 
 @admin.register(ConsentEvent)
-class ConsentEventAdmin(admin.ModelAdmin[ConsentEvent]):
+class ConsentEventAdmin(ActionsNeedPermission[ConsentEvent]):
     """The consent record across all subscribers. Append-only: nothing here can be changed."""
 
     list_display = ["at", "kind", "who", "lists", "ip", "detail"]

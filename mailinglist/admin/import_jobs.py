@@ -26,6 +26,7 @@ from mailinglist.models import (
     MailingList,
     Subscription,
 )
+from operations.admin_permissions import ActionsNeedPermission
 
 State = Subscription.State
 IMPORT_PERMISSION = "mailinglist.add_importjob"
@@ -87,7 +88,7 @@ class ImportUploadForm(forms.Form):
 
 
 @admin.register(ImportJob)
-class ImportJobAdmin(admin.ModelAdmin[ImportJob]):
+class ImportJobAdmin(ActionsNeedPermission[ImportJob]):
     """Past and running imports; a job's page is its preview, then its progress and report."""
 
     list_display = [

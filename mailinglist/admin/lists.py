@@ -12,6 +12,7 @@ from mailinglist.models import (
     MailingList,
     Subscription,
 )
+from operations.admin_permissions import ActionsNeedPermission
 
 State = Subscription.State
 
@@ -20,7 +21,7 @@ State = Subscription.State
 
 
 @admin.register(MailingList)
-class MailingListAdmin(admin.ModelAdmin[MailingList]):
+class MailingListAdmin(ActionsNeedPermission[MailingList]):
     list_display = ["name", "slug", "is_public", "active_count", "pending_count", "created_at"]
     list_filter = ["is_public"]
     search_fields = ["name", "slug"]

@@ -32,8 +32,10 @@ from mailinglist.models import (
     Subscriber,
     Subscription,
 )
+from operations.admin_permissions import ActionsNeedPermission
 
 State = Subscription.State
+EXPORT_PERMISSION = "mailinglist.export_subscribers"
 
 
 # --- Subscribers -------------------------------------------------------------------------------
@@ -156,7 +158,7 @@ class SubscriberForm(forms.ModelForm[Subscriber]):
 
 
 @admin.register(Subscriber)
-class SubscriberAdmin(admin.ModelAdmin[Subscriber]):
+class SubscriberAdmin(ActionsNeedPermission[Subscriber]):
     form = SubscriberForm
     list_display = ["email", "name", "subscription_summary", "created_at"]
     search_fields = ["email", "name"]
@@ -209,10 +211,17 @@ class SubscriberAdmin(admin.ModelAdmin[Subscriber]):
     def has_erase_permission(self, request: HttpRequest) -> bool:
         return bool(request.user.has_perm("mailinglist.delete_subscriber"))
 
+    def has_export_permission(self, request: HttpRequest) -> bool:
+        return bool(request.user.has_perm(EXPORT_PERMISSION))
+
     def changelist_view(
         self, request: HttpRequest, extra_context: dict[str, Any] | None = None
     ) -> HttpResponse:
-        extra = {"can_import": request.user.has_perm(IMPORT_PERMISSION), **(extra_context or {})}
+        extra = {
+            "can_import": request.user.has_perm(IMPORT_PERMISSION),
+            "can_export": self.has_export_permission(request),
+            **(extra_context or {}),
+        }
         return super().changelist_view(request, extra_context=extra)
 
     def get_urls(self) -> list[URLPattern]:
@@ -289,7 +298,7 @@ class SubscriberAdmin(admin.ModelAdmin[Subscriber]):
         )
         return None
 
-    @admin.action(description="Export selected as CSV", permissions=["view"])
+    @admin.action(description="Export selected as CSV", permissions=["export"])
     def export_selected(
         self, request: HttpRequest, queryset: QuerySet[Subscriber]
     ) -> StreamingHttpResponse:
@@ -304,7 +313,7 @@ class SubscriberAdmin(admin.ModelAdmin[Subscriber]):
 
     def export_view(self, request: HttpRequest) -> HttpResponseBase:
         """The changelist's rows as they are filtered and searched now, every page of them."""
-        if not self.has_view_permission(request):
+        if not self.has_export_permission(request):
             raise PermissionDenied
         if PAGE_VAR in request.GET:
             # The export is every page; the changelist would refuse a page number past the end.
