@@ -91,6 +91,8 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # How the sends a Publisher started ended, on their next admin page.
+    "newsletters.admin.notices.PublisherNoticeMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
@@ -178,6 +180,7 @@ CELERY_TASK_ROUTES = {
     "mailinglist.tasks.import_subscribers": {"queue": "default"},
     # An editor is waiting for their test copy.
     "newsletters.tasks.send_test_digest": {"queue": "transactional"},
+    "newsletters.tasks.notify_publisher": {"queue": "transactional"},
     "newsletters.tasks.send_batch": {"queue": "bulk"},
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")

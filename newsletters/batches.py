@@ -28,7 +28,13 @@ from mailinglist.models import Subscriber, Subscription, Suppression
 from mailinglist.subscriptions import suppression_add
 from newsletters import mime, rendering, senders, throttle
 from newsletters.models import Delivery, Digest
-from newsletters.sending import BatchRange, digest_event, digest_finish_if_done, queued_key
+from newsletters.sending import (
+    BatchRange,
+    digest_event,
+    digest_finish_if_done,
+    publisher_notify,
+    queued_key,
+)
 
 logger = logging.getLogger(__name__)
 State = Digest.State
@@ -321,6 +327,7 @@ def _halt(*, digest_id: int, outcome: senders.Outcome) -> datetime:
         state=State.PAUSED, updated_at=timezone.now()
     ):
         digest_event(digest_id, "paused", detail=f"Paused automatically: {outcome.error}")
+        publisher_notify(digest_id=digest_id, action="paused")
     return timezone.now() + timedelta(seconds=HALT_SECONDS)
 
 

@@ -199,4 +199,12 @@ def digest_finish_if_done(*, digest_id: int) -> bool:
     ).update(state=State.SENT, sent_at=timezone.now())
     if finished:
         digest_event(digest_id, "sent")
+        publisher_notify(digest_id=digest_id, action="sent")
     return bool(finished)
+
+
+def publisher_notify(*, digest_id: int, action: str) -> None:
+    """Queue the mail that tells the Publisher how their send ended (sent, or paused on a fault)."""
+    from newsletters.tasks import notify_publisher
+
+    transaction.on_commit(lambda: notify_publisher.delay(digest_id, action))

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from celery import Task, shared_task
 
-from newsletters import batches, editions, feeds, proofs, reconciling, retention, sending
+from newsletters import (
+    batches,
+    editions,
+    feeds,
+    notices,
+    proofs,
+    reconciling,
+    retention,
+    sending,
+)
 
 
 @shared_task(expires=55)
@@ -29,6 +38,12 @@ def send_test_digest(digest_id: int, to_email: str, name: str = "") -> None:
 def dispatch_due_digests() -> None:
     # Beat tick (every 15 s): start every scheduled digest whose time has come.
     sending.digests_dispatch_due()
+
+
+@shared_task(acks_late=True, time_limit=60, soft_time_limit=45)
+def notify_publisher(digest_id: int, action: str) -> None:
+    # A send ended ("sent") or the engine paused it ("paused"): tell the person who started it.
+    notices.digest_notify_publisher(digest_id=digest_id, action=action)
 
 
 @shared_task(acks_late=True, time_limit=540, soft_time_limit=480)

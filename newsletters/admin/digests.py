@@ -16,6 +16,7 @@ from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
+from audit.admin_logging import AuditedAdmin
 from newsletters import checks
 from newsletters.admin.digest_desk import DigestDeskMixin, digest_is_editable
 from newsletters.markdown import markdown_source_clean
@@ -83,7 +84,8 @@ class DigestStoryInline(admin.TabularInline[DigestStory, Digest]):
 
 
 @admin.register(Digest)
-class DigestAdmin(DigestDeskMixin, admin.ModelAdmin[Digest]):
+class DigestAdmin(DigestDeskMixin, AuditedAdmin[Digest]):
+    audit_noun = "digest"
     form = DigestForm
     change_form_template = "admin/newsletters/digest/change_form.html"
     list_display = ["__str__", "mailing_list", "state", "send_at", "story_count", "created_by"]

@@ -140,13 +140,18 @@ def test_new_editor_adds_fills_and_sends_now_to_every_reader_once(
     assert "to 5 readers of The Morning Briefing" in question
     _press(page, "Yes, send it now")
 
-    received = smtp_sink.wait_for(5, timeout=60)
+    # Five readers, and then the mail telling the Publisher how the send ended.
+    smtp_sink.wait_for(6, timeout=60)
     wait_until(lambda: Digest.objects.get(pk=digest.pk).state == Digest.State.SENT, timeout=60)
     # The page follows the send live and shows the end of it without a click.
     page.locator(".desk-state.state-sent").wait_for(timeout=30_000)
-    assert sorted(r for m in smtp_sink.received for r in m.rcpt_tos) == sorted(readers)
-    assert len(received) == 5 and len(smtp_sink.received) == 5
+    to_readers = [m for m in smtp_sink.received if m.rcpt_tos != [publisher.email]]
+    (notice,) = [m for m in smtp_sink.received if m.rcpt_tos == [publisher.email]]
+    assert sorted(r for m in to_readers for r in m.rcpt_tos) == sorted(readers)
+    assert len(to_readers) == 5  # each reader exactly once
+    assert notice.message["Subject"] == "Sent: Your Tuesday briefing"
     assert "5 sent · 0 failed · 0 skipped · 0 to go, of 5" in _desk(page)
+    assert "has been sent: 5 sent, 0 failed" in page.locator(".messagelist").inner_text()
     assert errors == []
 
 
