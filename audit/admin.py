@@ -41,11 +41,11 @@ class AuditEntryAdmin(admin.ModelAdmin[AuditEntry]):
     # Facet counts would re-count the whole trail for every choice.
     show_facets = admin.ShowFacets.NEVER
 
-    @admin.display(description="Actor", ordering="actor_name")
+    @admin.display(description="User", ordering="actor_name")
     def actor_display(self, entry: AuditEntry) -> str:
         return entry.actor_name or "—"
 
-    @admin.display(description="Target", ordering="target_repr")
+    @admin.display(description="Record", ordering="target_repr")
     def target_display(self, entry: AuditEntry) -> str:
         if not entry.target_type:
             return entry.target_repr or "—"

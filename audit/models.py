@@ -24,26 +24,29 @@ class AuditEntry(models.Model):
         API = "api", "API"
         COMMAND = "command", "Command"
 
-    at = models.DateTimeField(default=timezone.now)
+    at = models.DateTimeField("when", default=timezone.now)
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,
         blank=True,
         on_delete=models.SET_NULL,
         related_name="+",
+        verbose_name="user",
         db_index=False,  # covered by the (actor, at) index below
     )
-    actor_name = models.CharField(max_length=ACTOR_NAME_LENGTH, blank=True)
+    actor_name = models.CharField("user's name", max_length=ACTOR_NAME_LENGTH, blank=True)
     action = models.CharField(
         max_length=ACTION_LENGTH, help_text="What was done, e.g. digest.schedule or list.change."
     )
-    target_type = models.CharField(max_length=TARGET_TYPE_LENGTH, blank=True)
-    target_id = models.CharField(max_length=TARGET_ID_LENGTH, blank=True)
-    target_repr = models.CharField(max_length=TARGET_REPR_LENGTH, blank=True)
-    detail = models.JSONField(default=dict, blank=True, help_text="What changed, e.g. field names.")
-    ip = models.GenericIPAddressField(null=True, blank=True)
-    user_agent = models.CharField(max_length=USER_AGENT_LENGTH, blank=True)
-    via = models.CharField(max_length=VIA_LENGTH, choices=Via.choices, default=Via.ADMIN)
+    target_type = models.CharField("record type", max_length=TARGET_TYPE_LENGTH, blank=True)
+    target_id = models.CharField("record id", max_length=TARGET_ID_LENGTH, blank=True)
+    target_repr = models.CharField("record", max_length=TARGET_REPR_LENGTH, blank=True)
+    detail = models.JSONField(
+        "what changed", default=dict, blank=True, help_text="E.g. field names or a send time."
+    )
+    ip = models.GenericIPAddressField("IP address", null=True, blank=True)
+    user_agent = models.CharField("browser", max_length=USER_AGENT_LENGTH, blank=True)
+    via = models.CharField("channel", max_length=VIA_LENGTH, choices=Via.choices, default=Via.ADMIN)
 
     class Meta:
         ordering = ["-at", "-id"]

@@ -7,6 +7,7 @@ from django.db.models import Count, Q
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from ninja import Router, Schema
 
+from audit.records import audit_record
 from mailinglist import staff
 from mailinglist.addresses import email_normalise, name_clean
 from mailinglist.forms import form_errors_json
@@ -155,4 +156,12 @@ def subscriber_add(request: HttpRequest, payload: SubscriberIn) -> HttpResponse:
         )
     except staff.SubscriptionRefused as refused:
         return JsonResponse({"detail": str(refused)}, status=409)
+    audit_record(
+        action="subscriber.add",
+        request=request,
+        actor=request.auth,  # type: ignore[attr-defined]  # StaffToken's user
+        target=subscriber,
+        detail={"lists": [m.slug for m in found]},
+        via="api",
+    )
     return JsonResponse(staff.subscriber_summary(subscriber=subscriber), status=201)

@@ -11,6 +11,7 @@ from django.utils import timezone
 from ninja import Router, Schema
 from pydantic import Field
 
+from audit.records import audit_record
 from mailinglist.models import MailingList
 from newsletters import controls, progress, scheduling
 from newsletters.markdown import markdown_source_clean
@@ -121,6 +122,17 @@ def _aware(moment: datetime) -> datetime | None:
     return moment if timezone.is_aware(moment) else None
 
 
+def _audit(request: HttpRequest, action: str, target: Story | Digest) -> None:
+    """On the audit trail, as the token's user (the session's user is anonymous here)."""
+    detail: dict[str, object] = {}
+    if isinstance(target, Digest) and action in {"digest.add", "digest.schedule"}:
+        detail = {"send_at": target.send_at, "state": target.state}
+    user = request.auth  # type: ignore[attr-defined]  # the staff user StaffToken found
+    audit_record(
+        action=action, request=request, actor=user, target=target, detail=detail, via="api"
+    )
+
+
 @router.get(
     "/stories",
     response=list[StoryOut],
@@ -165,6 +177,7 @@ def stories_upsert(request: HttpRequest, payload: StoryIn) -> HttpResponse:
         )
     except ValidationError as invalid:
         return _problem(" ".join(invalid.messages), 400)
+    _audit(request, "story.add" if created else "story.change", story)
     return JsonResponse(
         _story_out(story), status=201 if created else 200, json_dumps_params={"default": str}
     )
@@ -226,6 +239,9 @@ def digests_create(request: HttpRequest, payload: DigestIn) -> HttpResponse:
                     "Not scheduled, nothing created. Fix first: " + " ".join(not_ready.problems),
                     400,
                 )
+    _audit(request, "digest.add", digest)
+    if payload.send_at is not None:
+        _audit(request, "digest.schedule", digest)
     return JsonResponse(_digest_out(digest), status=201)
 
 
@@ -261,6 +277,7 @@ def digests_schedule(request: HttpRequest, digest_id: int, payload: ScheduleIn) 
         return _problem("Not scheduled. Fix first: " + " ".join(not_ready.problems), 400)
     except scheduling.DigestStateError as wrong_state:
         return _problem(str(wrong_state), 409)
+    _audit(request, "digest.schedule", digest)
     return JsonResponse(_digest_out(digest))
 
 
@@ -276,6 +293,7 @@ def digests_unschedule(request: HttpRequest, digest_id: int) -> HttpResponse:
         digest = scheduling.digest_unschedule(digest_id=digest_id, by=request.auth)  # type: ignore[attr-defined]
     except scheduling.DigestStateError as wrong_state:
         return _problem(str(wrong_state), 409)
+    _audit(request, "digest.unschedule", digest)
     return JsonResponse(_digest_out(digest))
 
 
@@ -292,6 +310,7 @@ def _control(request: HttpRequest, digest_id: int, action: str) -> HttpResponse:
     except controls.ControlRefused as refused:
         return _problem(str(refused), 409)
     digest = Digest.objects.select_related("mailing_list").get(pk=digest_id)
+    _audit(request, f"digest.{action}", digest)
     return JsonResponse(_digest_out(digest))
 
 

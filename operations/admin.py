@@ -6,6 +6,7 @@ from django.contrib import admin, messages
 from django.forms import ModelForm
 from django.http import HttpRequest
 
+from audit.admin_logging import AuditedAdmin
 from operations.admin_permissions import ActionsNeedPermission
 from operations.api_tokens import api_token_issue
 from operations.mailcheck import mail_check_create
@@ -13,12 +14,14 @@ from operations.models import ApiToken, MailCheck
 
 
 @admin.register(MailCheck)
-class MailCheckAdmin(ActionsNeedPermission[MailCheck]):
+class MailCheckAdmin(AuditedAdmin[MailCheck], ActionsNeedPermission[MailCheck]):
     """Adding a mail check sends it; the list shows each outcome with its error, if any."""
 
     list_display = ["recipient", "state", "requested_at", "finished_at", "worker", "error"]
     list_filter = ["state"]
     fields = ["recipient"]
+    audit_noun = "mail_check"
+    audit_verbs = {"add": "send"}
     readonly_fields = ["requested_by", "state", "finished_at", "message_id", "worker", "error"]
 
     def get_fields(self, request: HttpRequest, obj: MailCheck | None = None) -> list[str]:  # type: ignore[override]
@@ -42,13 +45,18 @@ class MailCheckAdmin(ActionsNeedPermission[MailCheck]):
 
 
 @admin.register(ApiToken)
-class ApiTokenAdmin(ActionsNeedPermission[ApiToken]):
+class ApiTokenAdmin(AuditedAdmin[ApiToken], ActionsNeedPermission[ApiToken]):
     """Creating one shows the token once; only its hash is kept. Superusers only: a token acts
     as its user, so handing them out is not part of any role."""
 
     list_display = ["user", "prefix", "created_at", "last_used_at"]
     fields = ["user"]
     readonly_fields = ["prefix", "created_at", "last_used_at"]
+    audit_noun = "token"
+    audit_verbs = {"add": "issue", "delete": "revoke"}
+
+    def audit_detail(self, request: HttpRequest, obj: ApiToken) -> dict[str, object]:
+        return {"user": obj.user.get_username()}
 
     def has_module_permission(self, request: HttpRequest) -> bool:
         return bool(request.user.is_active and request.user.is_superuser)

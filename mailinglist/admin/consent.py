@@ -12,6 +12,7 @@ from django.http import (
     HttpRequest,
 )
 
+from audit.admin_logging import AuditedAdmin
 from mailinglist import subscriptions
 from mailinglist.addresses import MAX_EMAIL_LENGTH, email_hash, email_normalise
 from mailinglist.models import (
@@ -38,11 +39,15 @@ class SuppressionAddForm(forms.ModelForm[Suppression]):
 
 
 @admin.register(Suppression)
-class SuppressionAdmin(ActionsNeedPermission[Suppression]):
+class SuppressionAdmin(AuditedAdmin[Suppression], ActionsNeedPermission[Suppression]):
     list_display = ["address", "reason", "note", "created_at"]
     list_filter = ["reason", ("created_at", admin.DateFieldListFilter)]
     search_fields = ["email", "=email_hash"]
     search_help_text = "An address finds its entry even when only its hash is kept (erased)."
+    audit_verbs = {"delete": "remove"}
+
+    def audit_detail(self, request: HttpRequest, obj: Suppression) -> dict[str, object]:
+        return {"reason": obj.reason}
 
     @admin.display(description="Address", ordering="email")
     def address(self, obj: Suppression) -> str:

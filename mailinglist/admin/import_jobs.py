@@ -20,6 +20,8 @@ from django.template.defaultfilters import filesizeformat
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 
+from audit.admin_logging import AuditedAdmin
+from audit.records import audit_record
 from mailinglist import csvfiles, imports
 from mailinglist.models import (
     ImportJob,
@@ -88,7 +90,7 @@ class ImportUploadForm(forms.Form):
 
 
 @admin.register(ImportJob)
-class ImportJobAdmin(ActionsNeedPermission[ImportJob]):
+class ImportJobAdmin(AuditedAdmin[ImportJob], ActionsNeedPermission[ImportJob]):
     """Past and running imports; a job's page is its preview, then its progress and report."""
 
     list_display = [
@@ -103,6 +105,7 @@ class ImportJobAdmin(ActionsNeedPermission[ImportJob]):
     ]
     list_filter = ["state", "mailing_list"]
     list_select_related = ["mailing_list", "uploaded_by"]
+    audit_noun = "import"
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[ImportJob]:
         return super().get_queryset(request).defer("content")
@@ -175,6 +178,8 @@ class ImportJobAdmin(ActionsNeedPermission[ImportJob]):
         if not request.user.has_perm(IMPORT_PERMISSION):
             raise PermissionDenied
         if imports.import_job_start(job_id=job_id):
+            job = self.get_queryset(request).select_related("mailing_list").get(pk=job_id)
+            audit_record(action="import.start", request=request, target=job, detail=_facts(job))
             self.message_user(request, "The import has started.", messages.SUCCESS)
         else:
             self.message_user(request, "This import had already started.", messages.WARNING)
@@ -187,6 +192,15 @@ class ImportJobAdmin(ActionsNeedPermission[ImportJob]):
         if job is None:
             return JsonResponse({"detail": "No such import."}, status=404)
         return JsonResponse(_job_progress(job))
+
+
+def _facts(job: ImportJob) -> dict[str, object]:
+    """What the audit trail keeps about an import: where to, how many, and on what consent."""
+    return {
+        "list": job.mailing_list.slug,
+        "rows": job.total_rows,
+        "is_consented": job.is_consented,
+    }
 
 
 def _job_progress(job: ImportJob) -> dict[str, Any]:

@@ -7,9 +7,10 @@ from typing import Any
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
-from django.contrib.admin.views.main import ERROR_FLAG, PAGE_VAR
+from django.contrib.admin.views.main import ERROR_FLAG, PAGE_VAR, SEARCH_VAR
 from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied
+from django.db import transaction
 from django.db.models import Exists, OuterRef, Prefetch, QuerySet
 from django.http import (
     HttpRequest,
@@ -23,6 +24,8 @@ from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils import timezone
 
+from audit.admin_logging import AuditedAdmin
+from audit.records import audit_record, audit_target_redact
 from mailinglist import csvfiles, imports, preferences, subscriptions
 from mailinglist.addresses import name_clean
 from mailinglist.admin.import_jobs import IMPORT_PERMISSION, ImportUploadForm
@@ -158,7 +161,7 @@ class SubscriberForm(forms.ModelForm[Subscriber]):
 
 
 @admin.register(Subscriber)
-class SubscriberAdmin(ActionsNeedPermission[Subscriber]):
+class SubscriberAdmin(AuditedAdmin[Subscriber], ActionsNeedPermission[Subscriber]):
     form = SubscriberForm
     list_display = ["email", "name", "subscription_summary", "created_at"]
     search_fields = ["email", "name"]
@@ -244,6 +247,10 @@ class SubscriberAdmin(ActionsNeedPermission[Subscriber]):
                 meta=subscriptions.RequestMeta(),
                 method="staff",
             )
+            detail: dict[str, object] = {"lists": [m.slug for m in lists]}
+            audit_record(
+                action="subscriber.unsubscribe", request=request, target=subscriber, detail=detail
+            )
             people += bool(lists)
             left += len(lists)
         self.message_user(
@@ -261,6 +268,12 @@ class SubscriberAdmin(ActionsNeedPermission[Subscriber]):
             ]
             if pending:
                 subscriptions.confirmation_resend(subscriber=subscriber, list_ids=pending)
+                audit_record(
+                    action="subscriber.resend_confirmation",
+                    request=request,
+                    target=subscriber,
+                    detail={"list_ids": pending},
+                )
                 asked += 1
         self.message_user(
             request,
@@ -286,9 +299,19 @@ class SubscriberAdmin(ActionsNeedPermission[Subscriber]):
         by = request.user.get_username()
         erased = 0
         for subscriber in queryset:
-            preferences.subscriber_erase(
-                subscriber=subscriber, meta=subscriptions.RequestMeta(), by=by
-            )
+            subscriber_id = str(subscriber.pk)
+            with transaction.atomic():
+                audit_record(action="subscriber.erase", request=request, target=subscriber)
+                hashed = preferences.subscriber_erase(
+                    subscriber=subscriber, meta=subscriptions.RequestMeta(), by=by
+                )
+                # The trail keeps who erased whom and when, but not the address: every entry
+                # about this subscriber names them by hash, as the suppression list does.
+                audit_target_redact(
+                    target_type="subscriber",
+                    target_id=subscriber_id,
+                    target_repr=f"(erased) {hashed[:12]}…",
+                )
             erased += 1
         self.message_user(
             request,
@@ -302,6 +325,8 @@ class SubscriberAdmin(ActionsNeedPermission[Subscriber]):
     def export_selected(
         self, request: HttpRequest, queryset: QuerySet[Subscriber]
     ) -> StreamingHttpResponse:
+        detail: dict[str, object] = {"rows": queryset.count(), "selected": True}
+        audit_record(action="subscriber.export", request=request, detail=detail)
         return _csv_response(queryset)
 
     def get_actions(self, request: HttpRequest) -> Any:
@@ -325,6 +350,14 @@ class SubscriberAdmin(ActionsNeedPermission[Subscriber]):
         except admin.options.IncorrectLookupParameters:
             url = reverse("admin:mailinglist_subscriber_changelist")
             return HttpResponseRedirect(f"{url}?{ERROR_FLAG}=1")
+        # The filters but not the search: a search is often someone's address.
+        filters = {key: value for key, value in request.GET.items() if key != SEARCH_VAR}
+        detail = {
+            "rows": changelist.result_count,
+            "filters": filters,
+            "searched": bool(request.GET.get(SEARCH_VAR)),
+        }
+        audit_record(action="subscriber.export", request=request, detail=detail)
         return _csv_response(changelist.queryset)
 
     # --- CSV in ---
@@ -349,6 +382,8 @@ class SubscriberAdmin(ActionsNeedPermission[Subscriber]):
                     form.add_error("file", str(exc))
                 else:
                     imports.import_job_preview(job=job)
+                    detail = {"list": job.mailing_list.slug, "rows": job.total_rows}
+                    audit_record(action="import.upload", request=request, target=job, detail=detail)
                     return HttpResponseRedirect(
                         reverse("admin:mailinglist_importjob_change", args=[job.pk])
                     )
