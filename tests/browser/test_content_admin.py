@@ -1,0 +1,82 @@
+"""The content pages an Editor uses, pressed in Chromium: stories and recurring editions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from newsletters.models import EditionSchedule, Story
+from tests.browser.staff import log_in, script_errors
+from tests.factories import MailingListFactory
+from tests.roles.helpers import EDITOR, PASSWORD, role_user
+
+pytestmark = pytest.mark.browser
+
+
+def _save(page: Any) -> None:
+    with page.expect_navigation():
+        page.get_by_role("button", name="Save", exact=True).click()
+
+
+def test_an_editor_sets_up_a_weekday_edition_and_a_mistake_is_explained(
+    page: Any, live_server: Any
+) -> None:
+    editor = role_user(EDITOR)
+    MailingListFactory.create(name="The Morning Briefing", slug="morning")
+    errors = script_errors(page)
+    log_in(
+        page,
+        live_server.url,
+        username=editor.username,
+        password=PASSWORD,
+        next_path="newsletters/editionschedule/add/",
+    )
+
+    page.get_by_label("Mailing list").select_option(label="The Morning Briefing")
+    page.get_by_label("Local time").fill("06:30")
+    page.get_by_label("Timezone").fill("Asia/Qatar")
+    _save(page)  # no day ticked
+    assert "Tick at least one day." in page.locator(".errorlist").first.inner_text()
+    assert not EditionSchedule.objects.exists()
+    # What was typed is still there to correct.
+    assert page.get_by_label("Timezone").input_value() == "Asia/Qatar"
+
+    page.get_by_label("Monday").check()
+    page.get_by_label("Wednesday").check()
+    _save(page)
+
+    schedule = EditionSchedule.objects.get()
+    assert schedule.days_of_week == [1, 3]
+    assert schedule.timezone == "Asia/Qatar"
+    assert str(schedule.local_time) == "06:30:00"
+    assert "was added successfully" in page.locator(".messagelist").inner_text()
+    assert errors == []
+
+
+def test_an_editor_adds_a_story_and_features_it_from_the_list(page: Any, live_server: Any) -> None:
+    editor = role_user(EDITOR)
+    log_in(
+        page,
+        live_server.url,
+        username=editor.username,
+        password=PASSWORD,
+        next_path="newsletters/story/add/",
+    )
+
+    page.get_by_label("Headline").fill("The sea comes back to the harbour")
+    page.locator("#id_url").fill("https://news.example.com/harbour")
+    _save(page)
+    story = Story.objects.get(url="https://news.example.com/harbour")
+    assert not story.is_featured
+
+    page.get_by_role("row", name="The sea comes back to the harbour").get_by_role(
+        "checkbox"
+    ).check()
+    page.locator("select[name=action]").select_option(label="Feature selected stories")
+    with page.expect_navigation():
+        page.get_by_role("button", name="Go").click()
+
+    story.refresh_from_db()
+    assert story.is_featured
+    assert "Featured 1 story(ies)." in page.locator(".messagelist").inner_text()
