@@ -14,6 +14,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from audit.records import audit_target_redact
 from mailinglist import protection
 from mailinglist.addresses import email_hash
 from mailinglist.models import (
@@ -161,6 +162,14 @@ def subscriber_erase(*, subscriber: Subscriber, meta: RequestMeta, by: str) -> s
     LogEntry.objects.filter(
         content_type=ContentType.objects.get_for_model(Subscriber), object_id=str(subscriber.pk)
     ).delete()
+    # The audit trail keeps who did what to this reader and when, but not their address: every
+    # entry about them names them by hash, as the suppression list does. Whoever erased them
+    # (the reader in the preference centre, or staff) the same.
+    audit_target_redact(
+        target_type="subscriber",
+        target_id=str(subscriber.pk),
+        target_repr=f"(erased) {hashed[:12]}…",
+    )
     # Nothing about them stays, not even "had a confirmation today": a new signup starts afresh.
     protection.confirmation_slot_release(email=subscriber.email)
     subscriber.delete()  # cascades to subscriptions and consent events

@@ -58,7 +58,7 @@ def digest_notify_publisher(*, digest_id: int, action: str) -> bool:
     if person is None or not person.email or action not in OUTCOMES:
         return False
     event = digest.events.filter(action=action).order_by("-at", "-id").first()
-    link = settings.SITE_URL + reverse("admin:newsletters_digest_change", args=[digest.pk])
+    link = f"{settings.SITE_URL}{reverse('admin:newsletters_digest_change', args=[digest.pk])}"
     body = f"{_summary(digest, action, event.detail if event else '')}\n\n{link}\n"
     EmailMessage(
         subject=f"{OUTCOMES[action].capitalize()}: {digest}"[:200],

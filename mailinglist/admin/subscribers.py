@@ -25,7 +25,7 @@ from django.urls import URLPattern, path, reverse
 from django.utils import timezone
 
 from audit.admin_logging import AuditedAdmin
-from audit.records import audit_record, audit_target_redact
+from audit.records import audit_record
 from mailinglist import csvfiles, imports, preferences, subscriptions
 from mailinglist.addresses import name_clean
 from mailinglist.admin.import_jobs import IMPORT_PERMISSION, ImportUploadForm
@@ -299,18 +299,11 @@ class SubscriberAdmin(AuditedAdmin[Subscriber], ActionsNeedPermission[Subscriber
         by = request.user.get_username()
         erased = 0
         for subscriber in queryset:
-            subscriber_id = str(subscriber.pk)
             with transaction.atomic():
+                # Recorded first; the erasure then renames this entry too (by hash).
                 audit_record(action="subscriber.erase", request=request, target=subscriber)
-                hashed = preferences.subscriber_erase(
+                preferences.subscriber_erase(
                     subscriber=subscriber, meta=subscriptions.RequestMeta(), by=by
-                )
-                # The trail keeps who erased whom and when, but not the address: every entry
-                # about this subscriber names them by hash, as the suppression list does.
-                audit_target_redact(
-                    target_type="subscriber",
-                    target_id=subscriber_id,
-                    target_repr=f"(erased) {hashed[:12]}…",
                 )
             erased += 1
         self.message_user(

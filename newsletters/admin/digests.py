@@ -74,13 +74,21 @@ class DigestStoryInline(admin.TabularInline[DigestStory, Digest]):
         },
     }
 
-    def has_change_permission(self, request: HttpRequest, obj: Digest | None = None) -> bool:
-        if obj is not None and not digest_is_editable(obj):
+    # `obj` is the digest the inline belongs to: its stories change only while it may.
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        if isinstance(obj, Digest) and not digest_is_editable(obj):
             return False
         return super().has_change_permission(request, obj)
 
-    has_add_permission = has_change_permission  # type: ignore[assignment]
-    has_delete_permission = has_change_permission
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        if isinstance(obj, Digest) and not digest_is_editable(obj):
+            return False
+        return super().has_add_permission(request, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        if isinstance(obj, Digest) and not digest_is_editable(obj):
+            return False
+        return super().has_delete_permission(request, obj)
 
 
 @admin.register(Digest)

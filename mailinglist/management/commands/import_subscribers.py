@@ -11,6 +11,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from audit.records import audit_record
 from mailinglist import csvfiles, imports
 from mailinglist.models import ImportJob, MailingList
 
@@ -57,6 +58,7 @@ class Command(BaseCommand):
         except csvfiles.CsvFormatError as exc:
             raise CommandError(f"{path}: {exc}") from None
         imports.import_job_start(job_id=job.pk, enqueue=False)
+        audit_record(action="import.start", target=job, via="command")
         done = imports.import_job_run(job_id=job.pk, on_progress=self._progress)
         self.stderr.write("")
         if done is None:  # cannot happen: the job was created and queued just above
