@@ -22,6 +22,7 @@ from newsletters.admin.digest_desk import DigestDeskMixin, digest_is_editable
 from newsletters.markdown import markdown_source_clean
 from newsletters.models import Digest, DigestStory
 from newsletters.stories import html_clean
+from operations.admin_permissions import ActionsNeedPermission
 
 
 class MarkdownTextarea(forms.Textarea):
@@ -92,7 +93,7 @@ class DigestStoryInline(admin.TabularInline[DigestStory, Digest]):
 
 
 @admin.register(Digest)
-class DigestAdmin(DigestDeskMixin, AuditedAdmin[Digest]):
+class DigestAdmin(DigestDeskMixin, AuditedAdmin[Digest], ActionsNeedPermission[Digest]):
     audit_noun = "digest"
     form = DigestForm
     change_form_template = "admin/newsletters/digest/change_form.html"

@@ -23,6 +23,7 @@ from django.utils.safestring import SafeString
 from audit.admin_logging import AuditedAdmin
 from newsletters import editions
 from newsletters.models import EditionRun, EditionSchedule
+from operations.admin_permissions import ActionsNeedPermission
 
 WEEKDAYS = [
     (1, "Monday"),
@@ -135,7 +136,7 @@ class EditionRunInline(admin.TabularInline[EditionRun, EditionSchedule]):
 
 
 @admin.register(EditionSchedule)
-class EditionScheduleAdmin(AuditedAdmin[EditionSchedule]):
+class EditionScheduleAdmin(AuditedAdmin[EditionSchedule], ActionsNeedPermission[EditionSchedule]):
     audit_noun = "edition_schedule"
     form = EditionScheduleForm
     list_display = [

@@ -18,6 +18,7 @@ from audit.admin_logging import AuditedAdmin
 from audit.records import audit_record, audit_record_each
 from newsletters import feeds, stories
 from newsletters.models import Feed, Story
+from operations.admin_permissions import ActionsNeedPermission
 
 # "Poll now" fetches inside the admin request: a few feeds with a short timeout keep it well
 # under a web worker's timeout (gunicorn's default is 30 s).
@@ -85,7 +86,7 @@ class StoryForm(forms.ModelForm[Story]):
 
 
 @admin.register(Story)
-class StoryAdmin(AuditedAdmin[Story]):
+class StoryAdmin(AuditedAdmin[Story], ActionsNeedPermission[Story]):
     form = StoryForm
     list_display = ["thumbnail", "headline", "section", "source", "is_featured", "published_at"]
     list_display_links = ["thumbnail", "headline"]
@@ -166,7 +167,7 @@ class FeedForm(forms.ModelForm[Feed]):
 
 
 @admin.register(Feed)
-class FeedAdmin(AuditedAdmin[Feed]):
+class FeedAdmin(AuditedAdmin[Feed], ActionsNeedPermission[Feed]):
     form = FeedForm
     list_display = [
         "__str__",
