@@ -410,9 +410,7 @@ def test_two_person_rule_the_author_alone_cannot_send(
     other.context.close()
 
 
-def test_a_viewer_sees_the_desk_but_no_button_and_a_started_digest_cannot_be_deleted(
-    page: Any, live_server: Any
-) -> None:
+def test_a_viewer_sees_the_desk_but_no_button(page: Any, live_server: Any) -> None:
     viewer = role_user(VIEWER)
     digest = _sending_digest(readers=2)
     log_in(
@@ -425,7 +423,26 @@ def test_a_viewer_sees_the_desk_but_no_button_and_a_started_digest_cannot_be_del
 
     assert "0 sent" in _desk(page)
     assert page.locator("#digest-desk button").count() == 0
+
+
+def test_a_digest_that_started_sending_cannot_be_deleted(page: Any, live_server: Any) -> None:
+    publisher = role_user(PUBLISHER)  # may delete drafts
+    digest = _sending_digest(readers=2)
+    draft = Digest.objects.create(mailing_list=digest.mailing_list, subject="A draft")
+    log_in(
+        page,
+        live_server.url,
+        username=publisher.username,
+        password=PASSWORD,
+        next_path=f"newsletters/digest/{digest.pk}/change/",
+    )
+
     assert page.get_by_role("link", name="Delete").count() == 0
     response = page.goto(f"{live_server.url}/admin/newsletters/digest/{digest.pk}/delete/")
     assert response is not None and response.status == 403
     assert Digest.objects.filter(pk=digest.pk).exists()
+
+    page.goto(f"{live_server.url}/admin/newsletters/digest/{draft.pk}/change/")
+    page.get_by_role("link", name="Delete").click()
+    _press(page, "Yes, I’m sure")  # noqa: RUF001 - the admin's own button text
+    assert not Digest.objects.filter(pk=draft.pk).exists()

@@ -233,3 +233,42 @@ def test_pause_resume_cancel_over_the_api(
         "failed": 0,
         "skipped": 1,
     }
+
+
+def test_a_digest_intro_sent_as_markdown_is_kept_and_rendered_clean(
+    client: Client, auth: dict[str, str]
+) -> None:
+    from newsletters.rendering import intro_html
+
+    MailingListFactory.create(slug="morning")
+    body = {
+        "list": "morning",
+        "subject": "Tuesday",
+        "intro": "Good **morning**, see [the plan](https://news.example.com/plan)."
+        "\n\n<script>x()</script>\u0000",
+    }
+
+    response = _post(client, "/api/v1/digests", body, auth)
+
+    assert response.status_code == 201
+    digest = Digest.objects.get(pk=response.json()["id"])
+    assert digest.intro_format == Digest.IntroFormat.MARKDOWN
+    assert digest.intro.startswith("Good **morning**")
+    assert "\u0000" not in digest.intro
+    html = intro_html(digest=digest)
+    assert "<strong>morning</strong>" in html
+    assert '<a href="https://news.example.com/plan"' in html
+    assert "<script" not in html
+
+
+def test_api_scheduling_keeps_the_two_person_rule(client: Client, auth: dict[str, str]) -> None:
+    mailing_list = MailingListFactory.create(slug="careful", requires_second_approval=True)
+    digest = make_digest(stories=1, mailing_list=mailing_list)
+    send_at = (timezone.now() + timedelta(days=1)).isoformat()
+
+    response = _post(client, f"/api/v1/digests/{digest.pk}/schedule", {"send_at": send_at}, auth)
+
+    assert response.status_code == 200
+    assert response.json()["state"] == "awaiting_approval"
+    digest.refresh_from_db()
+    assert digest.state == Digest.State.AWAITING_APPROVAL

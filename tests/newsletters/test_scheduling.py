@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from newsletters import checks, scheduling
+from newsletters import checks, scheduling, sending
 from newsletters.models import Digest, DigestStory, Story
 from tests.newsletters.digests import make_digest
 
@@ -142,3 +142,81 @@ def test_an_edition_failing_a_check_stays_a_draft_and_says_why() -> None:
     assert run.digest.state == State.DRAFT
     assert run.reason.startswith("Left as a draft, not scheduled:")
     assert "alt text" in run.reason
+
+
+# --- The two-person rule -----------------------------------------------------------------------
+
+
+def _two_person_digest() -> Digest:
+    from tests.factories import MailingListFactory
+
+    mailing_list = MailingListFactory.create(slug="careful", requires_second_approval=True)
+    return make_digest(stories=1, mailing_list=mailing_list)
+
+
+def _publisher(name: str):
+    from django.contrib.auth.models import User
+
+    return User.objects.create_user(username=name, email=f"{name}@newsroom.example")
+
+
+def test_with_the_two_person_rule_scheduling_asks_for_approval() -> None:
+    digest = _two_person_digest()
+    author = _publisher("author")
+
+    asked = scheduling.digest_schedule(
+        digest_id=digest.pk, send_at=timezone.now() + timedelta(days=1), by=author
+    )
+
+    assert asked.state == Digest.State.AWAITING_APPROVAL
+    assert asked.scheduled_by == author and asked.approved_by is None
+    # Nothing dispatches a digest that waits for its second person.
+    assert sending.digests_dispatch_due(now=timezone.now() + timedelta(days=2)) == []
+
+
+def test_the_person_who_asked_cannot_approve_and_another_can() -> None:
+    digest = _two_person_digest()
+    author, second = _publisher("author"), _publisher("second")
+    scheduling.digest_schedule(
+        digest_id=digest.pk, send_at=timezone.now() + timedelta(days=1), by=author
+    )
+
+    with pytest.raises(scheduling.ApprovalRefused):
+        scheduling.digest_approve(digest_id=digest.pk, by=author)
+    approved = scheduling.digest_approve(digest_id=digest.pk, by=second)
+
+    assert approved.state == Digest.State.SCHEDULED
+    assert approved.approved_by == second
+
+
+def test_send_now_on_a_two_person_list_waits_then_starts_when_approved(
+    django_capture_on_commit_callbacks,
+) -> None:
+    digest = _two_person_digest()
+    author, second = _publisher("author"), _publisher("second")
+
+    with django_capture_on_commit_callbacks() as asked_callbacks:
+        asked = scheduling.digest_send_now(digest_id=digest.pk, by=author)
+    with django_capture_on_commit_callbacks() as approved_callbacks:
+        scheduling.digest_approve(digest_id=digest.pk, by=second)
+
+    assert asked.state == Digest.State.AWAITING_APPROVAL
+    assert asked_callbacks == []  # nothing starts before the second person says yes
+    assert len(approved_callbacks) == 1  # the start task, queued when the approval commits
+
+
+def test_an_edition_on_a_two_person_list_waits_for_approval() -> None:
+    from newsletters import editions
+    from newsletters.models import EditionRun
+    from tests.factories import EditionScheduleFactory
+
+    digest = _two_person_digest()
+    schedule = EditionScheduleFactory.create(mailing_list=digest.mailing_list)
+    due = timezone.now() + timedelta(minutes=30)
+
+    run = editions.edition_prepare(schedule=schedule, due_at=due)
+
+    assert run.outcome == EditionRun.Outcome.CREATED
+    assert run.digest is not None
+    assert run.digest.state == Digest.State.AWAITING_APPROVAL
+    assert "second Publisher" in run.reason
