@@ -27,6 +27,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from django.db import IntegrityError, transaction
 from django.utils import dateformat, timezone
 
+from mailinglist.zones import MACHINE_ZONES
 from newsletters import scheduling
 from newsletters.composing import featured_stories_for, last_issue_at
 from newsletters.models import Digest, DigestStory, EditionRun, EditionSchedule
@@ -39,9 +40,6 @@ LATE_LIMIT_MAX = timedelta(hours=1)
 MAX_LEAD = timedelta(days=1)
 # A guard, not a limit anyone should meet: one slot a day and a lead of at most a day make ~3.
 MAX_SLOTS_PER_TICK = 16
-# Names zoneinfo accepts that describe this machine, not a place: a schedule must mean the same
-# thing on every host.
-MACHINE_ZONES = frozenset({"localtime", "posixrules", "Factory"})
 
 
 def zone_load(*, name: str) -> ZoneInfo | None:

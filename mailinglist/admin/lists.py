@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import zoneinfo
-
 from django import forms
 from django.contrib import admin
 from django.core.exceptions import ValidationError
@@ -18,6 +16,7 @@ from mailinglist.models import (
     MailingList,
     Subscription,
 )
+from mailinglist.zones import zone_choices
 from operations.admin_permissions import ActionsNeedPermission
 
 State = Subscription.State
@@ -26,14 +25,9 @@ State = Subscription.State
 # --- Lists -------------------------------------------------------------------------------------
 
 
-def _zone_choices() -> list[tuple[str, str]]:
-    names = sorted(zoneinfo.available_timezones() - {"localtime", "posixrules", "Factory"})
-    return [(name, name.replace("_", " ")) for name in names]
-
-
 class MailingListForm(forms.ModelForm[MailingList]):
     default_timezone = forms.ChoiceField(
-        choices=_zone_choices,
+        choices=zone_choices,
         initial="Europe/London",
         help_text=MailingList._meta.get_field("default_timezone").help_text,
     )

@@ -9,9 +9,7 @@ did nothing in Chromium while every test-client test passed.
 
 from __future__ import annotations
 
-import zoneinfo
 from collections.abc import Callable
-from functools import cache
 from typing import Any
 
 from django import forms
@@ -27,20 +25,12 @@ from django.utils import timezone
 from django.views.decorators.clickjacking import xframe_options_sameorigin
 
 from audit.records import audit_record
+from mailinglist.zones import zone_choices
 from newsletters import composing, controls, progress, proofs, scheduling, sending
 from newsletters.markdown import markdown_html, markdown_source_clean
 from newsletters.models import Digest
 
 State = Digest.State
-# Machine-local names that describe no place (see editions.MACHINE_ZONES).
-_NOT_PLACES = {"localtime", "posixrules", "Factory"}
-
-
-@cache
-def timezone_choices() -> list[tuple[str, str]]:
-    """Every IANA zone (Asia/Qatar included), by name: what a newsroom anywhere schedules in."""
-    names = sorted(zoneinfo.available_timezones() - _NOT_PLACES)
-    return [(name, name.replace("_", " ")) for name in names]
 
 
 class ScheduleForm(forms.Form):
@@ -50,7 +40,7 @@ class ScheduleForm(forms.Form):
         input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"],
         error_messages={"required": "Pick a date and time to send at."},
     )
-    zone = forms.ChoiceField(label="Timezone", choices=timezone_choices)
+    zone = forms.ChoiceField(label="Timezone", choices=zone_choices)
 
     def send_at_aware(self) -> Any:
         value = self.cleaned_data["send_at"]
