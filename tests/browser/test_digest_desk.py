@@ -52,6 +52,17 @@ def _readers(mailing_list: MailingList, count: int) -> list[str]:
     ]
 
 
+def _open(page: Any, live_server: Any, user: Any, digest: Digest) -> None:
+    """Log in as `user` through the login form, landing on `digest`'s page."""
+    log_in(
+        page,
+        live_server.url,
+        username=user.username,
+        password=PASSWORD,
+        next_path=f"newsletters/digest/{digest.pk}/change/",
+    )
+
+
 def _desk(page: Any) -> str:
     return str(page.locator("#digest-desk").inner_text())
 
@@ -61,13 +72,7 @@ def test_fill_schedule_in_any_timezone_and_unschedule(page: Any, live_server: An
     digest = Digest.objects.create(mailing_list=_list(), subject="Tuesday briefing")
     _featured(3)
     errors = script_errors(page)
-    log_in(
-        page,
-        live_server.url,
-        username=publisher.username,
-        password=PASSWORD,
-        next_path=f"newsletters/digest/{digest.pk}/change/",
-    )
+    _open(page, live_server, publisher, digest)
 
     _press(page, "Fill from featured stories since the last issue")
     assert DigestStory.objects.filter(digest=digest).count() == 3
@@ -93,13 +98,7 @@ def test_fill_schedule_in_any_timezone_and_unschedule(page: Any, live_server: An
 def test_a_schedule_without_a_date_says_so_and_keeps_the_draft(page: Any, live_server: Any) -> None:
     publisher = role_user(PUBLISHER)
     digest = Digest.objects.create(mailing_list=_list(), subject="Tuesday briefing")
-    log_in(
-        page,
-        live_server.url,
-        username=publisher.username,
-        password=PASSWORD,
-        next_path=f"newsletters/digest/{digest.pk}/change/",
-    )
+    _open(page, live_server, publisher, digest)
 
     # The browser itself asks for the date first (the input is required)…
     assert page.locator("#id_send_at").get_attribute("required") is not None
@@ -161,13 +160,7 @@ def test_send_now_asks_first_and_no_means_nothing_is_sent(page: Any, live_server
     _readers(mailing_list, 3)
     digest = Digest.objects.create(mailing_list=mailing_list, subject="Tuesday briefing")
     DigestStory.objects.create(digest=digest, story=_featured(1)[0], position=1)
-    log_in(
-        page,
-        live_server.url,
-        username=publisher.username,
-        password=PASSWORD,
-        next_path=f"newsletters/digest/{digest.pk}/change/",
-    )
+    _open(page, live_server, publisher, digest)
 
     _press(page, "Send now…")
     assert "to 3 readers of The Morning Briefing" in page.locator("#send-now-question").inner_text()
@@ -207,13 +200,7 @@ def test_pause_resume_and_cancel_a_send(page: Any, live_server: Any) -> None:
     publisher = role_user(PUBLISHER)
     digest = _sending_digest(readers=4, sent=1)
     errors = script_errors(page)
-    log_in(
-        page,
-        live_server.url,
-        username=publisher.username,
-        password=PASSWORD,
-        next_path=f"newsletters/digest/{digest.pk}/change/",
-    )
+    _open(page, live_server, publisher, digest)
     assert "1 sent · 0 failed · 0 skipped · 3 to go, of 4" in _desk(page)
 
     _press(page, "Pause")
@@ -233,13 +220,7 @@ def test_resend_to_the_undelivered_after_a_send(page: Any, live_server: Any) -> 
     publisher = role_user(PUBLISHER)
     digest = _sending_digest(readers=3, sent=1, failed=2)
     Digest.objects.filter(pk=digest.pk).update(state=Digest.State.SENT, sent_at=timezone.now())
-    log_in(
-        page,
-        live_server.url,
-        username=publisher.username,
-        password=PASSWORD,
-        next_path=f"newsletters/digest/{digest.pk}/change/",
-    )
+    _open(page, live_server, publisher, digest)
 
     _press(page, "Resend to the undelivered (2)")
 
@@ -251,13 +232,7 @@ def test_resend_to_the_undelivered_after_a_send(page: Any, live_server: Any) -> 
 def test_progress_moves_on_the_page_without_a_reload(page: Any, live_server: Any) -> None:
     publisher = role_user(PUBLISHER)
     digest = _sending_digest(readers=4)
-    log_in(
-        page,
-        live_server.url,
-        username=publisher.username,
-        password=PASSWORD,
-        next_path=f"newsletters/digest/{digest.pk}/change/",
-    )
+    _open(page, live_server, publisher, digest)
     assert page.locator("#delivery-bar").evaluate("bar => bar.value") == 0
 
     Delivery.objects.filter(
@@ -272,13 +247,7 @@ def test_progress_moves_on_the_page_without_a_reload(page: Any, live_server: Any
 def test_the_intro_is_markdown_with_its_preview_beside_it(page: Any, live_server: Any) -> None:
     publisher = role_user(PUBLISHER)
     digest = Digest.objects.create(mailing_list=_list(), subject="Tuesday briefing")
-    log_in(
-        page,
-        live_server.url,
-        username=publisher.username,
-        password=PASSWORD,
-        next_path=f"newsletters/digest/{digest.pk}/change/",
-    )
+    _open(page, live_server, publisher, digest)
 
     page.get_by_label("Intro").fill(
         "Good **morning**. Read [the plan](https://news.example.com/plan).\n\n<script>x()</script>"
@@ -304,13 +273,7 @@ def test_a_story_can_be_reworded_for_one_digest_only(page: Any, live_server: Any
     digest = Digest.objects.create(mailing_list=_list(), subject="Tuesday briefing")
     story = _featured(1)[0]
     DigestStory.objects.create(digest=digest, story=story, position=1)
-    log_in(
-        page,
-        live_server.url,
-        username=publisher.username,
-        password=PASSWORD,
-        next_path=f"newsletters/digest/{digest.pk}/change/",
-    )
+    _open(page, live_server, publisher, digest)
 
     page.locator("#id_items-0-headline_override").fill("The sea is coming back to the harbour")
     page.locator("#id_items-0-summary_override").fill("Why it *matters* for the city.")
@@ -334,13 +297,7 @@ def test_test_sends_go_to_me_or_to_the_lists_seed_list(
     )
     digest = Digest.objects.create(mailing_list=mailing_list, subject="Tuesday briefing")
     DigestStory.objects.create(digest=digest, story=_featured(1)[0], position=1)
-    log_in(
-        page,
-        live_server.url,
-        username=publisher.username,
-        password=PASSWORD,
-        next_path=f"newsletters/digest/{digest.pk}/change/",
-    )
+    _open(page, live_server, publisher, digest)
 
     _press(page, "Send a test")
     (mine,) = smtp_sink.wait_for(1)
@@ -369,13 +326,7 @@ def test_two_person_rule_the_author_alone_cannot_send(
         mailing_list=mailing_list, subject="Tuesday briefing", created_by=author
     )
     DigestStory.objects.create(digest=digest, story=_featured(1)[0], position=1)
-    log_in(
-        page,
-        live_server.url,
-        username=author.username,
-        password=PASSWORD,
-        next_path=f"newsletters/digest/{digest.pk}/change/",
-    )
+    _open(page, live_server, author, digest)
 
     page.locator("#id_send_at").fill("2030-12-01T06:30")
     _press(page, "Ask to schedule")
@@ -396,13 +347,7 @@ def test_two_person_rule_the_author_alone_cannot_send(
     assert Digest.objects.get(pk=digest.pk).state == Digest.State.AWAITING_APPROVAL
 
     other = browser.new_context().new_page()
-    log_in(
-        other,
-        live_server.url,
-        username=second.username,
-        password=PASSWORD,
-        next_path=f"newsletters/digest/{digest.pk}/change/",
-    )
+    _open(other, live_server, second, digest)
     _press(other, "Approve and schedule")
     digest.refresh_from_db()
     assert digest.state == Digest.State.SCHEDULED
@@ -413,13 +358,7 @@ def test_two_person_rule_the_author_alone_cannot_send(
 def test_a_viewer_sees_the_desk_but_no_button(page: Any, live_server: Any) -> None:
     viewer = role_user(VIEWER)
     digest = _sending_digest(readers=2)
-    log_in(
-        page,
-        live_server.url,
-        username=viewer.username,
-        password=PASSWORD,
-        next_path=f"newsletters/digest/{digest.pk}/change/",
-    )
+    _open(page, live_server, viewer, digest)
 
     assert "0 sent" in _desk(page)
     assert page.locator("#digest-desk button").count() == 0
@@ -429,13 +368,7 @@ def test_a_digest_that_started_sending_cannot_be_deleted(page: Any, live_server:
     publisher = role_user(PUBLISHER)  # may delete drafts
     digest = _sending_digest(readers=2)
     draft = Digest.objects.create(mailing_list=digest.mailing_list, subject="A draft")
-    log_in(
-        page,
-        live_server.url,
-        username=publisher.username,
-        password=PASSWORD,
-        next_path=f"newsletters/digest/{digest.pk}/change/",
-    )
+    _open(page, live_server, publisher, digest)
 
     assert page.get_by_role("link", name="Delete").count() == 0
     response = page.goto(f"{live_server.url}/admin/newsletters/digest/{digest.pk}/delete/")
