@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 from django.contrib.staticfiles import finders
 from django.test import Client
 
@@ -11,4 +13,4 @@ def test_the_favicon_is_an_icon_that_exists(client: Client) -> None:
     assert response["Location"] == "/static/operations/favicon.svg"
     found = finders.find("operations/favicon.svg")
     assert found is not None
-    assert open(found, encoding="utf-8").read().startswith("<svg")
+    assert Path(found).read_text(encoding="utf-8").startswith("<svg")
