@@ -62,6 +62,14 @@ def digest_needs_second_person(*, digest: Digest) -> bool:
     return bool(digest.mailing_list.requires_second_approval)
 
 
+def digest_is_editable(*, digest: Digest) -> bool:
+    """Content may change: before sending, and under the two-person rule only as a draft (what
+    the second person approved is what goes out)."""
+    if digest_needs_second_person(digest=digest):
+        return digest.state == State.DRAFT
+    return digest.is_editable
+
+
 def digest_schedule(
     *, digest_id: int, send_at: datetime, by: User | None, zone: str = ""
 ) -> Digest:

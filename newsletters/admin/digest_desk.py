@@ -17,7 +17,13 @@ from django.contrib import admin, messages
 from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.http import (
+    HttpRequest,
+    HttpResponse,
+    HttpResponseBase,
+    HttpResponseRedirect,
+    JsonResponse,
+)
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import reverse
@@ -74,7 +80,7 @@ class DigestDeskMixin:
         def can(codename: str) -> bool:
             return bool(request.user.has_perm(f"newsletters.{codename}"))
 
-        editable = digest_is_editable(digest)
+        editable = scheduling.digest_is_editable(digest=digest)
         user = _user(request)
         return {
             "fill": can("change_digest") and editable,
@@ -110,7 +116,7 @@ class DigestDeskMixin:
             "send_time": scheduling.send_time_label(digest=digest),
             "second_person": scheduling.digest_needs_second_person(digest=digest),
             "seed_count": len(seeds),
-            "progress": digest_progress(digest) if digest.snapshot_at else None,
+            "progress": digest_progress(digest=digest) if digest.snapshot_at else None,
         }
 
     # --- Views ---------------------------------------------------------------------------------
@@ -323,10 +329,23 @@ class DigestDeskMixin:
         messages.success(request, "Back to draft: it will not go out until scheduled again.")
         return self._back(digest)
 
+    def report_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        from newsletters.admin.reports import digest_report_view
+
+        return digest_report_view(request, self._digest_for(request, pk, needs="view"))
+
+    def report_csv_view(self, request: HttpRequest, pk: int) -> HttpResponseBase:
+        from newsletters.admin.reports import digest_ledger_csv_view
+
+        digest = self._digest_for(request, pk, needs="view")
+        response = digest_ledger_csv_view(request, digest)  # refuses those who may not export
+        audit_record(action="digest.export_ledger", request=request, target=digest)
+        return response
+
     def progress_view(self, request: HttpRequest, pk: int) -> HttpResponse:
         """Counts, rate and time to go, polled by the desk while the digest is going out."""
         digest = self._digest_for(request, pk, needs="view")
-        return JsonResponse(digest_progress(digest))
+        return JsonResponse(digest_progress(digest=digest))
 
     def control_view(self, request: HttpRequest, pk: int, action: str) -> HttpResponse:
         if request.method != "POST":
@@ -356,15 +375,7 @@ class DigestDeskMixin:
         return self._back(digest)
 
 
-def digest_is_editable(digest: Digest) -> bool:
-    """Content may change: before sending, and under the two-person rule only as a draft (what
-    the second person approved is what goes out)."""
-    if scheduling.digest_needs_second_person(digest=digest):
-        return digest.state == State.DRAFT
-    return digest.is_editable
-
-
-def digest_progress(digest: Digest) -> dict[str, Any]:
+def digest_progress(*, digest: Digest) -> dict[str, Any]:
     """Counts, rate over the last minute, seconds to go and one line of text, for the desk."""
     counts = progress.digest_counts(digest_id=digest.pk)
     owed = counts["pending"] + counts["sending"]

@@ -17,8 +17,8 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
 from audit.admin_logging import AuditedAdmin
-from newsletters import checks
-from newsletters.admin.digest_desk import DigestDeskMixin, digest_is_editable
+from newsletters import checks, scheduling
+from newsletters.admin.digest_desk import DigestDeskMixin
 from newsletters.markdown import markdown_source_clean
 from newsletters.models import Digest, DigestStory
 from newsletters.stories import html_clean
@@ -77,17 +77,17 @@ class DigestStoryInline(admin.TabularInline[DigestStory, Digest]):
 
     # `obj` is the digest the inline belongs to: its stories change only while it may.
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        if isinstance(obj, Digest) and not digest_is_editable(obj):
+        if isinstance(obj, Digest) and not scheduling.digest_is_editable(digest=obj):
             return False
         return super().has_change_permission(request, obj)
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        if isinstance(obj, Digest) and not digest_is_editable(obj):
+        if isinstance(obj, Digest) and not scheduling.digest_is_editable(digest=obj):
             return False
         return super().has_add_permission(request, obj)
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        if isinstance(obj, Digest) and not digest_is_editable(obj):
+        if isinstance(obj, Digest) and not scheduling.digest_is_editable(digest=obj):
             return False
         return super().has_delete_permission(request, obj)
 
@@ -151,7 +151,7 @@ class DigestAdmin(DigestDeskMixin, AuditedAdmin[Digest], ActionsNeedPermission[D
         return super().get_queryset(request).select_related("mailing_list", "created_by")
 
     def has_change_permission(self, request: HttpRequest, obj: Digest | None = None) -> bool:
-        if obj is not None and not digest_is_editable(obj):
+        if obj is not None and not scheduling.digest_is_editable(digest=obj):
             return False  # locked once sending starts (or, two-person rule, once asked for)
         return super().has_change_permission(request, obj)
 
@@ -185,6 +185,8 @@ class DigestAdmin(DigestDeskMixin, AuditedAdmin[Digest], ActionsNeedPermission[D
             ("approve", self.approve_view),
             ("unschedule", self.unschedule_view),
             ("progress", self.progress_view),
+            ("report", self.report_view),
+            ("report/csv", self.report_csv_view),
         ]
         return [
             path(
