@@ -170,6 +170,11 @@ class ConsentEvent(models.Model):
 
     class Meta:
         ordering = ["-at", "-id"]
+        indexes = [
+            # The newsroom dashboard counts events of one kind per day (signups, confirmations,
+            # unsubscribes) without reading every event ever recorded.
+            models.Index(fields=["kind", "at"], name="consent_kind_at"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} at {self.at:%Y-%m-%d %H:%M}"
@@ -190,6 +195,12 @@ class Suppression(models.Model):
     reason = models.CharField(max_length=16, choices=Reason.choices)
     note = models.CharField(max_length=200, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [
+            # Bounces and complaints per day on the newsroom dashboard.
+            models.Index(fields=["reason", "created_at"], name="suppression_reason_created"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.email or self.email_hash[:12] + '…'} ({self.get_reason_display()})"
