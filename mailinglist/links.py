@@ -17,6 +17,11 @@ from mailinglist import tokens
 from mailinglist.models import MailingList, Subscriber
 
 ONE_CLICK_POST_BODY = "List-Unsubscribe=One-Click"  # RFC 8058 §3.1
+# A digest's unsubscribe links end in ?digest=<id>, so an unsubscribe is attributed to the digest
+# it came from. The id is the same for every reader of that digest: newsletters/ writes it into
+# the render once (the frozen HTML and text, the List-Unsubscribe header), never per reader. It is
+# not signed: a reader who edits it can only misattribute their own unsubscribe.
+DIGEST_PARAM = "digest"
 
 
 def absolute_url(path: str) -> str:
@@ -51,6 +56,13 @@ def unsubscribe_url(*, subscriber: Subscriber, mailing_list: MailingList) -> str
 def preferences_url(*, subscriber: Subscriber) -> str:
     token = tokens.preferences_token_make(public_id=subscriber.public_id)
     return _token_url(name="mailinglist:preferences", token=token)
+
+
+def digest_ref_read(raw: str | None) -> int | None:
+    """The digest id an unsubscribe link carried, or None if it carried none that could be one."""
+    if raw is None or not raw.isascii() or not raw.isdigit() or len(raw) > 18:
+        return None
+    return int(raw) or None
 
 
 def list_id(*, mailing_list: MailingList) -> str:

@@ -338,11 +338,17 @@ def confirmation_resend(*, subscriber: Subscriber, list_ids: list[int]) -> None:
 
 @transaction.atomic
 def subscription_unsubscribe(
-    *, subscriber: Subscriber, list_ids: list[int] | None, meta: RequestMeta, method: str
+    *,
+    subscriber: Subscriber,
+    list_ids: list[int] | None,
+    meta: RequestMeta,
+    method: str,
+    from_digest: int | None = None,
 ) -> list[MailingList]:
     """Unsubscribe from `list_ids` (None: from everything); returns the lists actually left.
 
-    `method` says how (one-click, page, preferences, staff) for the consent record.
+    `method` says how (one-click, page, preferences, staff) and `from_digest` which digest's
+    link was used, if one was, for the consent record.
     """
     query = (
         Subscription.objects.select_for_update()
@@ -364,7 +370,7 @@ def subscription_unsubscribe(
             subscriber=subscriber,
             lists=left,
             meta=meta,
-            detail={"method": method},
+            detail={"method": method, **({"digest": from_digest} if from_digest else {})},
         )
     return left
 

@@ -159,15 +159,17 @@ def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
         if one_click:
             return HttpResponse("Unsubscribed.", content_type="text/plain")
         return render(request, "mailinglist/unsubscribed.html", {"mailing_list": mailing_list})
+    # Which digest's link this is (the query string, on the one-click POST too).
+    from_digest = links.digest_ref_read(request.GET.get(links.DIGEST_PARAM))
     if request.method == "GET":
-        return render(
-            request, "mailinglist/unsubscribe.html", {"mailing_list": mailing_list, "token": token}
-        )
+        context = {"mailing_list": mailing_list, "token": token, "from_digest": from_digest}
+        return render(request, "mailinglist/unsubscribe.html", context)
     subscriptions.subscription_unsubscribe(
         subscriber=subscriber,
         list_ids=[mailing_list.pk],
         meta=request_meta(request),
         method="one-click" if one_click else "page",
+        from_digest=from_digest,
     )
     if one_click:
         # RFC 8058: the mailbox provider needs only a 2xx; nobody reads this body.

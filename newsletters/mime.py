@@ -79,7 +79,7 @@ def message_template_build(
         reply_to=[mailing_list.reply_to] if mailing_list.reply_to else None,
         headers={
             "Message-ID": f"<{rendering.SLOT_MESSAGE_ID}@{_domain()}>",
-            "List-Unsubscribe": f"<{rendering.SLOT_UNSUBSCRIBE_URL}>",
+            "List-Unsubscribe": f"<{rendering.unsubscribe_url_slot(digest_id=digest_id)}>",
             "List-Unsubscribe-Post": links.ONE_CLICK_POST_BODY,
             "List-Id": links.list_id(mailing_list=mailing_list),
             "Precedence": "bulk",

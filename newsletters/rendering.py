@@ -23,6 +23,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.safestring import mark_safe
 
+from mailinglist.links import DIGEST_PARAM
 from newsletters.markdown import markdown_html
 from newsletters.models import Digest, DigestStory
 from newsletters.stories import plain_text
@@ -58,6 +59,15 @@ class RenderedDigest:
     subject: str
     html: str
     text: str
+
+
+def unsubscribe_url_slot(*, digest_id: int) -> str:
+    """The unsubscribe link as rendered: the reader's own URL (a slot) + which digest it is in.
+
+    The digest's id is the same for every reader, so it goes in the render made once (and after
+    the slot, so the per-reader value stays exactly what links.unsubscribe_url makes).
+    """
+    return f"{SLOT_UNSUBSCRIBE_URL}?{DIGEST_PARAM}={digest_id}"
 
 
 def web_url(*, digest: Digest) -> str:
@@ -116,7 +126,7 @@ def digest_context(*, digest: Digest) -> dict[str, Any]:
         "intro_text": _wrapped(_plain(intro)),
         "stories": [_story_context(item) for item in items],
         "greeting": SLOT_GREETING_HTML,
-        "unsubscribe_url": SLOT_UNSUBSCRIBE_URL,
+        "unsubscribe_url": unsubscribe_url_slot(digest_id=digest.pk),
         "preferences_url": SLOT_PREFERENCES_URL,
         "web_url": web_url(digest=digest),
         "site_name": SITE_NAME,

@@ -177,6 +177,8 @@ def _unsubscribed(event: Any, target: _Target, esp_name: str) -> str:
         list_ids=list_ids,
         meta=_meta(esp_name),
         method=f"{esp_name} unsubscribe",
+        # The digest's report counts the readers it lost, whichever way they left.
+        from_digest=target.delivery.digest_id if target.delivery is not None else None,
     )
     if left:
         _row_note(target, f"The reader unsubscribed through {esp_name}.")

@@ -101,7 +101,11 @@ def test_an_unsubscribe_at_postmark_leaves_only_the_digests_list() -> None:
     states = dict(Subscription.objects.values_list("mailing_list__slug", "state"))
     assert states == {"morning": "unsubscribed", "weekend": "active"}
     event = ConsentEvent.objects.get()
-    assert (event.lists, event.detail) == (["morning"], {"method": "Postmark unsubscribe"})
+    # The digest it came through, for that digest's report.
+    assert (event.lists, event.detail) == (
+        ["morning"],
+        {"method": "Postmark unsubscribe", "digest": row.digest_id},
+    )
     assert not Suppression.objects.exists()
 
 
