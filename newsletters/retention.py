@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from newsletters.models import Delivery, Digest
 from newsletters.progress import digest_counts, digest_possible_duplicates
+from newsletters.reports import digest_ledger_outcomes
 
 
 def deliveries_retain(*, older_than: timedelta | None = None, limit: int = 50) -> int:
@@ -35,6 +36,8 @@ def deliveries_retain(*, older_than: timedelta | None = None, limit: int = 50) -
         with transaction.atomic():
             counts = digest_counts(digest_id=digest_id)
             counts["possible_duplicates"] = digest_possible_duplicates(digest_id=digest_id)
+            # Hard bounces and complaints are known only from the rows: kept for the rates.
+            counts.update(digest_ledger_outcomes(digest_id=digest_id))
             Digest.objects.filter(pk=digest_id).update(retained_counts=counts)
             Delivery.objects.filter(digest_id=digest_id).delete()
         done += 1

@@ -8,6 +8,7 @@ once did nothing in a browser while test-client tests passed.
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,7 +19,14 @@ from newsletters.models import Delivery, Digest, DigestStory, Story
 from tests.browser.staff import log_in, script_errors
 from tests.factories import MailingListFactory, SubscriberFactory, SubscriptionFactory
 from tests.polling import wait_until
-from tests.roles.helpers import PASSWORD, PUBLISHER, VIEWER, role_user
+from tests.roles.helpers import (
+    AUDIENCE_MANAGER,
+    PASSWORD,
+    PUBLISHER,
+    VIEWER,
+    role_group,
+    role_user,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -379,3 +387,27 @@ def test_a_digest_that_started_sending_cannot_be_deleted(page: Any, live_server:
     page.get_by_role("link", name="Delete").click()
     _press(page, "Yes, I’m sure")  # noqa: RUF001 - the admin's own button text
     assert not Digest.objects.filter(pk=draft.pk).exists()
+
+
+def test_the_report_and_its_ledger_csv_from_the_digest_page(page: Any, live_server: Any) -> None:
+    publisher = role_user(PUBLISHER)
+    # The ledger names every reader: downloading it is an export, the Audience manager's right.
+    publisher.groups.add(role_group(AUDIENCE_MANAGER))
+    digest = _sending_digest(readers=3, sent=1, failed=1)
+    Delivery.objects.filter(digest=digest, state="pending").update(
+        state="skipped", last_error="Unsubscribed since the snapshot."
+    )
+    Digest.objects.filter(pk=digest.pk).update(state=Digest.State.SENT, sent_at=timezone.now())
+    _open(page, live_server, publisher, digest)
+
+    page.get_by_role("link", name="Report").click()
+    page.locator("#nd-figures").wait_for()
+    assert page.locator("#nd-sent").inner_text() == "1"
+    assert page.locator("#nd-failed").inner_text() == "1"
+    assert "550 no such user" in page.locator("#nd-failures").inner_text()
+
+    with page.expect_download() as download_info:
+        page.locator("#nd-ledger-csv").click()
+    rows = Path(download_info.value.path()).read_text(encoding="utf-8-sig").splitlines()
+    assert len(rows) == 4  # a header and one row per reader
+    assert sum("failed" in row for row in rows[1:]) == 1

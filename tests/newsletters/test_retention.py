@@ -46,3 +46,24 @@ def test_a_digest_still_sending_is_never_trimmed() -> None:
 
     assert retention.deliveries_retain(older_than=timedelta(days=30)) == 0
     assert Delivery.objects.filter(digest=digest).count() == 1
+
+
+def test_hard_bounces_are_kept_for_the_rates_when_the_rows_go() -> None:
+    from mailinglist.models import Suppression
+    from newsletters import reports
+
+    digest = _finished(40, [Row.SENT, Row.FAILED, Row.FAILED])
+    bounced = Delivery.objects.filter(digest=digest, state=Row.FAILED).first()
+    assert bounced is not None
+    Suppression.objects.create(
+        email_hash=bounced.subscriber.email_hash, reason=Suppression.Reason.BOUNCED
+    )
+    before = reports.digest_figures(digest=digest)
+
+    retention.deliveries_retain(older_than=timedelta(days=30))
+
+    digest.refresh_from_db()
+    assert digest.retained_counts is not None
+    assert (digest.retained_counts["bounced"], digest.retained_counts["complained"]) == (1, 0)
+    after = reports.digest_figures(digest=digest)
+    assert (after.bounced, after.complained) == (before.bounced, before.complained) == (1, 0)
