@@ -62,13 +62,13 @@ def test_no_one_to_tell_is_no_mail(mailoutbox) -> None:
 def test_the_next_admin_page_shows_the_notice_once(publisher: User, client: Client) -> None:
     digest = make_digest(stories=1, scheduled_by=publisher)
     client.force_login(publisher)
-    html = {"HTTP_ACCEPT": "text/html"}
-    client.get("/admin/", **html)  # the first page starts the clock
+    html = {"Accept": "text/html"}
+    client.get("/admin/", headers=html)  # the first page starts the clock
     Digest.objects.filter(pk=digest.pk).update(state=Digest.State.SENT)
     digest_event(digest.pk, "sent")
 
-    first = client.get("/admin/", **html).content.decode()
-    second = client.get("/admin/", **html).content.decode()
+    first = client.get("/admin/", headers=html).content.decode()
+    second = client.get("/admin/", headers=html).content.decode()
 
     assert "has been sent" in first
     assert "has been sent" not in second
