@@ -80,3 +80,67 @@ def test_an_editor_adds_a_story_and_features_it_from_the_list(page: Any, live_se
     story.refresh_from_db()
     assert story.is_featured
     assert "Featured 1 story(ies)." in page.locator(".messagelist").inner_text()
+
+
+def test_an_editor_adds_a_feed_and_polls_it_now(page: Any, live_server: Any) -> None:
+    from newsletters.models import Feed
+    from tests.newsletters.feed_server import feed_server_running
+
+    editor = role_user(EDITOR)
+    with feed_server_running() as server:
+        url = server.serve("/rss.xml", file="rss2.xml")
+        log_in(
+            page,
+            live_server.url,
+            username=editor.username,
+            password=PASSWORD,
+            next_path="newsletters/feed/add/",
+        )
+        page.locator("#id_url").fill(url)
+        page.locator("#id_title").fill("Shopper")
+        _save(page)
+        feed = Feed.objects.get(url=url)
+
+        page.get_by_role("row", name="Shopper").get_by_role("checkbox").check()
+        page.locator("select[name=action]").select_option(value="poll_now")
+        with page.expect_navigation():
+            page.get_by_role("button", name="Go").click()
+
+    assert Story.objects.filter(feed=feed).count() == 3
+    assert "Shopper: 3 new" in page.locator(".messagelist").inner_text()
+
+
+def test_a_lists_seed_addresses_are_checked_and_its_zone_picked_from_the_list(
+    page: Any, live_server: Any
+) -> None:
+    from django.contrib.auth.models import User
+
+    from mailinglist.models import MailingList
+
+    User.objects.create_superuser(username="chief", email="c@example.com", password=PASSWORD)
+    mailing_list = MailingListFactory.create(name="The Morning Briefing", slug="morning")
+    log_in(
+        page,
+        live_server.url,
+        username="chief",
+        password=PASSWORD,
+        next_path=f"mailinglist/mailinglist/{mailing_list.pk}/change/",
+    )
+
+    page.get_by_label("Seed addresses").fill("desk@newsroom.example\nthe chief editor")
+    page.get_by_label("Default timezone").select_option("Asia/Qatar")
+    page.get_by_label("Requires second approval").check()
+    _save(page)
+    assert (
+        "Not an email address: line 2 ('the chief editor')."
+        in page.locator(".errorlist").first.inner_text()
+    )
+    assert MailingList.objects.get(pk=mailing_list.pk).seed_addresses == ""
+
+    page.get_by_label("Seed addresses").fill("desk@newsroom.example\nchief@newsroom.example")
+    _save(page)
+
+    mailing_list.refresh_from_db()
+    assert mailing_list.seed_addresses == "desk@newsroom.example\nchief@newsroom.example"
+    assert mailing_list.default_timezone == "Asia/Qatar"
+    assert mailing_list.requires_second_approval

@@ -204,6 +204,22 @@ def _sending_digest(*, readers: int, sent: int = 0, failed: int = 0) -> Digest:
     return digest
 
 
+def test_a_scheduled_digest_can_be_cancelled(page: Any, live_server: Any) -> None:
+    publisher = role_user(PUBLISHER)
+    digest = Digest.objects.create(
+        mailing_list=_list(),
+        subject="Tuesday briefing",
+        state=Digest.State.SCHEDULED,
+        send_at=timezone.now() + timedelta(days=1),
+    )
+    _open(page, live_server, publisher, digest)
+
+    _press(page, "Cancel")
+
+    assert Digest.objects.get(pk=digest.pk).state == Digest.State.CANCELLED
+    assert "Cancelled" in _desk(page)
+
+
 def test_pause_resume_and_cancel_a_send(page: Any, live_server: Any) -> None:
     publisher = role_user(PUBLISHER)
     digest = _sending_digest(readers=4, sent=1)
@@ -361,6 +377,27 @@ def test_two_person_rule_the_author_alone_cannot_send(
     assert digest.state == Digest.State.SCHEDULED
     assert digest.approved_by == second and digest.scheduled_by == author
     other.context.close()
+
+
+def test_the_second_person_can_send_a_request_back_to_draft(page: Any, live_server: Any) -> None:
+    author = role_user(PUBLISHER, username="author")
+    second = role_user(PUBLISHER, username="second")
+    mailing_list = _list(requires_second_approval=True)
+    digest = Digest.objects.create(
+        mailing_list=mailing_list,
+        subject="Tuesday briefing",
+        state=Digest.State.AWAITING_APPROVAL,
+        send_at=timezone.now() + timedelta(days=1),
+        scheduled_by=author,
+    )
+    _open(page, live_server, second, digest)
+
+    _press(page, "Back to draft")
+
+    digest.refresh_from_db()
+    assert digest.state == Digest.State.DRAFT
+    assert digest.scheduled_by is None
+    assert "Back to draft" in page.locator(".messagelist").inner_text()
 
 
 def test_a_viewer_sees_the_desk_but_no_button(page: Any, live_server: Any) -> None:
