@@ -10,7 +10,8 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 
-from mailinglist.models import MailingList
+from mailinglist.models import MailingList, Subscriber
+from mailinglist.staff import subscriber_add_by_staff
 from newsletters.models import Story
 
 DEMO_USERNAME = "editor"
@@ -75,6 +76,15 @@ DEMO_STORIES = [
 ]
 
 
+# A few confirmed readers, so a demo digest goes to someone: their mail lands in the local outbox
+# (example.com is reserved; it reaches no one even with a real EMAIL_URL).
+DEMO_READERS = [
+    ("amira.okafor@example.com", "Amira", ["morning-briefing", "weekend-reads"]),
+    ("tom.lindqvist@example.com", "Tom", ["morning-briefing"]),
+    ("noor.haddad@example.com", "Noor", ["morning-briefing", "weekend-reads"]),
+]
+
+
 @dataclass(frozen=True)
 class DemoLogin:
     username: str
@@ -102,6 +112,16 @@ def demo_data_load() -> DemoLogin:
                 "is_featured": True,
             },
         )
+    for email, name, slugs in DEMO_READERS:
+        # Once there, a demo reader is theirs to change (unsubscribe, erase): never re-added.
+        if not Subscriber.objects.filter(email=email).exists():
+            subscriber_add_by_staff(
+                email=email,
+                lists=list(MailingList.objects.filter(slug__in=slugs)),
+                name=name,
+                consent="Demo data loaded by make run",
+                by="load_demo",
+            )
     user_model = get_user_model()
     if user_model.objects.filter(username=DEMO_USERNAME).exists():
         return DemoLogin(username=DEMO_USERNAME, password=None)

@@ -6,7 +6,7 @@ from django.core.management import call_command
 from django.test import Client
 
 from demo.seeding import DEMO_STORIES
-from mailinglist.models import MailingList
+from mailinglist.models import MailingList, Subscription
 from newsletters.models import Story
 
 
@@ -33,6 +33,11 @@ def test_load_demo_is_idempotent_and_shows_the_login_once(
     assert User.objects.count() == 1
     assert MailingList.objects.count() == 2
     assert Story.objects.filter(is_featured=True).count() == len(DEMO_STORIES)
+    # Demo readers, so a demo digest goes to someone; added once.
+    assert (
+        Subscription.objects.filter(mailing_list__slug="morning-briefing", state="active").count()
+        == 3
+    )
     assert user.is_staff and user.is_superuser
     password = first.split("editor / ")[1].split()[0]
     assert user.check_password(password)
