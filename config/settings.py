@@ -241,9 +241,10 @@ if MAILING_ADDRESS is None:
     )
 
 # Sites allowed to embed the signup form / call the public subscribe API from the browser
-# (django-cors-headers reads these). Only the public subscribe endpoint answers cross-origin.
+# (django-cors-headers reads these; the signup views also accept form POSTs from their pages).
+# Only the public signup endpoints answer cross-origin: the form, its time token and the API.
 CORS_ALLOWED_ORIGINS = read_list("CORS_ALLOWED_ORIGINS", default=[])
-CORS_URLS_REGEX = r"^/api/v1/subscribe/?$"
+CORS_URLS_REGEX = r"^/(api/v1/subscribe/?|subscribe/|subscribe/token/)$"
 
 # --- Security ----------------------------------------------------------------------------------
 _https = SITE_URL.startswith("https://")

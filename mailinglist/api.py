@@ -12,7 +12,12 @@ from mailinglist import staff
 from mailinglist.addresses import email_normalise, name_clean
 from mailinglist.forms import form_errors_json
 from mailinglist.models import MailingList, Subscriber, Subscription
-from mailinglist.signup import ACCEPTED_MESSAGE, request_meta, signup_attempt
+from mailinglist.signup import (
+    ACCEPTED_MESSAGE,
+    FOREIGN_ORIGIN_MESSAGE,
+    Result,
+    signup_attempt,
+)
 from operations.api_auth import staff_token_for
 
 router = Router()
@@ -22,7 +27,7 @@ class SubscribeIn(Schema):
     email: str
     lists: list[str] = []
     name: str | None = None
-    # The embeddable snippet sends these two, exactly as the form does (honeypot, time trap).
+    # Sent by browsers' forms (older embed snippets post here): honeypot and time token.
     website: str | None = None
     form_token: str | None = None
 
@@ -39,14 +44,24 @@ class Problem(Schema):
 @router.post(
     "/subscribe",
     url_name="subscribe",
-    response={202: Accepted, 400: Problem, 429: Problem},
+    response={202: Accepted, 400: Problem, 403: Problem, 429: Problem},
     tags=["signup"],
     summary="Sign up an address (double opt-in); same defences and answer as the form",
 )
 def subscribe(request: HttpRequest, payload: SubscribeIn) -> HttpResponse:
+    """A program holds no time token: token-less signups go on to double opt-in.
+
+    Browsers are held to their page's Origin (or Referer), like the form: a page of a site not in
+    CORS_ALLOWED_ORIGINS gets 403.
+    """
     outcome = signup_attempt(
-        data=payload.model_dump(), meta=request_meta(request), source=Subscription.Source.API
+        request=request,
+        data=payload.model_dump(),
+        source=Subscription.Source.API,
+        let_unsure_through=True,
     )
+    if outcome.result is Result.FOREIGN_ORIGIN:
+        return JsonResponse({"detail": FOREIGN_ORIGIN_MESSAGE}, status=403)
     if outcome.is_rate_limited:
         response = JsonResponse({"detail": outcome.rate_limited_message}, status=429)
         response["Retry-After"] = str(outcome.retry_after_seconds)

@@ -14,7 +14,7 @@ from mailinglist.subscriptions import public_lists
 
 
 class SignupForm(forms.Form):
-    """Email, optional name, the lists to join; plus the honeypot and time-trap fields."""
+    """Email, optional name, the lists to join; plus the honeypot and time-token fields."""
 
     email = forms.CharField(
         label="Email address",
@@ -34,6 +34,8 @@ class SignupForm(forms.Form):
     # Bots fill every field; people never see this one (hidden by CSS and from screen readers).
     website = forms.CharField(required=False, max_length=1000)
     form_token = forms.CharField(required=False, max_length=200, widget=forms.HiddenInput)
+    # Sent by the one-more-step button (a fast or token-less form): proof that a person pressed it.
+    step_token = forms.CharField(required=False, max_length=300, widget=forms.HiddenInput)
 
     error_messages = {"lists_required": "Pick at least one newsletter."}
 
@@ -57,12 +59,13 @@ class SignupForm(forms.Form):
     def clean_name(self) -> str:
         return name_clean(self.cleaned_data.get("name"))
 
-    @property
-    def is_automated(self) -> bool:
-        """Filled the honeypot or beat the time trap: answered as a success, nothing done."""
-        return protection.looks_automated(
+    def verdict(self) -> protection.Verdict:
+        """Person, bot (honeypot, forged token) or unsure (no token, too fast): see protection."""
+        return protection.signup_verdict(
             honeypot=self.cleaned_data.get("website"),
             form_token=self.cleaned_data.get("form_token"),
+            step_token=self.cleaned_data.get("step_token"),
+            email=self.cleaned_data["email"],
         )
 
 

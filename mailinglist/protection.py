@@ -1,4 +1,20 @@
-"""Defences of the public signup form and API: rate limits, honeypot, time trap.
+"""Defences of the public signup form and API: origin, honeypot, time token, rate limits.
+
+The form is served in pages rendered once and cached for everyone (a CDN, a page cache, a
+partner's site), so it carries no per-visitor secret and Django's CSRF does not guard it: a CSRF
+token needs a cookie set for the same visitor who got the page, and a cached page hands every
+reader the first visitor's token without its cookie. A signup is a public, unauthenticated,
+double-opt-in action, so what a forger gains is one confirmation email, which the per-address cap
+bounds; the defences below fit that:
+
+- Origin, or Referer when Origin is missing or "null": must be ours or one of CORS_ALLOWED_ORIGINS;
+  when privacy settings strip both, the other defences decide.
+- The honeypot: filled only by bots, which are answered as a success and dropped.
+- The time token: a signed timestamp, computed when the form is rendered and fetched fresh by the
+  form's script (no-store), so it stays valid in a cached page. Missing, too fresh or too old, it
+  proves nothing either way: the reader gets one more step (a button) rather than being dropped.
+  Forged, it is a bot's.
+- Per IP (429) and per address (one confirmation a day, silent) limits.
 
 Counters live in Redis, shared by every web process. Limits per IP answer 429 with a message;
 limits per address are silent (same answer, no mail), because a different answer would tell a
@@ -15,7 +31,10 @@ from __future__ import annotations
 
 import functools
 import time
+from collections.abc import Collection
 from dataclasses import dataclass
+from enum import StrEnum
+from urllib.parse import urlsplit
 
 import redis
 from django.conf import settings
@@ -29,10 +48,16 @@ from operations.heartbeat import redis_client
 HONEYPOT_FIELD = "website"  # hidden from people; bots fill in every field they find
 FORM_TOKEN_FIELD = "form_token"  # noqa: S105 - a field name, not a secret
 FORM_TOKEN_SALT = "mailinglist.form-rendered"  # noqa: S105 - a salt name, not a secret
-# A person needs a couple of seconds to type an address; a script posts at once. Tokens older
-# than a day come from a stale cached page: accept them (a reader must never be refused), but
-# they are no proof of a person either, so rate limits still apply.
+STEP_TOKEN_FIELD = "step_token"  # noqa: S105 - a field name, not a secret
+STEP_TOKEN_SALT = "mailinglist.signup-step"  # noqa: S105 - a salt name, not a secret
+# A person needs a couple of seconds to type an address; a script posts at once. But a browser's
+# autofill can be as fast as a script, so a fast form is asked for one more step, never dropped.
 MIN_FILL_SECONDS = 2.0
+# Pages sit in caches for minutes to hours and the script fetches a fresh token anyway; a token
+# older than this comes from a page kept open for days (or lifted from one): one more step.
+FORM_TOKEN_MAX_AGE_SECONDS = 24 * 60 * 60
+# The one-more-step page is pressed within minutes; its token is bound to the address it shows.
+STEP_TOKEN_MAX_AGE_SECONDS = 60 * 60
 
 # Per IP: sized for a newsroom's readers behind one carrier-grade NAT or office proxy, where
 # hundreds of people share an address, while stopping a script's thousands.
@@ -58,29 +83,99 @@ class RateLimited(Exception):
     retry_after_seconds: int
 
 
+class Verdict(StrEnum):
+    """What the honeypot and the time token say about who sent a signup."""
+
+    PERSON = "person"  # a token old enough, or the one-more-step button pressed
+    UNSURE = "unsure"  # no token, too fresh or too old: ask for one more step (or let through)
+    BOT = "bot"  # honeypot filled or token forged: answered as a success, dropped
+
+
 def form_token_make(*, now: float | None = None) -> str:
-    """A signed stamp of when the form was rendered, for the time trap."""
+    """A signed stamp of when the form was rendered (or its script asked), for the time trap."""
     return signing.dumps(time.time() if now is None else now, salt=FORM_TOKEN_SALT)
 
 
-def looks_automated(
-    *, honeypot: str | None, form_token: str | None, now: float | None = None
-) -> bool:
-    """True when a submission is a bot's: honeypot filled, or posted faster than a person types.
+def step_token_make(*, email: str, source_url: str = "", now: float | None = None) -> str:
+    """The token of the one-more-step button: signed, dated and bound to the address it shows.
 
-    A missing token is not proof of a bot (API clients and old cached pages have none); a
-    tampered one is.
+    It also carries the page the form was on, so the consent record names the article (or the
+    partner's page), not our step page.
+    """
+    stamped = time.time() if now is None else now
+    payload = {"at": stamped, "to": email_hash(email), "from": source_url[:500]}
+    return signing.dumps(payload, salt=STEP_TOKEN_SALT)
+
+
+def step_token_source(step_token: str) -> str:
+    """The page a signup started on, from its step token ("" when unsigned or absent)."""
+    try:
+        return str(signing.loads(step_token, salt=STEP_TOKEN_SALT).get("from", ""))[:500]
+    except (signing.BadSignature, AttributeError):
+        return ""
+
+
+def signup_verdict(
+    *,
+    honeypot: str | None,
+    form_token: str | None,
+    step_token: str | None = None,
+    email: str,
+    now: float | None = None,
+) -> Verdict:
+    """Person, bot or unsure, from the honeypot, the time token and the one-more-step token.
+
+    Only the honeypot and a forged token make a bot: a real reader never fills a hidden field or
+    signs a token. Everything else that is not proof of a person is UNSURE, never BOT.
     """
     if honeypot:
-        return True
+        return Verdict.BOT
+    at = time.time() if now is None else now
+    if step_token:
+        try:
+            step = signing.loads(step_token, salt=STEP_TOKEN_SALT)
+            pressed_after = at - float(step["at"])
+            bound_to = str(step["to"])
+        except (signing.BadSignature, TypeError, ValueError, KeyError):
+            return Verdict.BOT
+        if bound_to == email_hash(email) and 0 <= pressed_after <= STEP_TOKEN_MAX_AGE_SECONDS:
+            return Verdict.PERSON
+        return Verdict.UNSURE
     if not form_token:
-        return False
+        return Verdict.UNSURE
     try:
         rendered_at = float(signing.loads(form_token, salt=FORM_TOKEN_SALT))
     except (signing.BadSignature, TypeError, ValueError):
-        return True
-    elapsed = (time.time() if now is None else now) - rendered_at
-    return elapsed < MIN_FILL_SECONDS
+        return Verdict.BOT
+    elapsed = at - rendered_at
+    if MIN_FILL_SECONDS <= elapsed <= FORM_TOKEN_MAX_AGE_SECONDS:
+        return Verdict.PERSON
+    return Verdict.UNSURE
+
+
+def origin_of(url: str) -> str | None:
+    """`scheme://host[:port]` of a URL, lower-cased; None when it has no scheme or host."""
+    try:
+        parts = urlsplit(url.strip())
+    except ValueError:
+        return None
+    if parts.scheme not in {"http", "https"} or not parts.netloc:
+        return None
+    return f"{parts.scheme}://{parts.netloc}".lower()
+
+
+def origin_allowed(*, origin: str | None, referer: str | None, allowed: Collection[str]) -> bool:
+    """True when the page that sent the signup is ours or an allowed embedder's.
+
+    Origin decides when a browser sends one; a missing or "null" Origin (privacy settings, some
+    redirects) falls back to the Referer; when both are stripped the other defences decide.
+    """
+    allowed_origins = {o.rstrip("/").lower() for o in allowed}
+    if origin and origin.strip().lower() != "null":
+        return origin.strip().rstrip("/").lower() in allowed_origins
+    if referer:
+        return origin_of(referer) in allowed_origins
+    return True
 
 
 def ip_limit_hit(*, ip: str | None) -> None:

@@ -1,17 +1,21 @@
-"""The one code path behind every signup: the footer form, /subscribe/ and POST /api/v1/subscribe.
+"""The one code path behind every signup: the footer form, /subscribe/, the embed and the API.
 
 Whatever the address, a valid signup gets the same answer: the state-dependent work happens later
-in a worker (see subscriptions.signup_request_submit). Only two things change the answer, and
-neither depends on the address: invalid input (400, saying what to fix) and too many signups from
-one IP (429).
+in a worker (see subscriptions.signup_request_submit). What changes the answer never depends on
+the address: a page of a foreign origin (403), too many signups from one IP (429), invalid input
+(400, saying what to fix) and a form that proves nothing about its sender (one more step: a
+button). Bots that fill the honeypot or forge a token get the success answer and nothing happens.
+See protection.py for why this is not Django's CSRF.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
-from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
+from django.conf import settings
 from django.http import HttpRequest
 
 from mailinglist import protection
@@ -26,17 +30,34 @@ RATE_LIMITED_MESSAGE = (
     "Too many signups from your network in the last few minutes. Please try again in "
     "{minutes} minute{plural}."
 )
+STEP_MESSAGE = "One more step: press “Yes, subscribe me” to get your confirmation email."
+FOREIGN_ORIGIN_MESSAGE = (
+    "This signup form was sent from a site we don't know. Please sign up on our own site."
+)
 
 
-@dataclass(frozen=True)
+class Result(StrEnum):
+    ACCEPTED = "accepted"  # stored for a worker, or a bot's, answered the same
+    INVALID = "invalid"
+    RATE_LIMITED = "rate_limited"
+    FOREIGN_ORIGIN = "foreign_origin"
+    STEP = "step"  # unsure who sent it: ask for one button press
+
+
+@dataclasses.dataclass(frozen=True)
 class SignupOutcome:
-    accepted: bool
+    result: Result
     form: SignupForm
     retry_after_seconds: int = 0
+    step_token: str = ""
+
+    @property
+    def accepted(self) -> bool:
+        return self.result is Result.ACCEPTED
 
     @property
     def is_rate_limited(self) -> bool:
-        return self.retry_after_seconds > 0
+        return self.result is Result.RATE_LIMITED
 
     @property
     def rate_limited_message(self) -> str:
@@ -53,20 +74,55 @@ def request_meta(request: HttpRequest) -> RequestMeta:
     )
 
 
-def signup_attempt(*, data: Mapping[str, Any], meta: RequestMeta, source: str) -> SignupOutcome:
-    """Validate and, when valid and human, store a signup for a worker to apply."""
+def signup_allowed_origins(request: HttpRequest) -> set[str]:
+    """Pages that may send a signup: this site (as asked and as SITE_URL) and its embedders."""
+    own = {
+        f"{request.scheme}://{request.get_host()}",
+        protection.origin_of(settings.SITE_URL or ""),
+    }
+    return {o for o in own if o} | set(settings.CORS_ALLOWED_ORIGINS)
+
+
+def signup_attempt(
+    *,
+    request: HttpRequest,
+    data: Mapping[str, Any],
+    source: str,
+    let_unsure_through: bool = False,
+) -> SignupOutcome:
+    """Check, validate and, when valid and not a bot's, store a signup for a worker to apply.
+
+    `let_unsure_through`: the API's callers are programs that hold no time token; their
+    token-less signups go on to double opt-in, whose per-address cap bounds any abuse.
+    """
     form = SignupForm(data=data)
+    if not protection.origin_allowed(
+        origin=request.headers.get("Origin"),
+        referer=request.headers.get("Referer"),
+        allowed=signup_allowed_origins(request),
+    ):
+        return SignupOutcome(result=Result.FOREIGN_ORIGIN, form=form)
+    meta = request_meta(request)
     try:
         # Counted before validation: a script sending junk spends its budget as fast as one
         # sending valid addresses.
         protection.ip_limit_hit(ip=meta.ip)
     except protection.RateLimited as limited:
         return SignupOutcome(
-            accepted=False, form=form, retry_after_seconds=limited.retry_after_seconds
+            result=Result.RATE_LIMITED, form=form, retry_after_seconds=limited.retry_after_seconds
         )
     if not form.is_valid():
-        return SignupOutcome(accepted=False, form=form)
-    if not form.is_automated:
+        return SignupOutcome(result=Result.INVALID, form=form)
+    verdict = form.verdict()
+    if verdict is protection.Verdict.UNSURE and not let_unsure_through:
+        step_token = protection.step_token_make(
+            email=form.cleaned_data["email"], source_url=meta.source_url
+        )
+        return SignupOutcome(result=Result.STEP, form=form, step_token=step_token)
+    if verdict is protection.Verdict.PERSON and form.cleaned_data.get("step_token"):
+        started_on = protection.step_token_source(form.cleaned_data["step_token"])
+        meta = dataclasses.replace(meta, source_url=started_on or meta.source_url)
+    if verdict is not protection.Verdict.BOT:
         signup_request_submit(
             email=form.cleaned_data["email"],
             name=form.cleaned_data["name"],
@@ -74,4 +130,4 @@ def signup_attempt(*, data: Mapping[str, Any], meta: RequestMeta, source: str) -
             source=source,
             meta=meta,
         )
-    return SignupOutcome(accepted=True, form=form)
+    return SignupOutcome(result=Result.ACCEPTED, form=form)

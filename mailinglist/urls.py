@@ -7,6 +7,7 @@ urlpatterns = [
     path("subscribe/", views.subscribe, name="subscribe"),
     path("subscribe/thanks/", views.subscribe_thanks, name="subscribe_thanks"),
     path("subscribe/embed/", views.signup_embed_snippet, name="embed"),
+    path("subscribe/token/", views.signup_form_token, name="signup_form_token"),
     path("confirm/<str:token>/", views.confirm, name="confirm"),
     path("confirm/<str:token>/resend/", views.confirm_resend, name="confirm_resend"),
     path("unsubscribe/<str:token>/", views.unsubscribe, name="unsubscribe"),

@@ -20,12 +20,19 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from mailinglist import links, subscriptions, tokens
+from mailinglist import links, protection, subscriptions, tokens
 from mailinglist import preferences as preference_centre
 from mailinglist.forms import EraseForm, PauseForm, PreferencesForm, form_errors_json
 from mailinglist.models import MailingList, Subscriber, Subscription
-from mailinglist.signup import ACCEPTED_MESSAGE, request_meta, signup_attempt
-from mailinglist.subscriptions import FORM_CONSENT_TEXT
+from mailinglist.signup import (
+    ACCEPTED_MESSAGE,
+    FOREIGN_ORIGIN_MESSAGE,
+    STEP_MESSAGE,
+    request_meta,
+    signup_attempt,
+)
+from mailinglist.signup import Result as SignupResult
+from mailinglist.subscriptions import FORM_CONSENT_TEXT, public_lists
 
 
 def _wants_json(request: HttpRequest) -> bool:
@@ -39,15 +46,23 @@ def _invalid_link(request: HttpRequest) -> HttpResponse:
 # --- Signup ------------------------------------------------------------------------------------
 
 
+# The signup views take no CSRF token: they are served in pages cached for everyone and on other
+# sites, so signup.signup_attempt checks Origin/Referer, honeypot, time token and limits instead
+# (see protection.py). Staff pages keep Django's CSRF.
+@csrf_exempt
 @require_http_methods(["GET", "POST"])
 def subscribe(request: HttpRequest) -> HttpResponse:
     if request.method == "GET":
         return render(request, "mailinglist/subscribe.html", {"consent_text": FORM_CONSENT_TEXT})
-    outcome = signup_attempt(
-        data=request.POST, meta=request_meta(request), source=Subscription.Source.FORM
-    )
+    outcome = signup_attempt(request=request, data=request.POST, source=Subscription.Source.FORM)
+    wants_json = _wants_json(request)
+    if outcome.result is SignupResult.FOREIGN_ORIGIN:
+        if wants_json:
+            return JsonResponse({"detail": FOREIGN_ORIGIN_MESSAGE}, status=403)
+        context: dict[str, Any] = {"message": FOREIGN_ORIGIN_MESSAGE}
+        return render(request, "mailinglist/subscribe_refused.html", context, status=403)
     if outcome.is_rate_limited:
-        if _wants_json(request):
+        if wants_json:
             response: HttpResponse = JsonResponse(
                 {"detail": outcome.rate_limited_message}, status=429
             )
@@ -60,8 +75,8 @@ def subscribe(request: HttpRequest) -> HttpResponse:
             )
         response["Retry-After"] = str(outcome.retry_after_seconds)
         return response
-    if not outcome.accepted:
-        if _wants_json(request):
+    if outcome.result is SignupResult.INVALID:
+        if wants_json:
             return JsonResponse(
                 {
                     "detail": "Please correct the errors below.",
@@ -71,7 +86,31 @@ def subscribe(request: HttpRequest) -> HttpResponse:
             )
         context = {"signup_form": outcome.form, "consent_text": FORM_CONSENT_TEXT}
         return render(request, "mailinglist/subscribe.html", context, status=400)
-    if _wants_json(request):
+    if outcome.result is SignupResult.STEP:
+        # Too fast or no time token: maybe autofill, maybe a script. One button press decides,
+        # and it never depends on the address's state.
+        if wants_json:
+            return JsonResponse(
+                {
+                    "ok": False,
+                    "step": True,
+                    "detail": STEP_MESSAGE,
+                    "step_token": outcome.step_token,
+                }
+            )
+        context = {
+            "email": outcome.form.cleaned_data["email"],
+            "name": outcome.form.cleaned_data["name"],
+            "lists": [
+                m for m in outcome.form.available if m.slug in outcome.form.cleaned_data["lists"]
+            ],
+            "step_token": outcome.step_token,
+            "message": STEP_MESSAGE,
+        }
+        response = render(request, "mailinglist/subscribe_step.html", context)
+        response["Cache-Control"] = "no-store"
+        return response
+    if wants_json:
         return JsonResponse({"ok": True, "message": ACCEPTED_MESSAGE}, status=202)
     return redirect("mailinglist:subscribe_thanks")
 
@@ -79,6 +118,13 @@ def subscribe(request: HttpRequest) -> HttpResponse:
 @require_GET
 def subscribe_thanks(request: HttpRequest) -> HttpResponse:
     return render(request, "mailinglist/subscribe_thanks.html", {"message": ACCEPTED_MESSAGE})
+
+
+@never_cache
+@require_GET
+def signup_form_token(request: HttpRequest) -> HttpResponse:
+    """A fresh time token for a form in a cached page (its script asks; no-store, CORS)."""
+    return JsonResponse({"form_token": protection.form_token_make()})
 
 
 # --- Confirmation --------------------------------------------------------------------------------
@@ -341,5 +387,11 @@ def preferences_erase(request: HttpRequest, token: str, subscriber: Subscriber) 
 
 def signup_embed_snippet(request: HttpRequest) -> HttpResponse:
     """The copy-paste snippet for sites that are not built with Django."""
-    api_url = links.absolute_url(reverse("api:subscribe"))
-    return render(request, "mailinglist/embed.html", {"api_url": api_url})
+    context = {
+        # The host the snippet was asked from, which embedders reach us by (like its script).
+        "subscribe_url": request.build_absolute_uri(reverse("mailinglist:subscribe")),
+        "token_url": request.build_absolute_uri(reverse("mailinglist:signup_form_token")),
+        "lists": public_lists(),
+        "consent_text": FORM_CONSENT_TEXT,
+    }
+    return render(request, "mailinglist/embed.html", context)

@@ -1,7 +1,8 @@
 """`{% load newsletter_signup %}{% newsletter_signup_form %}`: the signup form, for any template.
 
-Drop it into a site's footer; it renders the public lists, the honeypot and time-trap fields and
-the CSRF token, posts to /subscribe/ without JavaScript and in place with it.
+Drop it into a site's footer; it renders the public lists, the honeypot and the time token, posts
+to /subscribe/ without JavaScript and in place with it. It holds nothing per visitor (no CSRF
+token, no cookie), so the page around it may be cached and served to everyone.
 """
 
 from __future__ import annotations
@@ -25,6 +26,5 @@ def newsletter_signup_form(
         "form": form if isinstance(form, SignupForm) else SignupForm(),
         "heading": heading,
         "consent_text": FORM_CONSENT_TEXT,
-        "csrf_token": context.get("csrf_token"),
         "form_id": "newsletter-signup",
     }

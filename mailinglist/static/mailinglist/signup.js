@@ -1,9 +1,13 @@
-/* Progressive enhancement of the newsletter signup form.
+/* Progressive enhancement of the newsletter signup form (our footer form, /subscribe/, the embed).
  *
- * Without JavaScript the form posts and the server redirects to a thank-you page. With it, the
- * same form posts in place (FormData to the form's action, or JSON to the API for the embeddable
- * snippet, marked data-api) and the answer is shown without a reload; field errors are attached
- * to their fields so screen readers announce them.
+ * Without JavaScript the form posts and the server answers with a page: the thank-you page, or
+ * first a "Yes, subscribe me" button when the form proves nothing about its sender. With it:
+ * - a fresh time token is fetched on load (the page may come from a cache, with an old one);
+ * - the form posts in place (FormData to the form's action, or JSON to the API for old snippets
+ *   marked data-api), with no cookies, and the answer is shown without a reload;
+ * - field errors are attached to their fields so screen readers announce them;
+ * - a "one more step" answer shows the same button in place;
+ * - the success message is scrolled into view and focused, so a phone shows it.
  */
 (function () {
   "use strict";
@@ -31,8 +35,12 @@
     if (first) { first.focus(); }
   }
 
-  function payload(form) {
-    if (!form.hasAttribute("data-api")) { return new FormData(form); }
+  function payload(form, extra) {
+    if (!form.hasAttribute("data-api")) {
+      var formData = new FormData(form);
+      Object.keys(extra).forEach(function (key) { formData.set(key, extra[key]); });
+      return formData;
+    }
     var data = { email: "", name: "", lists: [], website: "", form_token: "" };
     new FormData(form).forEach(function (value, key) {
       if (key === "lists") { data.lists.push(value); }
@@ -41,40 +49,110 @@
     return JSON.stringify(data);
   }
 
+  function tokenInput(form) {
+    var input = form.querySelector('input[name="form_token"]');
+    if (!input) {
+      input = document.createElement("input");
+      input.type = "hidden";
+      input.name = "form_token";
+      form.appendChild(input);
+    }
+    return input;
+  }
+
+  // The page may have been cached for hours: ask for a token of our own (never cached). If this
+  // fails, the rendered token stays, and the server asks for one more step if it must.
+  function refreshToken(form) {
+    var url = form.getAttribute("data-token-url");
+    if (!url) { return; }
+    fetch(url, { credentials: "omit", cache: "no-store", headers: { Accept: "application/json" } })
+      .then(function (response) { return response.ok ? response.json() : {}; })
+      .then(function (body) { if (body.form_token) { tokenInput(form).value = body.form_token; } })
+      .catch(function () {});
+  }
+
+  function show(status, text, kind) {
+    status.classList.remove("is-error", "is-success");
+    if (kind) { status.classList.add(kind); }
+    status.textContent = text;
+  }
+
+  // Focus moves to the answer (screen readers read it, the browser scrolls it into view): on a
+  // phone the status line sits below the button, often off the bottom of the screen.
+  function reveal(element) {
+    if (!element.hasAttribute("tabindex")) { element.setAttribute("tabindex", "-1"); }
+    element.scrollIntoView({ block: "center" });
+    element.focus({ preventScroll: true });
+  }
+
   function enhance(form) {
     var status = form.querySelector("[data-signup-status]");
     var button = form.querySelector("button[type=submit]");
-    form.addEventListener("submit", function (event) {
-      event.preventDefault();
+    var stepButton = null;
+
+    function removeStep() {
+      if (stepButton) { stepButton.remove(); stepButton = null; }
+    }
+
+    function offerStep(body) {
+      removeStep();
+      show(status, body.detail || "One more step.", null);
+      stepButton = document.createElement("button");
+      stepButton.type = "button";
+      stepButton.className = button.className || "signup-button";
+      stepButton.textContent = "Yes, subscribe me";
+      stepButton.setAttribute("data-signup-step", "");
+      stepButton.addEventListener("click", function () {
+        send({ step_token: body.step_token || "" });
+      });
+      status.insertAdjacentElement("afterend", stepButton);
+      stepButton.focus();
+    }
+
+    function send(extra) {
       var isApi = form.hasAttribute("data-api");
       var headers = { Accept: "application/json" };
       if (isApi) { headers["Content-Type"] = "application/json"; }
       button.disabled = true;
-      status.classList.remove("is-error");
-      status.textContent = "Sending…";
+      if (stepButton) { stepButton.disabled = true; }
+      show(status, "Sending…", null);
       fetch(form.getAttribute("data-endpoint") || form.action, {
         method: "POST",
-        body: payload(form),
+        body: payload(form, extra),
         headers: headers,
-        credentials: isApi ? "omit" : "same-origin"
+        // No cookies: the signup needs none, and the form may sit on another site.
+        credentials: "omit"
       }).then(function (response) {
         return response.json().catch(function () { return {}; }).then(function (body) {
-          if (response.ok) {
+          if (response.ok && body.step) {
+            offerStep(body);
+          } else if (response.ok) {
+            removeStep();
             setErrors(form, {});
             form.reset();
-            status.textContent = body.message || "Thanks!";
+            refreshToken(form);
+            show(status, body.message || "Thanks!", "is-success");
+            reveal(status);
           } else {
+            removeStep();
             setErrors(form, body.errors || {});
-            status.classList.add("is-error");
-            status.textContent = body.detail || "Something went wrong. Please try again.";
+            show(status, body.detail || "Something went wrong. Please try again.", "is-error");
+            if (!body.errors) { reveal(status); }
           }
         });
       }).catch(function () {
-        status.classList.add("is-error");
-        status.textContent = "We couldn't reach the server. Check your connection and try again.";
+        show(status, "We couldn't reach the server. Check your connection and try again.", "is-error");
+        reveal(status);
       }).finally(function () {
         button.disabled = false;
+        if (stepButton) { stepButton.disabled = false; }
       });
+    }
+
+    refreshToken(form);
+    form.addEventListener("submit", function (event) {
+      event.preventDefault();
+      send({});
     });
   }
 
