@@ -442,3 +442,20 @@ def test_staff_pages_keep_django_csrf(staff_user) -> None:
     response = browser.post("/admin/logout/")
 
     assert response.status_code == 403
+
+
+@given(
+    form_token=st.one_of(st.none(), st.text(max_size=120)),
+    step_token=st.one_of(st.none(), st.text(max_size=120)),
+    honeypot=st.one_of(st.none(), st.text(max_size=10)),
+)
+def test_no_token_from_outside_makes_a_person_or_an_error(
+    form_token: str | None, step_token: str | None, honeypot: str | None
+) -> None:
+    verdict = protection.signup_verdict(
+        honeypot=honeypot, form_token=form_token, step_token=step_token, email="a@example.com"
+    )
+    # Only our signature makes a person; anything else is a bot's or asks for one more step.
+    assert verdict in {protection.Verdict.BOT, protection.Verdict.UNSURE}
+    if honeypot:
+        assert verdict is protection.Verdict.BOT
