@@ -93,7 +93,8 @@ def test_one_cached_article_page_serves_three_readers_and_refuses_a_foreign_orig
         context = browser.new_context(java_script_enabled=javascript)
         _serve_cached(context, article, cached)
         page = context.new_page()
-        page.goto(article)
+        # Autofill comes once the page has loaded, and so has the script's fresh token.
+        page.goto(article, wait_until="networkidle")
         footer = page.locator("footer")
         footer.get_by_label("Email address").fill(email)
         page.wait_for_timeout(wait * 1000)
@@ -214,7 +215,7 @@ def test_the_embed_on_an_origin_not_allowed_is_refused(
 def test_an_autofilled_form_sent_within_a_second_still_gets_its_confirmation(
     page: Any, live_server: Any, daily: MailingList, smtp_sink: SmtpSink
 ) -> None:
-    page.goto(live_server.url + "/")
+    page.goto(live_server.url + "/", wait_until="networkidle")
     started = time.monotonic()
     footer = page.locator("footer")
     footer.get_by_label("Email address").fill("autofill@example.com")
