@@ -14,6 +14,63 @@ MAX_NAME_LENGTH = 100
 
 _validator = EmailValidator(message="Enter a valid email address, like name@example.com.")
 
+# Names that DNS on the public internet never resolves, so mail sent to them can never arrive:
+# RFC 6761 (localhost, invalid), RFC 6762 (local, multicast DNS), RFC 7686 (onion), RFC 8375
+# (home.arpa) and ICANN's private-use internal. The RFC 2606 names for tests and documentation
+# (example.com/.net/.org, .example, .test) stay accepted: test suites and staging sites sign up
+# with them, and their mail goes to a sink, never to the internet.
+UNDELIVERABLE_DOMAINS = ("localhost", "invalid", "local", "onion", "internal", "home.arpa")
+
+# Where most readers' mail lives, for "Did you mean …?" (mailinglist/static/mailinglist/
+# address_hint.js carries the same three lists; a test keeps them equal).
+COMMON_DOMAINS = (
+    "gmail.com",
+    "googlemail.com",
+    "yahoo.com",
+    "yahoo.co.uk",
+    "yahoo.fr",
+    "yahoo.es",
+    "ymail.com",
+    "hotmail.com",
+    "hotmail.co.uk",
+    "hotmail.fr",
+    "hotmail.es",
+    "outlook.com",
+    "outlook.fr",
+    "live.com",
+    "msn.com",
+    "icloud.com",
+    "me.com",
+    "mac.com",
+    "aol.com",
+    "protonmail.com",
+    "proton.me",
+    "gmx.com",
+    "gmx.de",
+    "gmx.net",
+    "web.de",
+    "mail.com",
+    "orange.fr",
+    "free.fr",
+    "laposte.net",
+    "comcast.net",
+    "verizon.net",
+    "btinternet.com",
+)
+# Top-level domains that do not exist but are one slip away from .com/.net/.org.
+TLD_TYPOS = {
+    "con": "com",
+    "cpm": "com",
+    "cmo": "com",
+    "ocm": "com",
+    "vom": "com",
+    "xom": "com",
+    "comm": "com",
+    "coom": "com",
+    "nte": "net",
+    "ogr": "org",
+}
+
 
 def email_normalise(raw: str) -> str:
     """The address in the one form we store: trimmed, domain IDNA-encoded and lower-cased.
@@ -36,15 +93,80 @@ def email_normalise(raw: str) -> str:
         raise ValidationError("Enter a valid email address, like name@example.com.")
     if len(local) > MAX_LOCAL_PART_LENGTH:
         raise ValidationError("The part before the @ is too long.")
+    if domain.startswith("["):
+        # A domain literal (name@[192.0.2.1]) is legal SMTP, but no reader's mailbox is one.
+        raise ValidationError("Use the domain name after the @, not an IP address.")
     try:
         ascii_domain = domain.encode("idna").decode("ascii").lower()
     except UnicodeError:
         raise ValidationError("The part after the @ is not a valid domain.") from None
+    domain_refusal = _undeliverable_domain_reason(ascii_domain)
+    if domain_refusal:
+        raise ValidationError(domain_refusal)
     normalised = f"{local}@{ascii_domain}"
     if len(normalised) > MAX_EMAIL_LENGTH:
         raise ValidationError(f"That address is too long (at most {MAX_EMAIL_LENGTH} characters).")
     _validator(normalised)
     return normalised
+
+
+def _undeliverable_domain_reason(ascii_domain: str) -> str:
+    """Why mail to `ascii_domain` can never arrive, or "" when it may."""
+    if "." not in ascii_domain.strip("."):
+        # "localhost", an intranet host or a slip ("reader@gmail"): only a name with a dot
+        # is found by the public DNS.
+        return "The part after the @ needs a dot, like example.com."
+    for reserved in UNDELIVERABLE_DOMAINS:
+        if ascii_domain == reserved or ascii_domain.endswith("." + reserved):
+            return (
+                f"Mail can never be delivered to .{reserved} addresses: "
+                "please use an address on the internet."
+            )
+    return ""
+
+
+def _edit_distance(a: str, b: str) -> int:
+    """Levenshtein distance that counts swapping two neighbours as one edit (gmial → gmail)."""
+    previous2: list[int] = []
+    previous = list(range(len(b) + 1))
+    for i in range(1, len(a) + 1):
+        current = [i] + [0] * len(b)
+        for j in range(1, len(b) + 1):
+            cost = 0 if a[i - 1] == b[j - 1] else 1
+            current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + cost)
+            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
+                current[j] = min(current[j], previous2[j - 2] + 1)
+        previous2, previous = previous, current
+    return previous[len(b)]
+
+
+def email_suggestion(email: str) -> str | None:
+    """The address with a common domain typo fixed (gmial.con → gmail.com), or None.
+
+    Only a hint for the reader: the address as typed stays acceptable. Country variants are
+    left alone (yahoo.de is not a typo of yahoo.fr): apart from a misspelt .com/.net/.org, a
+    suggestion keeps the top-level domain the reader typed.
+    """
+    local, sep, domain = email.strip().rpartition("@")
+    domain = domain.lower()
+    if not sep or not local or "." not in domain or domain in COMMON_DOMAINS:
+        return None
+    name, _, tld = domain.rpartition(".")
+    fixed = f"{name}.{TLD_TYPOS.get(tld, tld)}"
+    best, best_distance = "", 3
+    for candidate in COMMON_DOMAINS:
+        if candidate.rpartition(".")[2] != fixed.rpartition(".")[2]:
+            continue
+        distance = _edit_distance(fixed, candidate)
+        if distance < best_distance:
+            best, best_distance = candidate, distance
+    # Short names sit close to each other (gmx.de, web.de): one slip at most for them.
+    allowed = 1 if len(fixed) < 8 else 2
+    if best and best_distance <= allowed:
+        return f"{local}@{best}"
+    if fixed != domain:
+        return f"{local}@{fixed}"
+    return None
 
 
 def email_hash(email: str) -> str:

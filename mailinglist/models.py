@@ -180,6 +180,27 @@ class ConsentEvent(models.Model):
         return f"{self.get_kind_display()} at {self.at:%Y-%m-%d %H:%M}"
 
 
+class ConsentWording(models.Model):
+    """One version of the signup form's consent text, word for word, as readers saw it.
+
+    ConsentEvent.form_version and SignupRequest.form_version name a row here by `version`, so a
+    consent record can show the exact words someone agreed to long after the form has changed.
+    Rows are added, never edited: a new wording is a new version.
+    """
+
+    version = models.CharField(
+        max_length=64, unique=True, help_text="The form_version that consent records carry."
+    )
+    text = models.TextField(help_text="The consent text exactly as the form showed it.")
+    first_seen_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-first_seen_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"Consent wording {self.version}"
+
+
 class Suppression(models.Model):
     """Addresses never to be mailed, whatever their subscriptions say."""
 

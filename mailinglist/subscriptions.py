@@ -20,6 +20,7 @@ from mailinglist import protection
 from mailinglist.addresses import email_hash
 from mailinglist.models import (
     ConsentEvent,
+    ConsentWording,
     MailingList,
     SignupRequest,
     Subscriber,
@@ -36,6 +37,16 @@ FORM_CONSENT_TEXT = (
     "or to unsubscribe in one click."
 )
 FORM_VERSION = hashlib.sha256(FORM_CONSENT_TEXT.encode()).hexdigest()[:16]
+
+
+def consent_wording_record(*, version: str) -> None:
+    """Store the words of `version` the first time a record carries it (idempotent).
+
+    Only the wording this process ships is known word for word; older versions were stored
+    when they were current (the first one by migration 0006).
+    """
+    if version == FORM_VERSION:
+        ConsentWording.objects.get_or_create(version=version, defaults={"text": FORM_CONSENT_TEXT})
 
 
 @dataclass(frozen=True)
@@ -254,6 +265,7 @@ def signup_request_process(*, request_id: int) -> None:
         form_version=request.form_version,
         detail={"source": request.source, "new_subscriber": created},
     )
+    consent_wording_record(version=request.form_version)
     if pending:
         confirmation_send_limited(subscriber=subscriber, lists=pending)
 
@@ -309,8 +321,19 @@ def subscription_confirm(
     Suppression.objects.filter(
         email_hash=email_hash(subscriber.email), reason=Suppression.Reason.ERASED
     ).delete()
+    # The confirmation is consent to what the reader asked for: the words beside that form.
+    signed_up_with = (
+        ConsentEvent.objects.filter(subscriber=subscriber, kind=ConsentEvent.Kind.SIGNUP)
+        .exclude(form_version="")
+        .values_list("form_version", flat=True)
+        .first()
+    )
     consent_event_record(
-        kind=ConsentEvent.Kind.CONFIRM, subscriber=subscriber, lists=confirmed, meta=meta
+        kind=ConsentEvent.Kind.CONFIRM,
+        subscriber=subscriber,
+        lists=confirmed,
+        meta=meta,
+        form_version=signed_up_with or "",
     )
     welcome_ids = [m.pk for m in confirmed if m.is_welcome_enabled]
     if welcome_ids:

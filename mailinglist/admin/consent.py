@@ -7,7 +7,7 @@ from typing import Any
 from django import forms
 from django.contrib import admin
 from django.core.exceptions import ValidationError
-from django.db.models import QuerySet
+from django.db.models import OuterRef, QuerySet, Subquery
 from django.http import (
     HttpRequest,
 )
@@ -17,6 +17,7 @@ from mailinglist import subscriptions
 from mailinglist.addresses import MAX_EMAIL_LENGTH, email_hash, email_normalise
 from mailinglist.models import (
     ConsentEvent,
+    ConsentWording,
     Suppression,
 )
 from operations.admin_permissions import ActionsNeedPermission
@@ -97,11 +98,30 @@ class SuppressionAdmin(AuditedAdmin[Suppression], ActionsNeedPermission[Suppress
 class ConsentEventAdmin(ActionsNeedPermission[ConsentEvent]):
     """The consent record across all subscribers. Append-only: nothing here can be changed."""
 
-    list_display = ["at", "kind", "who", "lists", "ip", "detail"]
+    list_display = ["at", "kind", "who", "lists", "ip", "consent_wording", "detail"]
     list_filter = ["kind", ("at", admin.DateFieldListFilter)]
     search_fields = ["subscriber__email", "=email_hash"]
     list_select_related = ["subscriber"]
+    readonly_fields = ["consent_wording"]
     date_hierarchy = "at"
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[ConsentEvent]:
+        # The words beside each record in the same query: form_version names a ConsentWording.
+        words = ConsentWording.objects.filter(version=OuterRef("form_version")).values("text")
+        return super().get_queryset(request).annotate(wording_text=Subquery(words[:1]))
+
+    @admin.display(description="Consent wording the reader saw")
+    def consent_wording(self, obj: ConsentEvent) -> str:
+        if not obj.form_version:
+            return "—"
+        text = getattr(obj, "wording_text", None)
+        if text is None:
+            text = (
+                ConsentWording.objects.filter(version=obj.form_version)
+                .values_list("text", flat=True)
+                .first()
+            )
+        return text or f"(version {obj.form_version}: wording not stored)"
 
     @admin.display(description="Subscriber")
     def who(self, obj: ConsentEvent) -> str:

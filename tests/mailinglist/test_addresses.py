@@ -5,7 +5,14 @@ from django.core.exceptions import ValidationError
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mailinglist.addresses import email_hash, email_normalise, name_clean
+from mailinglist.addresses import (
+    COMMON_DOMAINS,
+    UNDELIVERABLE_DOMAINS,
+    email_hash,
+    email_normalise,
+    email_suggestion,
+    name_clean,
+)
 
 
 @pytest.mark.parametrize(
@@ -76,3 +83,142 @@ def test_names_are_one_clean_line_of_at_most_100_characters(raw: str) -> None:
 
 def test_name_clean_keeps_markup_as_text_for_escaping_later() -> None:
     assert name_clean("<script>alert(1)</script>\r\nX") == "<script>alert(1)</script> X"
+
+
+# --- Addresses that can never receive mail ----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [
+        ("reader@localhost", "needs a dot"),
+        ("reader@LOCALHOST", "needs a dot"),
+        ("reader@intranet", "needs a dot"),
+        ("reader@gmail", "needs a dot"),
+        ("reader@app.localhost", ".localhost"),
+        ("reader@nowhere.invalid", ".invalid"),
+        ("reader@printer.local", ".local"),
+        ("reader@router.home.arpa", ".home.arpa"),
+        ("reader@hidden.onion", ".onion"),
+        ("reader@[192.0.2.1]", "not an IP address"),
+    ],
+)
+def test_addresses_that_can_never_receive_mail_are_refused_with_the_reason(
+    raw: str, reason: str
+) -> None:
+    with pytest.raises(ValidationError) as refused:
+        email_normalise(raw)
+    assert reason in refused.value.messages[0]
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "reader@example.com",
+        "reader@example.net",
+        "reader@example.org",
+        "reader@staging.example",
+        "reader@newsroom.test",
+        "reader@localhost.example.com",  # a label called localhost is not the localhost name
+        "reader@invalid.example.org",
+    ],
+)
+def test_rfc_2606_names_for_tests_and_staging_stay_accepted(raw: str) -> None:
+    assert email_normalise(raw) == raw
+
+
+_label = st.from_regex(r"[a-z]([a-z0-9-]{0,12}[a-z0-9])?", fullmatch=True)
+
+
+@given(st.lists(_label, min_size=0, max_size=3), st.sampled_from(UNDELIVERABLE_DOMAINS))
+def test_every_name_under_a_special_use_domain_is_refused(labels: list[str], reserved: str) -> None:
+    with pytest.raises(ValidationError):
+        email_normalise("reader@" + ".".join([*labels, reserved]))
+
+
+@given(
+    st.lists(_label, min_size=1, max_size=3), st.sampled_from(["test", "example", "example.com"])
+)
+def test_every_name_under_an_rfc_2606_domain_is_accepted(labels: list[str], reserved: str) -> None:
+    address = "reader@" + ".".join([*labels, reserved])
+    assert email_normalise(address) == address
+
+
+@given(st.text(max_size=300))
+def test_an_accepted_address_has_a_dotted_domain_outside_the_special_use_names(raw: str) -> None:
+    try:
+        stored = email_normalise(raw)
+    except ValidationError:
+        return
+    domain = stored.rpartition("@")[2]
+    assert "." in domain and not domain.startswith("[")
+    assert not any(domain == d or domain.endswith("." + d) for d in UNDELIVERABLE_DOMAINS)
+
+
+# --- "Did you mean …?" ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("typed", "suggested"),
+    [
+        ("reader@gmial.con", "reader@gmail.com"),
+        ("reader@gmai.com", "reader@gmail.com"),
+        ("Reader.Name+news@GMAIL.CON", "Reader.Name+news@gmail.com"),
+        ("reader@hotmial.com", "reader@hotmail.com"),
+        ("reader@yaho.com", "reader@yahoo.com"),
+        ("reader@outlok.com", "reader@outlook.com"),
+        ("reader@nytimes.con", "reader@nytimes.com"),
+    ],
+)
+def test_common_domain_typos_get_a_suggestion(typed: str, suggested: str) -> None:
+    assert email_suggestion(typed) == suggested
+
+
+@pytest.mark.parametrize(
+    "typed",
+    [
+        "reader@gmail.com",
+        "reader@mail.com",  # a real provider one letter from gmail.com
+        "reader@yahoo.de",  # a country variant, not a typo of yahoo.fr
+        "reader@gmx.at",
+        "reader@lemonde.fr",
+        "reader@example.com",
+        "no-at-sign",
+        "@gmial.con",
+    ],
+)
+def test_real_domains_and_non_addresses_get_no_suggestion(typed: str) -> None:
+    assert email_suggestion(typed) is None
+
+
+@given(st.emails())
+def test_a_suggestion_keeps_the_local_part_and_names_a_common_or_fixed_domain(raw: str) -> None:
+    suggested = email_suggestion(raw)
+    if suggested is None:
+        return
+    assert suggested != raw
+    assert suggested.rpartition("@")[0] == raw.strip().rpartition("@")[0]
+    assert email_suggestion(suggested) is None  # following a suggestion never leads to another
+
+
+@given(st.text(max_size=200))
+def test_any_text_gets_none_or_a_suggestion_without_raising(raw: str) -> None:
+    suggested = email_suggestion(raw)
+    assert suggested is None or "@" in suggested
+
+
+def test_the_browser_hint_carries_the_same_domains_as_the_server() -> None:
+    import json
+    import re
+    from pathlib import Path
+
+    from mailinglist.addresses import TLD_TYPOS
+
+    script = (
+        Path(__file__).resolve().parents[2] / "mailinglist/static/mailinglist/address_hint.js"
+    ).read_text()
+    domains = re.search(r"COMMON_DOMAINS = (\[.*?\]);", script, re.S)
+    typos = re.search(r"TLD_TYPOS = (\{.*?\});", script, re.S)
+    assert domains and typos
+    assert tuple(json.loads(domains.group(1))) == COMMON_DOMAINS
+    assert json.loads(typos.group(1)) == TLD_TYPOS
