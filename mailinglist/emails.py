@@ -75,11 +75,23 @@ def confirmation_send(*, subscriber: Subscriber, lists: list[MailingList]) -> st
     return email_send(template="confirm", to=subscriber.email, context=context)
 
 
-def welcome_send(*, subscriber: Subscriber, mailing_list: MailingList) -> str:
+def welcome_send(*, subscriber: Subscriber, lists: list[MailingList]) -> str:
+    """One welcome naming every list the reader just confirmed, however many.
+
+    Lists may have different senders; one mail has one From, so it comes from the first list's
+    sender (and carries that list's List-Unsubscribe headers), while its body gives an
+    unsubscribe link per list. Once lists have languages (#9), the caller sends one welcome per
+    language, each in its own.
+    """
+    first = lists[0]
     context = {
         "subscriber": subscriber,
-        "mailing_list": mailing_list,
-        "unsubscribe_url": links.unsubscribe_url(subscriber=subscriber, mailing_list=mailing_list),
+        "lists": lists,
+        "mailing_list": first,
+        "list_links": [
+            (mailing_list, links.unsubscribe_url(subscriber=subscriber, mailing_list=mailing_list))
+            for mailing_list in lists
+        ],
         "preferences_url": links.preferences_url(subscriber=subscriber),
         "site_url": settings.SITE_URL,
         "mailing_address": settings.MAILING_ADDRESS,
@@ -88,6 +100,33 @@ def welcome_send(*, subscriber: Subscriber, mailing_list: MailingList) -> str:
         template="welcome",
         to=subscriber.email,
         context=context,
-        mailing_list=mailing_list,
-        headers=links.list_headers(subscriber=subscriber, mailing_list=mailing_list),
+        mailing_list=first,
+        headers=links.list_headers(subscriber=subscriber, mailing_list=first),
     )
+
+
+def address_change_send(*, subscriber: Subscriber, new_email: str, change_url: str) -> str:
+    """The link that moves a reader's newsletters to `new_email`, sent to that address."""
+    context = {
+        "subscriber": subscriber,
+        "new_email": new_email,
+        "change_url": change_url,
+        "mailing_address": settings.MAILING_ADDRESS,
+    }
+    return email_send(template="address_change", to=new_email, context=context)
+
+
+def address_changed_notice_send(*, subscriber: Subscriber, old_email: str) -> str:
+    """A short notice to the address a reader left, in case it was not them."""
+    context = {
+        "subscriber": subscriber,
+        "new_email_masked": email_mask(subscriber.email),
+        "mailing_address": settings.MAILING_ADDRESS,
+    }
+    return email_send(template="address_changed", to=old_email, context=context)
+
+
+def email_mask(email: str) -> str:
+    """`ada@example.com` → `a••@example.com`: enough for the owner to recognise it, no more."""
+    local, _, domain = email.rpartition("@")
+    return f"{local[:1]}{'•' * min(max(len(local) - 1, 2), 6)}@{domain}"

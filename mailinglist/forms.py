@@ -86,12 +86,32 @@ class PreferencesForm(forms.Form):
 
 
 class PauseForm(forms.Form):
+    # Only lengths of a pause: the choice shown first is what the "Pause" button does. Resuming
+    # early is a button of its own, shown while paused.
     weeks = forms.TypedChoiceField(
         label="Pause all newsletters for",
         coerce=int,
-        choices=[(0, "Don't pause (resume now)")]
-        + [(n, f"{n} week{'s' if n > 1 else ''}") for n in (1, 2, 4, 8, MAX_PAUSE_WEEKS)],
+        choices=[(n, f"{n} week{'s' if n > 1 else ''}") for n in (1, 2, 4, 8, MAX_PAUSE_WEEKS)],
+        initial=2,
     )
+
+
+class AddressChangeForm(forms.Form):
+    email = forms.CharField(
+        label="New email address",
+        max_length=MAX_EMAIL_LENGTH * 4,
+        widget=forms.EmailInput(attrs={"autocomplete": "email"}),
+    )
+
+    def __init__(self, *args: Any, current_email: str, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.current_email = current_email
+
+    def clean_email(self) -> str:
+        email = email_normalise(self.cleaned_data["email"])
+        if email.lower() == self.current_email.lower():
+            raise forms.ValidationError("That's already your address.")
+        return email
 
 
 class EraseForm(forms.Form):

@@ -58,6 +58,13 @@ def preferences_url(*, subscriber: Subscriber) -> str:
     return _token_url(name="mailinglist:preferences", token=token)
 
 
+def address_change_url(*, subscriber: Subscriber, new_email: str, old_email_ref: str) -> str:
+    token = tokens.address_change_token_make(
+        public_id=subscriber.public_id, new_email=new_email, old_email_ref=old_email_ref
+    )
+    return _token_url(name="mailinglist:address_change", token=token)
+
+
 def digest_ref_read(raw: str | None) -> int | None:
     """The digest id an unsubscribe link carried, or None if it carried none that could be one."""
     if raw is None or not raw.isascii() or not raw.isdigit() or len(raw) > 18:

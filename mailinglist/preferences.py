@@ -5,17 +5,19 @@ Every change appends a ConsentEvent, as everywhere in the audience (see subscrip
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 from django.contrib.admin.models import LogEntry
 from django.contrib.contenttypes.models import ContentType
-from django.db import transaction
+from django.core.cache import cache
+from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from audit.records import audit_target_redact
-from mailinglist import protection
+from mailinglist import protection, tokens
 from mailinglist.addresses import email_hash
 from mailinglist.models import (
     ConsentEvent,
@@ -31,6 +33,7 @@ from mailinglist.subscriptions import (
     State,
     consent_event_record,
     is_suppressed,
+    signup_blocked,
 )
 
 MAX_PAUSE_WEEKS = 12
@@ -192,3 +195,95 @@ def _import_reports_scrub(*, email: str) -> None:
             ImportJob.objects.filter(pk=job.pk).update(errors=kept)
     # A file still waiting to be imported would bring the address straight back.
     ImportJob.objects.exclude(content="").filter(content__icontains=email).update(content="")
+
+
+# --- Changing the address ------------------------------------------------------------------------
+
+
+def email_ref(email: str) -> str:
+    """A short fingerprint of an address, carried in an address-change link (see tokens.py)."""
+    return email_hash(email)[:16]
+
+
+def address_change_request(*, subscriber: Subscriber, new_email: str) -> bool:
+    """Mail a confirmation link to `new_email`; the address changes only when it is pressed.
+
+    Answers nothing about `new_email` (whose it is, whether it is suppressed): the page says
+    "we've sent a link" whatever happens. Nothing is mailed to a bounced, complained or blocked
+    address, and at most one link per new address a day, so a preference link cannot be used to
+    flood someone else's inbox. True if a mail was enqueued (for tests and logs only).
+    """
+    from mailinglist.tasks import send_address_change
+
+    if signup_blocked(email=new_email):
+        return False
+    key = f"signup:address-change-sent:{email_hash(new_email)}"
+    if not cache.add(key, 1, timeout=protection.CONFIRMATION_WINDOW_SECONDS):
+        return False
+    subscriber_id = subscriber.pk
+    transaction.on_commit(lambda: send_address_change.delay(subscriber_id, new_email))
+    return True
+
+
+@dataclass(frozen=True)
+class AddressChangeOutcome:
+    is_changed: bool
+    # Why not, in words for the reader; says no more than that the address cannot be used.
+    refusal: str = ""
+    old_email: str = ""
+
+
+ADDRESS_TAKEN_MESSAGE = (
+    "We can't move your newsletters to this address: it is already on our lists. Use the "
+    "preference link in the emails it receives, or ask us to remove it first."
+)
+ADDRESS_BLOCKED_MESSAGE = "We can't send to this address, so we can't move your newsletters to it."
+ADDRESS_LINK_STALE_MESSAGE = (
+    "Your address has changed since this link was sent. Ask for a new one from your preferences."
+)
+
+
+@transaction.atomic
+def address_change_confirm(
+    *, subscriber: Subscriber, data: tokens.AddressChangeData, meta: RequestMeta
+) -> AddressChangeOutcome:
+    """Move the reader to the address the link was sent to, or say why not; notifies the old one.
+
+    Refused if the new address is suppressed (bounced, complained, blocked) or belongs to another
+    subscriber, or if the address changed since the link was made. Pressing the link again once
+    the change is done changes nothing and reports success.
+    """
+    subscriber = Subscriber.objects.select_for_update().get(pk=subscriber.pk)
+    if subscriber.email.lower() == data.new_email.lower():
+        return AddressChangeOutcome(is_changed=True)
+    if email_ref(subscriber.email) != data.old_email_ref:
+        return AddressChangeOutcome(is_changed=False, refusal=ADDRESS_LINK_STALE_MESSAGE)
+    if signup_blocked(email=data.new_email):
+        return AddressChangeOutcome(is_changed=False, refusal=ADDRESS_BLOCKED_MESSAGE)
+    taken = Subscriber.objects.filter(email__iexact=data.new_email).exclude(pk=subscriber.pk)
+    if taken.exists():
+        return AddressChangeOutcome(is_changed=False, refusal=ADDRESS_TAKEN_MESSAGE)
+    old_email = subscriber.email
+    subscriber.email = data.new_email
+    try:
+        with transaction.atomic():
+            subscriber.save(update_fields=["email"])
+    except IntegrityError:
+        # Someone signed up with this address between the check and the write.
+        return AddressChangeOutcome(is_changed=False, refusal=ADDRESS_TAKEN_MESSAGE)
+    # The reader just proved the new mailbox: an erasure of it (its owner's own) no longer holds.
+    Suppression.objects.filter(
+        email_hash=email_hash(data.new_email), reason=Suppression.Reason.ERASED
+    ).delete()
+    consent_event_record(
+        kind=ConsentEvent.Kind.PREFERENCES,
+        subscriber=subscriber,
+        meta=meta,
+        # The old address by its hash only: the record must not keep an address they left.
+        detail={"address_changed": True, "old_email_hash": email_hash(old_email)},
+    )
+    from mailinglist.tasks import send_address_changed_notice
+
+    subscriber_id = subscriber.pk
+    transaction.on_commit(lambda: send_address_changed_notice.delay(subscriber_id, old_email))
+    return AddressChangeOutcome(is_changed=True, old_email=old_email)

@@ -343,6 +343,17 @@ def subscription_confirm(
     return confirmed
 
 
+def subscriptions_all_active(*, subscriber: Subscriber, list_ids: list[int]) -> bool:
+    """Whether the reader is already active on every one of `list_ids` (a used confirm link)."""
+    wanted = set(list_ids)
+    active = set(
+        Subscription.objects.filter(
+            subscriber=subscriber, mailing_list_id__in=wanted, state=State.ACTIVE
+        ).values_list("mailing_list_id", flat=True)
+    )
+    return bool(wanted) and active == wanted
+
+
 def confirmation_resend(*, subscriber: Subscriber, list_ids: list[int]) -> None:
     """Send a fresh confirmation for lists still pending (limited like every confirmation)."""
     lists = list(
@@ -396,6 +407,13 @@ def subscription_unsubscribe(
             detail={"method": method, **({"digest": from_digest} if from_digest else {})},
         )
     return left
+
+
+def subscription_is_current(*, subscriber: Subscriber, list_id: int) -> bool:
+    """Whether the reader is on (or waiting to confirm) this list: something to unsubscribe from."""
+    return Subscription.objects.filter(
+        subscriber=subscriber, mailing_list_id=list_id, state__in=[State.PENDING, State.ACTIVE]
+    ).exists()
 
 
 @transaction.atomic

@@ -12,7 +12,7 @@ from datetime import timedelta
 from celery import shared_task
 from django.utils import timezone
 
-from mailinglist import emails, imports, subscriptions
+from mailinglist import emails, imports, links, preferences, subscriptions
 from mailinglist.models import MailingList, SignupRequest, Subscriber, Subscription
 
 # A mail server that is down or says "try later" gets retried with growing, jittered pauses that
@@ -65,12 +65,51 @@ def send_welcome(subscriber_id: int, list_ids: list[int]) -> None:
     subscriber = Subscriber.objects.filter(pk=subscriber_id).first()
     if subscriber is None or subscriptions.is_suppressed(email=subscriber.email):
         return
-    for mailing_list in MailingList.objects.filter(
+    active = MailingList.objects.filter(
         pk__in=list_ids,
         subscriptions__subscriber=subscriber,
         subscriptions__state=Subscription.State.ACTIVE,
-    ):
-        emails.welcome_send(subscriber=subscriber, mailing_list=mailing_list)
+    )
+    # In the order the reader was asked: the first list's sender signs the one welcome.
+    lists = sorted(active, key=lambda mailing_list: list_ids.index(mailing_list.pk))
+    if lists:
+        emails.welcome_send(subscriber=subscriber, lists=lists)
+
+
+@shared_task(
+    acks_late=True,
+    autoretry_for=RETRYABLE,
+    retry_backoff=15,
+    retry_backoff_max=300,
+    retry_jitter=True,
+    max_retries=6,
+)
+def send_address_change(subscriber_id: int, new_email: str) -> None:
+    subscriber = Subscriber.objects.filter(pk=subscriber_id).first()
+    if subscriber is None or subscriptions.signup_blocked(email=new_email):
+        return
+    change_url = links.address_change_url(
+        subscriber=subscriber,
+        new_email=new_email,
+        old_email_ref=preferences.email_ref(subscriber.email),
+    )
+    emails.address_change_send(subscriber=subscriber, new_email=new_email, change_url=change_url)
+
+
+@shared_task(
+    acks_late=True,
+    autoretry_for=RETRYABLE,
+    retry_backoff=15,
+    retry_backoff_max=300,
+    retry_jitter=True,
+    max_retries=6,
+)
+def send_address_changed_notice(subscriber_id: int, old_email: str) -> None:
+    # The old address travels in the task: once changed, no row holds it any more.
+    subscriber = Subscriber.objects.filter(pk=subscriber_id).first()
+    if subscriber is None or subscriptions.is_suppressed(email=old_email):
+        return
+    emails.address_changed_notice_send(subscriber=subscriber, old_email=old_email)
 
 
 @shared_task(expires=50)

@@ -19,6 +19,8 @@ urlpatterns = [
         views.preferences_unsubscribe_all,
         name="preferences_unsubscribe_all",
     ),
+    path("preferences/<str:token>/address/", views.preferences_address, name="preferences_address"),
     path("preferences/<str:token>/export/", views.preferences_export, name="preferences_export"),
+    path("address/<str:token>/", views.address_change, name="address_change"),
     path("preferences/<str:token>/erase/", views.preferences_erase, name="preferences_erase"),
 ]

@@ -22,7 +22,13 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from mailinglist import links, protection, subscriptions, tokens
 from mailinglist import preferences as preference_centre
-from mailinglist.forms import EraseForm, PauseForm, PreferencesForm, form_errors_json
+from mailinglist.forms import (
+    AddressChangeForm,
+    EraseForm,
+    PauseForm,
+    PreferencesForm,
+    form_errors_json,
+)
 from mailinglist.models import MailingList, Subscriber, Subscription
 from mailinglist.signup import (
     ACCEPTED_MESSAGE,
@@ -134,6 +140,12 @@ def _subscriber(public_id: str) -> Subscriber | None:
     return Subscriber.objects.filter(public_id=public_id).first()
 
 
+def _preferences_path(subscriber: Subscriber) -> str:
+    # On a page, a link relative to the host the reader is on (SITE_URL is for mail).
+    token = tokens.preferences_token_make(public_id=subscriber.public_id)
+    return reverse("mailinglist:preferences", args=[token])
+
+
 @never_cache
 @csrf_exempt
 @require_http_methods(["GET", "POST"])
@@ -151,6 +163,14 @@ def confirm(request: HttpRequest, token: str) -> HttpResponse:
         return _invalid_link(request)
     lists = list(MailingList.objects.filter(pk__in=data.list_ids))
     if request.method == "GET":
+        if subscriptions.subscriptions_all_active(subscriber=subscriber, list_ids=data.list_ids):
+            # A used link: no button that would seem to do something again.
+            context = {
+                "lists": lists,
+                "already": True,
+                "preferences_url": _preferences_path(subscriber),
+            }
+            return render(request, "mailinglist/confirm_done.html", context)
         # Link scanners open every link: a GET only shows the button.
         return render(request, "mailinglist/confirm.html", {"lists": lists, "token": token})
     confirmed = subscriptions.subscription_confirm(
@@ -159,7 +179,7 @@ def confirm(request: HttpRequest, token: str) -> HttpResponse:
     context = {
         "lists": confirmed or lists,
         "already": not confirmed,
-        "preferences_url": links.preferences_url(subscriber=subscriber),
+        "preferences_url": _preferences_path(subscriber),
     }
     return render(request, "mailinglist/confirm_done.html", context)
 
@@ -207,24 +227,31 @@ def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
         return render(request, "mailinglist/unsubscribed.html", {"mailing_list": mailing_list})
     # Which digest's link this is (the query string, on the one-click POST too).
     from_digest = links.digest_ref_read(request.GET.get(links.DIGEST_PARAM))
-    if request.method == "GET":
+    is_subscribed = subscriptions.subscription_is_current(
+        subscriber=subscriber, list_id=mailing_list.pk
+    )
+    if request.method == "GET" and is_subscribed:
         context = {"mailing_list": mailing_list, "token": token, "from_digest": from_digest}
         return render(request, "mailinglist/unsubscribe.html", context)
-    subscriptions.subscription_unsubscribe(
-        subscriber=subscriber,
-        list_ids=[mailing_list.pk],
-        meta=request_meta(request),
-        method="one-click" if one_click else "page",
-        from_digest=from_digest,
-    )
+    left: list[MailingList] = []
+    if request.method == "POST":
+        left = subscriptions.subscription_unsubscribe(
+            subscriber=subscriber,
+            list_ids=[mailing_list.pk],
+            meta=request_meta(request),
+            method="one-click" if one_click else "page",
+            from_digest=from_digest,
+        )
     if one_click:
         # RFC 8058: the mailbox provider needs only a 2xx; nobody reads this body.
         return HttpResponse("Unsubscribed.", content_type="text/plain")
     context = {
         "mailing_list": mailing_list,
         "token": token,
+        # A used link (or a second press) says so, and still offers the way back.
+        "already": not left,
         "can_undo": True,
-        "preferences_url": links.preferences_url(subscriber=subscriber),
+        "preferences_url": _preferences_path(subscriber),
     }
     return render(request, "mailinglist/unsubscribed.html", context)
 
@@ -291,6 +318,7 @@ def _preferences_context(subscriber: Subscriber, token: str, **extra: Any) -> di
             list_choices=[(m.slug, m.name) for m, _ in managed],
         ),
         "pause_form": PauseForm(),
+        "address_form": AddressChangeForm(current_email=subscriber.email),
     }
     context.update(extra)
     return context
@@ -325,6 +353,12 @@ def preferences(request: HttpRequest, token: str, subscriber: Subscriber) -> Htt
 @require_POST
 @_reader_from_token
 def preferences_pause(request: HttpRequest, token: str, subscriber: Subscriber) -> HttpResponse:
+    if "resume" in request.POST:
+        preference_centre.subscriber_pause(
+            subscriber=subscriber, weeks=0, meta=request_meta(request)
+        )
+        messages.success(request, "Your newsletters are back on.")
+        return redirect("mailinglist:preferences", token=token)
     form = PauseForm(request.POST)
     if not form.is_valid():
         context = _preferences_context(subscriber, token, pause_form=form)
@@ -333,13 +367,70 @@ def preferences_pause(request: HttpRequest, token: str, subscriber: Subscriber) 
     preference_centre.subscriber_pause(
         subscriber=subscriber, weeks=weeks, meta=request_meta(request)
     )
+    messages.success(request, f"Paused for {weeks} week{'s' if weeks != 1 else ''}.")
+    return redirect("mailinglist:preferences", token=token)
+
+
+@csrf_exempt
+@require_POST
+@_reader_from_token
+def preferences_address(request: HttpRequest, token: str, subscriber: Subscriber) -> HttpResponse:
+    form = AddressChangeForm(request.POST, current_email=subscriber.email)
+    if not form.is_valid():
+        context = _preferences_context(subscriber, token, address_form=form)
+        return render(request, "mailinglist/preferences.html", context, status=400)
+    new_email = form.cleaned_data["email"]
+    preference_centre.address_change_request(subscriber=subscriber, new_email=new_email)
+    # The same answer whatever became of the request (suppressed, someone else's, sent today).
     messages.success(
         request,
-        f"Paused for {weeks} week{'s' if weeks != 1 else ''}."
-        if weeks
-        else "Your newsletters are back on.",
+        f"We've sent a link to {new_email}. Open it to confirm; until then your newsletters "
+        f"keep going to {subscriber.email}.",
     )
     return redirect("mailinglist:preferences", token=token)
+
+
+@never_cache
+@csrf_exempt
+@require_http_methods(["GET", "POST"])
+def address_change(request: HttpRequest, token: str) -> HttpResponse:
+    """The link mailed to a new address: GET shows a button, only the POST moves the reader."""
+    try:
+        data = tokens.address_change_token_read(token)
+    except tokens.TokenExpired as expired:
+        if _subscriber(expired.public_id) is None:
+            return _invalid_link(request)
+        return render(request, "mailinglist/address_change_expired.html", status=410)
+    except tokens.TokenInvalid:
+        return _invalid_link(request)
+    subscriber = _subscriber(data.public_id)
+    if subscriber is None:
+        return _invalid_link(request)
+    if request.method == "GET":
+        if subscriber.email.lower() == data.new_email.lower():
+            context = {
+                "subscriber": subscriber,
+                "already": True,
+                "preferences_url": _preferences_path(subscriber),
+            }
+            return render(request, "mailinglist/address_changed.html", context)
+        return render(
+            request,
+            "mailinglist/address_change.html",
+            {"new_email": data.new_email, "token": token},
+        )
+    outcome = preference_centre.address_change_confirm(
+        subscriber=subscriber, data=data, meta=request_meta(request)
+    )
+    if not outcome.is_changed:
+        context = {"new_email": data.new_email, "refusal": outcome.refusal}
+        return render(request, "mailinglist/address_change_refused.html", context, status=409)
+    subscriber.refresh_from_db()
+    context = {
+        "subscriber": subscriber,
+        "preferences_url": _preferences_path(subscriber),
+    }
+    return render(request, "mailinglist/address_changed.html", context)
 
 
 @csrf_exempt
