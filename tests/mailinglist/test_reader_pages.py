@@ -151,6 +151,9 @@ def test_errors_sit_by_their_field_and_a_summary_above_the_button(
     )
     assert field < error < summary < button
     assert 'href="#id_email"' in form[summary:button]
+    # The field names its message, so a screen reader reads it with the field.
+    assert 'aria-describedby="id_email_error"' in form
+    assert '<p class="field-error" id="id_email_error">' in form
 
 
 def test_erase_without_the_tick_shows_the_error_by_the_box_and_above_the_button(
