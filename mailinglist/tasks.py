@@ -7,9 +7,11 @@ except the housekeeping tick and CSV imports, which go to `default`.
 from __future__ import annotations
 
 import smtplib
+from collections.abc import Callable
 from datetime import timedelta
+from typing import ParamSpec
 
-from celery import shared_task
+from celery import Task, shared_task
 from django.utils import timezone
 
 from mailinglist import emails, imports, links, preferences, subscriptions
@@ -23,6 +25,19 @@ RETRYABLE = (
     ConnectionError,
     TimeoutError,
 )
+P = ParamSpec("P")
+
+
+def mail_task(func: Callable[P, None]) -> Task[P, None]:
+    """A task that sends a reader a mail: one retry policy for all of them."""
+    return shared_task(
+        acks_late=True,
+        autoretry_for=RETRYABLE,
+        retry_backoff=15,
+        retry_backoff_max=300,
+        retry_jitter=True,
+        max_retries=6,
+    )(func)
 
 
 @shared_task(acks_late=True)
@@ -30,14 +45,7 @@ def process_signup(request_id: int) -> None:
     subscriptions.signup_request_process(request_id=request_id)
 
 
-@shared_task(
-    acks_late=True,
-    autoretry_for=RETRYABLE,
-    retry_backoff=15,
-    retry_backoff_max=300,
-    retry_jitter=True,
-    max_retries=6,
-)
+@mail_task
 def send_confirmation(subscriber_id: int, list_ids: list[int]) -> None:
     subscriber = Subscriber.objects.filter(pk=subscriber_id).first()
     if subscriber is None or subscriptions.signup_blocked(email=subscriber.email):
@@ -53,14 +61,7 @@ def send_confirmation(subscriber_id: int, list_ids: list[int]) -> None:
         emails.confirmation_send(subscriber=subscriber, lists=lists)
 
 
-@shared_task(
-    acks_late=True,
-    autoretry_for=RETRYABLE,
-    retry_backoff=15,
-    retry_backoff_max=300,
-    retry_jitter=True,
-    max_retries=6,
-)
+@mail_task
 def send_welcome(subscriber_id: int, list_ids: list[int]) -> None:
     subscriber = Subscriber.objects.filter(pk=subscriber_id).first()
     if subscriber is None or subscriptions.is_suppressed(email=subscriber.email):
@@ -76,14 +77,7 @@ def send_welcome(subscriber_id: int, list_ids: list[int]) -> None:
         emails.welcome_send(subscriber=subscriber, lists=lists)
 
 
-@shared_task(
-    acks_late=True,
-    autoretry_for=RETRYABLE,
-    retry_backoff=15,
-    retry_backoff_max=300,
-    retry_jitter=True,
-    max_retries=6,
-)
+@mail_task
 def send_address_change(subscriber_id: int, new_email: str) -> None:
     subscriber = Subscriber.objects.filter(pk=subscriber_id).first()
     if subscriber is None or subscriptions.signup_blocked(email=new_email):
@@ -96,14 +90,7 @@ def send_address_change(subscriber_id: int, new_email: str) -> None:
     emails.address_change_send(subscriber=subscriber, new_email=new_email, change_url=change_url)
 
 
-@shared_task(
-    acks_late=True,
-    autoretry_for=RETRYABLE,
-    retry_backoff=15,
-    retry_backoff_max=300,
-    retry_jitter=True,
-    max_retries=6,
-)
+@mail_task
 def send_address_changed_notice(subscriber_id: int, old_email: str) -> None:
     # The old address travels in the task: once changed, no row holds it any more.
     subscriber = Subscriber.objects.filter(pk=subscriber_id).first()
