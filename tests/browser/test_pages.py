@@ -47,3 +47,24 @@ def test_staff_log_in_and_read_a_message_in_the_outbox(
         assert page.locator("#text-part").inner_text().strip() == "Plain text edition"
         frame = page.frame_locator("iframe[title='HTML part']")
         assert frame.locator("#hero").inner_text() == "Morning briefing"
+
+
+def test_the_api_docs_open_from_the_admin_home_without_any_cdn(page: Any, live_server: Any) -> None:
+    User.objects.create_superuser(username="chief", email="c@example.com", password="pw-9-chief")
+    outside: list[str] = []
+    page.on(
+        "request",
+        lambda request: outside.append(request.url)
+        if not request.url.startswith((live_server.url, "data:"))
+        else None,
+    )
+    page.goto(live_server.url + "/admin/")
+    page.get_by_label("Username").fill("chief")
+    page.get_by_label("Password").fill("pw-9-chief")
+    page.get_by_role("button", name="Log in").click()
+
+    page.get_by_role("link", name="API docs").click()
+
+    page.get_by_text("Newsdesk API").first.wait_for()
+    page.get_by_text("/api/v1/digests", exact=True).first.wait_for()
+    assert outside == []  # Swagger UI is served from our own static files
