@@ -54,9 +54,11 @@ def test_the_api_docs_open_from_the_admin_home_without_any_cdn(page: Any, live_s
     outside: list[str] = []
     page.on(
         "request",
-        lambda request: outside.append(request.url)
-        if not request.url.startswith((live_server.url, "data:"))
-        else None,
+        lambda request: (
+            outside.append(request.url)
+            if not request.url.startswith((live_server.url, "data:"))
+            else None
+        ),
     )
     page.goto(live_server.url + "/admin/")
     page.get_by_label("Username").fill("chief")
