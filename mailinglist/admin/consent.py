@@ -94,21 +94,17 @@ class SuppressionAdmin(AuditedAdmin[Suppression], ActionsNeedPermission[Suppress
         obj.created_at = created.created_at
 
 
-@admin.register(ConsentEvent)
-class ConsentEventAdmin(ActionsNeedPermission[ConsentEvent]):
-    """The consent record across all subscribers. Append-only: nothing here can be changed."""
+class ConsentWordingShown:
+    """The exact consent words beside each record, fetched in the same query as the records.
 
-    list_display = ["at", "kind", "who", "lists", "ip", "consent_wording", "detail"]
-    list_filter = ["kind", ("at", admin.DateFieldListFilter)]
-    search_fields = ["subscriber__email", "=email_hash"]
-    list_select_related = ["subscriber"]
-    readonly_fields = ["consent_wording"]
-    date_hierarchy = "at"
+    For the consent records' own admin and the consent history on a subscriber's page alike.
+    """
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[ConsentEvent]:
-        # The words beside each record in the same query: form_version names a ConsentWording.
+        # form_version names a ConsentWording.
         words = ConsentWording.objects.filter(version=OuterRef("form_version")).values("text")
-        return super().get_queryset(request).annotate(wording_text=Subquery(words[:1]))
+        queryset: QuerySet[ConsentEvent] = super().get_queryset(request)  # type: ignore[misc]
+        return queryset.annotate(wording_text=Subquery(words[:1]))
 
     @admin.display(description="Consent wording the reader saw")
     def consent_wording(self, obj: ConsentEvent) -> str:
@@ -122,6 +118,18 @@ class ConsentEventAdmin(ActionsNeedPermission[ConsentEvent]):
                 .first()
             )
         return text or f"(version {obj.form_version}: wording not stored)"
+
+
+@admin.register(ConsentEvent)
+class ConsentEventAdmin(ConsentWordingShown, ActionsNeedPermission[ConsentEvent]):
+    """The consent record across all subscribers. Append-only: nothing here can be changed."""
+
+    list_display = ["at", "kind", "who", "lists", "ip", "consent_wording", "detail"]
+    list_filter = ["kind", ("at", admin.DateFieldListFilter)]
+    search_fields = ["subscriber__email", "=email_hash"]
+    list_select_related = ["subscriber"]
+    readonly_fields = ["consent_wording"]
+    date_hierarchy = "at"
 
     @admin.display(description="Subscriber")
     def who(self, obj: ConsentEvent) -> str:

@@ -28,6 +28,7 @@ from audit.admin_logging import AuditedAdmin
 from audit.records import audit_record
 from mailinglist import csvfiles, imports, preferences, subscriptions
 from mailinglist.addresses import name_clean
+from mailinglist.admin.consent import ConsentWordingShown
 from mailinglist.admin.import_jobs import IMPORT_PERMISSION, ImportUploadForm
 from mailinglist.models import (
     ConsentEvent,
@@ -134,7 +135,9 @@ class SubscriptionInline(_ReadOnlyInline, admin.TabularInline[Subscription, Subs
     verbose_name_plural = "Subscriptions (change them with the actions on the subscriber list)"
 
 
-class ConsentEventInline(_ReadOnlyInline, admin.TabularInline[ConsentEvent, Subscriber]):
+class ConsentEventInline(
+    ConsentWordingShown, _ReadOnlyInline, admin.TabularInline[ConsentEvent, Subscriber]
+):
     """The history of what this person agreed to: append-only, so nothing here can change."""
 
     model = ConsentEvent
@@ -145,7 +148,7 @@ class ConsentEventInline(_ReadOnlyInline, admin.TabularInline[ConsentEvent, Subs
         "ip",
         "user_agent",
         "source_url",
-        "form_version",
+        "consent_wording",
         "detail",
     )
     verbose_name_plural = "Consent history"

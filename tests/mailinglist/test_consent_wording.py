@@ -108,3 +108,19 @@ def test_the_consent_admin_shows_the_exact_words_beside_each_record(
     assert detail.status_code == 200
     assert "Consent wording the reader saw" in detail.content.decode()
     assert "Earlier words &lt;b&gt;as typed&lt;/b&gt;." in detail.content.decode()
+
+
+def test_a_subscribers_consent_history_shows_the_words_too(
+    staff: Client, daily: MailingList
+) -> None:
+    ConsentWording.objects.create(
+        version="v-earlier", text="Earlier words, as the reader saw them."
+    )
+    reader = _signup("ada@example.com", "daily", form_version="v-earlier")
+
+    page = staff.get(f"/admin/mailinglist/subscriber/{reader.pk}/change/")
+
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert "Consent history" in html
+    assert "Earlier words, as the reader saw them." in html
