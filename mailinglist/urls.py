@@ -1,6 +1,6 @@
 from django.urls import path
 
-from mailinglist import views
+from mailinglist import preference_views, views
 
 app_name = "mailinglist"
 urlpatterns = [
@@ -12,15 +12,31 @@ urlpatterns = [
     path("confirm/<str:token>/resend/", views.confirm_resend, name="confirm_resend"),
     path("unsubscribe/<str:token>/", views.unsubscribe, name="unsubscribe"),
     path("unsubscribe/<str:token>/undo/", views.unsubscribe_undo, name="unsubscribe_undo"),
-    path("preferences/<str:token>/", views.preferences, name="preferences"),
-    path("preferences/<str:token>/pause/", views.preferences_pause, name="preferences_pause"),
+    path("preferences/<str:token>/", preference_views.preferences, name="preferences"),
+    path(
+        "preferences/<str:token>/pause/",
+        preference_views.preferences_pause,
+        name="preferences_pause",
+    ),
     path(
         "preferences/<str:token>/unsubscribe-all/",
-        views.preferences_unsubscribe_all,
+        preference_views.preferences_unsubscribe_all,
         name="preferences_unsubscribe_all",
     ),
-    path("preferences/<str:token>/address/", views.preferences_address, name="preferences_address"),
-    path("preferences/<str:token>/export/", views.preferences_export, name="preferences_export"),
-    path("address/<str:token>/", views.address_change, name="address_change"),
-    path("preferences/<str:token>/erase/", views.preferences_erase, name="preferences_erase"),
+    path(
+        "preferences/<str:token>/address/",
+        preference_views.preferences_address,
+        name="preferences_address",
+    ),
+    path(
+        "preferences/<str:token>/export/",
+        preference_views.preferences_export,
+        name="preferences_export",
+    ),
+    path("address/<str:token>/", preference_views.address_change, name="address_change"),
+    path(
+        "preferences/<str:token>/erase/",
+        preference_views.preferences_erase,
+        name="preferences_erase",
+    ),
 ]

@@ -7,12 +7,8 @@ browser and for the RFC 8058 one-click POST a mailbox provider sends.
 
 from __future__ import annotations
 
-import functools
-import json
-from collections.abc import Callable
 from typing import Any
 
-from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -21,12 +17,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from mailinglist import links, protection, subscriptions, tokens
-from mailinglist import preferences as preference_centre
 from mailinglist.forms import (
-    AddressChangeForm,
-    EraseForm,
-    PauseForm,
-    PreferencesForm,
     form_errors_json,
 )
 from mailinglist.models import MailingList, Subscriber, Subscription
@@ -273,207 +264,6 @@ def unsubscribe_undo(request: HttpRequest, token: str) -> HttpResponse:
         "mailinglist/resubscribed.html",
         {"mailing_list": mailing_list, "is_back": bool(back)},
     )
-
-
-# --- Preference centre ---------------------------------------------------------------------------
-
-
-def _preferences_subscriber(token: str) -> Subscriber | None:
-    try:
-        data = tokens.preferences_token_read(token)
-    except (tokens.TokenInvalid, tokens.TokenExpired):
-        return None
-    return _subscriber(data.public_id)
-
-
-def _reader_from_token(
-    view: Callable[[HttpRequest, str, Subscriber], HttpResponse],
-) -> Callable[[HttpRequest, str], HttpResponse]:
-    """The preference pages' view, given the reader its link was made for (or a friendly 400)."""
-
-    @functools.wraps(view)
-    def wrapper(request: HttpRequest, token: str) -> HttpResponse:
-        subscriber = _preferences_subscriber(token)
-        if subscriber is None:
-            return _invalid_link(request)
-        return view(request, token, subscriber)
-
-    return wrapper
-
-
-def _preferences_context(subscriber: Subscriber, token: str, **extra: Any) -> dict[str, Any]:
-    managed = preference_centre.preference_lists(subscriber=subscriber)
-    chosen = [
-        m.slug
-        for m, state in managed
-        if state in {Subscription.State.ACTIVE, Subscription.State.PENDING}
-    ]
-    pending = {m.slug for m, state in managed if state == Subscription.State.PENDING}
-    context: dict[str, Any] = {
-        "subscriber": subscriber,
-        "token": token,
-        "pending": pending,
-        "form": PreferencesForm(
-            initial={"name": subscriber.name, "lists": chosen},
-            list_choices=[(m.slug, m.name) for m, _ in managed],
-        ),
-        "pause_form": PauseForm(),
-        "address_form": AddressChangeForm(current_email=subscriber.email),
-    }
-    context.update(extra)
-    return context
-
-
-@never_cache
-@csrf_exempt
-@require_http_methods(["GET", "POST"])
-@_reader_from_token
-def preferences(request: HttpRequest, token: str, subscriber: Subscriber) -> HttpResponse:
-    if request.method == "GET":
-        return render(
-            request, "mailinglist/preferences.html", _preferences_context(subscriber, token)
-        )
-    managed = preference_centre.preference_lists(subscriber=subscriber)
-    form = PreferencesForm(request.POST, list_choices=[(m.slug, m.name) for m, _ in managed])
-    if not form.is_valid():
-        context = _preferences_context(subscriber, token, form=form)
-        return render(request, "mailinglist/preferences.html", context, status=400)
-    wanted = {m.pk for m, _ in managed if m.slug in set(form.cleaned_data["lists"])}
-    preference_centre.preferences_update(
-        subscriber=subscriber,
-        wanted_list_ids=wanted,
-        name=form.cleaned_data["name"],
-        meta=request_meta(request),
-    )
-    messages.success(request, "Your preferences are saved.")
-    return redirect("mailinglist:preferences", token=token)
-
-
-@csrf_exempt
-@require_POST
-@_reader_from_token
-def preferences_pause(request: HttpRequest, token: str, subscriber: Subscriber) -> HttpResponse:
-    if "resume" in request.POST:
-        preference_centre.subscriber_pause(
-            subscriber=subscriber, weeks=0, meta=request_meta(request)
-        )
-        messages.success(request, "Your newsletters are back on.")
-        return redirect("mailinglist:preferences", token=token)
-    form = PauseForm(request.POST)
-    if not form.is_valid():
-        context = _preferences_context(subscriber, token, pause_form=form)
-        return render(request, "mailinglist/preferences.html", context, status=400)
-    weeks = form.cleaned_data["weeks"]
-    preference_centre.subscriber_pause(
-        subscriber=subscriber, weeks=weeks, meta=request_meta(request)
-    )
-    messages.success(request, f"Paused for {weeks} week{'s' if weeks != 1 else ''}.")
-    return redirect("mailinglist:preferences", token=token)
-
-
-@csrf_exempt
-@require_POST
-@_reader_from_token
-def preferences_address(request: HttpRequest, token: str, subscriber: Subscriber) -> HttpResponse:
-    form = AddressChangeForm(request.POST, current_email=subscriber.email)
-    if not form.is_valid():
-        context = _preferences_context(subscriber, token, address_form=form)
-        return render(request, "mailinglist/preferences.html", context, status=400)
-    new_email = form.cleaned_data["email"]
-    preference_centre.address_change_request(subscriber=subscriber, new_email=new_email)
-    # The same answer whatever became of the request (suppressed, someone else's, sent today).
-    messages.success(
-        request,
-        f"We've sent a link to {new_email}. Open it to confirm; until then your newsletters "
-        f"keep going to {subscriber.email}.",
-    )
-    return redirect("mailinglist:preferences", token=token)
-
-
-@never_cache
-@csrf_exempt
-@require_http_methods(["GET", "POST"])
-def address_change(request: HttpRequest, token: str) -> HttpResponse:
-    """The link mailed to a new address: GET shows a button, only the POST moves the reader."""
-    try:
-        data = tokens.address_change_token_read(token)
-    except tokens.TokenExpired as expired:
-        if _subscriber(expired.public_id) is None:
-            return _invalid_link(request)
-        return render(request, "mailinglist/address_change_expired.html", status=410)
-    except tokens.TokenInvalid:
-        return _invalid_link(request)
-    subscriber = _subscriber(data.public_id)
-    if subscriber is None:
-        return _invalid_link(request)
-    if request.method == "GET":
-        if subscriber.email.lower() == data.new_email.lower():
-            context = {
-                "subscriber": subscriber,
-                "already": True,
-                "preferences_url": _preferences_path(subscriber),
-            }
-            return render(request, "mailinglist/address_changed.html", context)
-        return render(
-            request,
-            "mailinglist/address_change.html",
-            {"new_email": data.new_email, "token": token},
-        )
-    outcome = preference_centre.address_change_confirm(
-        subscriber=subscriber, data=data, meta=request_meta(request)
-    )
-    if not outcome.is_changed:
-        context = {"new_email": data.new_email, "refusal": outcome.refusal}
-        return render(request, "mailinglist/address_change_refused.html", context, status=409)
-    subscriber.refresh_from_db()
-    context = {
-        "subscriber": subscriber,
-        "preferences_url": _preferences_path(subscriber),
-    }
-    return render(request, "mailinglist/address_changed.html", context)
-
-
-@csrf_exempt
-@require_POST
-@_reader_from_token
-def preferences_unsubscribe_all(
-    request: HttpRequest, token: str, subscriber: Subscriber
-) -> HttpResponse:
-    subscriptions.subscription_unsubscribe(
-        subscriber=subscriber, list_ids=None, meta=request_meta(request), method="preferences"
-    )
-    messages.success(request, "You're unsubscribed from everything. We won't email you again.")
-    return redirect("mailinglist:preferences", token=token)
-
-
-@csrf_exempt
-@require_POST
-@_reader_from_token
-def preferences_export(request: HttpRequest, token: str, subscriber: Subscriber) -> HttpResponse:
-    data = preference_centre.subscriber_export(subscriber=subscriber)
-    response = HttpResponse(
-        json.dumps(data, indent=2, ensure_ascii=False),
-        content_type="application/json; charset=utf-8",
-    )
-    response["Content-Disposition"] = 'attachment; filename="my-newsletter-data.json"'
-    return response
-
-
-@never_cache
-@csrf_exempt
-@require_http_methods(["GET", "POST"])
-@_reader_from_token
-def preferences_erase(request: HttpRequest, token: str, subscriber: Subscriber) -> HttpResponse:
-    form = EraseForm(request.POST if request.method == "POST" else None)
-    if request.method == "GET" or not form.is_valid():
-        status = 400 if request.method == "POST" else 200
-        return render(
-            request, "mailinglist/erase.html", {"form": form, "token": token}, status=status
-        )
-    preference_centre.subscriber_erase(
-        subscriber=subscriber, meta=request_meta(request), by="reader"
-    )
-    return render(request, "mailinglist/erased.html")
 
 
 def signup_embed_snippet(request: HttpRequest) -> HttpResponse:
