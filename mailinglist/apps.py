@@ -11,9 +11,9 @@ class MailinglistConfig(AppConfig):
         from django.db.models.signals import post_delete, post_migrate, post_save
 
         from mailinglist.models import MailingList
-        from mailinglist.subscriptions import public_lists_forget
+        from mailinglist.public_lists import public_lists_forget
 
-        # The signup form's in-process cache of public lists (subscriptions.public_lists).
+        # The signup form's in-process cache of public lists (public_lists.public_lists).
         for signal in (post_save, post_delete):
             signal.connect(
                 public_lists_forget, sender=MailingList, dispatch_uid="public_lists_forget"

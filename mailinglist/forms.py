@@ -10,7 +10,7 @@ from mailinglist import protection
 from mailinglist.addresses import MAX_EMAIL_LENGTH, MAX_NAME_LENGTH, email_normalise, name_clean
 from mailinglist.models import MailingList
 from mailinglist.preferences import MAX_PAUSE_WEEKS
-from mailinglist.subscriptions import public_lists
+from mailinglist.public_lists import public_lists
 
 
 class SignupForm(forms.Form):

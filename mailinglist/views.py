@@ -21,6 +21,7 @@ from mailinglist.forms import (
     form_errors_json,
 )
 from mailinglist.models import MailingList, Subscriber, Subscription
+from mailinglist.public_lists import public_lists
 from mailinglist.signup import (
     ACCEPTED_MESSAGE,
     FOREIGN_ORIGIN_MESSAGE,
@@ -29,7 +30,7 @@ from mailinglist.signup import (
     signup_attempt,
 )
 from mailinglist.signup import Result as SignupResult
-from mailinglist.subscriptions import FORM_CONSENT_TEXT, public_lists
+from mailinglist.subscriptions import FORM_CONSENT_TEXT
 
 
 def _wants_json(request: HttpRequest) -> bool:

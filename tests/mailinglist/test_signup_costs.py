@@ -15,7 +15,7 @@ from django.core.management import call_command
 from django.db import transaction
 from django.test import Client
 
-from mailinglist import protection, subscriptions
+from mailinglist import protection, public_lists
 from mailinglist.models import MailingList
 from operations.heartbeat import redis_client
 from tests.factories import MailingListFactory
@@ -43,9 +43,9 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
 
 @pytest.fixture(autouse=True)
 def _no_cached_lists() -> Iterator[None]:
-    subscriptions.public_lists_forget()
+    public_lists.public_lists_forget()
     yield
-    subscriptions.public_lists_forget()
+    public_lists.public_lists_forget()
 
 
 def _signup(client: Client, email: str, ip: str) -> Any:
@@ -125,7 +125,7 @@ def test_the_setting_overrides_the_limit_and_retry_after_counts_to_the_window_en
 
 
 def _slugs() -> list[str]:
-    return [mailing_list.slug for mailing_list in subscriptions.public_lists()]
+    return [mailing_list.slug for mailing_list in public_lists.public_lists()]
 
 
 @pytest.mark.django_db(transaction=True)
@@ -156,7 +156,7 @@ def test_a_list_created_changed_or_deleted_here_shows_at_once(client: Client) ->
 
     daily.name = "The Morning Briefing"
     daily.save()
-    assert [m.name for m in subscriptions.public_lists()] == ["The Morning Briefing"]
+    assert [m.name for m in public_lists.public_lists()] == ["The Morning Briefing"]
 
     daily.delete()
     assert _slugs() == []
@@ -167,12 +167,12 @@ def test_a_change_that_sends_no_signal_shows_within_the_ttl(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     clock = FakeClock(1000.0)
-    monkeypatch.setattr(subscriptions, "time", SimpleNamespace(monotonic=clock))
+    monkeypatch.setattr(public_lists, "time", SimpleNamespace(monotonic=clock))
     MailingListFactory.create(slug="daily", name="Daily")
     assert _slugs() == ["daily"]
 
     MailingList.objects.filter(slug="daily").update(is_public=False)  # no post_save
-    clock.now += subscriptions.PUBLIC_LISTS_TTL_SECONDS - 1
+    clock.now += public_lists.PUBLIC_LISTS_TTL_SECONDS - 1
     assert _slugs() == ["daily"]  # another process's view of a change, until the TTL runs out
     clock.now += 1
     assert _slugs() == []
@@ -181,11 +181,11 @@ def test_a_change_that_sends_no_signal_shows_within_the_ttl(
 @pytest.mark.django_db(transaction=True)
 def test_the_lists_returned_are_the_callers_own() -> None:
     MailingListFactory.create(slug="daily", name="Daily")
-    first = subscriptions.public_lists()
+    first = public_lists.public_lists()
     first[0].name = "changed by one request"
     first.clear()
 
-    again = subscriptions.public_lists()
+    again = public_lists.public_lists()
     assert [(m.slug, m.name) for m in again] == [("daily", "Daily")]
     assert again[0].pk is not None and not again[0]._state.adding
 
