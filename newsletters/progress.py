@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.db.models import Count
 from django.utils import timezone
@@ -66,3 +67,45 @@ def digest_possible_duplicates(*, digest_id: int) -> int:
     if kept:
         return int(kept.get("possible_duplicates", 0))
     return Delivery.objects.filter(digest_id=digest_id, expired_claims__gt=0).count()
+
+
+def digest_progress_report(*, digest: Digest) -> dict[str, Any]:
+    """Counts, rate over the last minute, seconds to go and one line of text, for the desk."""
+    counts = digest_counts(digest_id=digest.pk)
+    owed = counts["pending"] + counts["sending"]
+    rate = 0.0
+    eta: float | None = None
+    if digest.state == Digest.State.SENDING:
+        rate = digest_send_rate(digest_id=digest.pk, started_at=digest.snapshot_at)
+        eta = digest_eta_seconds(counts=counts, rate=rate)
+    duplicates = digest_possible_duplicates(digest_id=digest.pk)
+    text = (
+        f"{counts['sent']:,} sent · {counts['failed']:,} failed · {counts['skipped']:,} skipped · "
+        f"{owed:,} to go, of {counts['total']:,}"
+    )
+    if duplicates:
+        text += f" · {duplicates} may have had it twice (a worker died mid-send)"
+    if rate >= 1:
+        text += f" · {rate:.1f}/s over the last minute"
+    elif rate > 0:
+        text += f" · {rate * 60:.0f}/min over the last minute"
+    if eta:
+        text += f" · about {_duration(eta)} to go"
+    return {
+        "state": digest.state,
+        "state_label": digest.get_state_display(),
+        "counts": counts,
+        "done": counts["sent"] + counts["failed"] + counts["skipped"],
+        "rate": round(rate, 2),
+        "eta_seconds": None if eta is None else round(eta),
+        "possible_duplicates": duplicates,
+        "text": text,
+    }
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 90:
+        return f"{max(1, round(seconds))} s"
+    if seconds < 90 * 60:
+        return f"{round(seconds / 60)} min"
+    return f"{seconds / 3600:.1f} h"

@@ -116,7 +116,9 @@ class DigestDeskMixin:
             "send_time": scheduling.send_time_label(digest=digest),
             "second_person": scheduling.digest_needs_second_person(digest=digest),
             "seed_count": len(seeds),
-            "progress": digest_progress(digest=digest) if digest.snapshot_at else None,
+            "progress": progress.digest_progress_report(digest=digest)
+            if digest.snapshot_at
+            else None,
         }
 
     # --- Views ---------------------------------------------------------------------------------
@@ -345,7 +347,7 @@ class DigestDeskMixin:
     def progress_view(self, request: HttpRequest, pk: int) -> HttpResponse:
         """Counts, rate and time to go, polled by the desk while the digest is going out."""
         digest = self._digest_for(request, pk, needs="view")
-        return JsonResponse(digest_progress(digest=digest))
+        return JsonResponse(progress.digest_progress_report(digest=digest))
 
     def control_view(self, request: HttpRequest, pk: int, action: str) -> HttpResponse:
         if request.method != "POST":
@@ -373,45 +375,3 @@ class DigestDeskMixin:
         audit_record(action=f"digest.{action}", request=request, target=digest)
         messages.success(request, done)
         return self._back(digest)
-
-
-def digest_progress(*, digest: Digest) -> dict[str, Any]:
-    """Counts, rate over the last minute, seconds to go and one line of text, for the desk."""
-    counts = progress.digest_counts(digest_id=digest.pk)
-    owed = counts["pending"] + counts["sending"]
-    rate = 0.0
-    eta: float | None = None
-    if digest.state == State.SENDING:
-        rate = progress.digest_send_rate(digest_id=digest.pk, started_at=digest.snapshot_at)
-        eta = progress.digest_eta_seconds(counts=counts, rate=rate)
-    duplicates = progress.digest_possible_duplicates(digest_id=digest.pk)
-    text = (
-        f"{counts['sent']:,} sent · {counts['failed']:,} failed · {counts['skipped']:,} skipped · "
-        f"{owed:,} to go, of {counts['total']:,}"
-    )
-    if duplicates:
-        text += f" · {duplicates} may have had it twice (a worker died mid-send)"
-    if rate >= 1:
-        text += f" · {rate:.1f}/s over the last minute"
-    elif rate > 0:
-        text += f" · {rate * 60:.0f}/min over the last minute"
-    if eta:
-        text += f" · about {_duration(eta)} to go"
-    return {
-        "state": digest.state,
-        "state_label": digest.get_state_display(),
-        "counts": counts,
-        "done": counts["sent"] + counts["failed"] + counts["skipped"],
-        "rate": round(rate, 2),
-        "eta_seconds": None if eta is None else round(eta),
-        "possible_duplicates": duplicates,
-        "text": text,
-    }
-
-
-def _duration(seconds: float) -> str:
-    if seconds < 90:
-        return f"{max(1, round(seconds))} s"
-    if seconds < 90 * 60:
-        return f"{round(seconds / 60)} min"
-    return f"{seconds / 3600:.1f} h"
