@@ -273,24 +273,28 @@ def digests_create(*, count: int, lists: dict[str, int]) -> list[int]:
         + sql.text("170 + n %% 10")
         + " || '}'"
     )
+    # The columns every sent digest shares; each insert adds its list and its counts.
+    sent_digest = {
+        "subject": "'Digest ' || " + sql.text("n"),
+        "preheader": "''",
+        "intro": "''",
+        "state": "'sent'",
+        "send_at": sent_at,
+        "snapshot_at": sent_at,
+        "rendered_at": sent_at,
+        "sent_at": sql.plus_minutes(sent_at, "40"),
+        "created_at": sent_at,
+        "updated_at": sent_at,
+        "rendered_subject": "'Digest ' || " + sql.text("n"),
+        "rendered_html": "''",
+        "rendered_text": "''",
+    }
     with transaction.atomic():
         _insert(
             Digest,
             {
                 "mailing_list_id": list_of,
-                "subject": "'Digest ' || " + sql.text("n"),
-                "preheader": "''",
-                "intro": "''",
-                "state": "'sent'",
-                "send_at": sent_at,
-                "snapshot_at": sent_at,
-                "rendered_at": sent_at,
-                "sent_at": sql.plus_minutes(sent_at, "40"),
-                "created_at": sent_at,
-                "updated_at": sent_at,
-                "rendered_subject": "'Digest ' || " + sql.text("n"),
-                "rendered_html": "''",
-                "rendered_text": "''",
+                **sent_digest,
                 "audience_count": "883600 + n",
                 "retained_counts": sql.json(counts),
             },
@@ -305,19 +309,7 @@ def digests_create(*, count: int, lists: dict[str, int]) -> list[int]:
                     f"CASE WHEN n %% 10 >= 5 THEN {lists['morning']} "
                     f"WHEN n %% 10 >= 2 THEN {lists['weekend']} ELSE {lists['breaking']} END"
                 ),
-                "subject": "'Digest ' || " + sql.text("n"),
-                "preheader": "''",
-                "intro": "''",
-                "state": "'sent'",
-                "send_at": sent_at,
-                "snapshot_at": sent_at,
-                "rendered_at": sent_at,
-                "sent_at": sql.plus_minutes(sent_at, "40"),
-                "created_at": sent_at,
-                "updated_at": sent_at,
-                "rendered_subject": "'Digest ' || " + sql.text("n"),
-                "rendered_html": "''",
-                "rendered_text": "''",
+                **sent_digest,
                 "audience_count": "0",
             },
             sql.base["series"] + " WHERE n >= %s",

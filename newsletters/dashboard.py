@@ -36,7 +36,7 @@ from urllib.parse import urlsplit, urlunsplit
 import redis
 from django.conf import settings
 from django.core.cache import cache
-from django.db.models import Count
+from django.db.models import Count, QuerySet
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
@@ -176,30 +176,27 @@ class AudienceDay:
         return self.confirmations - self.unsubscribes - self.bounces
 
 
+def _per_day(rows: QuerySet[Any], *, when: str, key: str) -> list[tuple[str, date, int]]:
+    """(key, day, count) of `rows`, grouped by the day of their `when` field, in one query."""
+    return list(
+        rows.order_by()
+        .annotate(day=TruncDate(when))
+        .values_list(key, "day")
+        .annotate(n=Count("*"))
+        .values_list(key, "day", "n")
+    )
+
+
 def _counts_by_day(start: datetime, end: datetime) -> dict[date, dict[str, int]]:
     """Consent records and suppressions per day and figure in [start, end)."""
     found: dict[date, dict[str, int]] = defaultdict(dict)
-    events = (
-        ConsentEvent.objects.filter(kind__in=list(_EVENT_FIGURES), at__gte=start, at__lt=end)
-        .order_by()
-        .annotate(day=TruncDate("at"))
-        .values_list("kind", "day")
-        .annotate(n=Count("*"))
-        .values_list("kind", "day", "n")
-    )
-    for kind, day, n in events:
+    events = ConsentEvent.objects.filter(kind__in=list(_EVENT_FIGURES), at__gte=start, at__lt=end)
+    for kind, day, n in _per_day(events, when="at", key="kind"):
         found[day][_EVENT_FIGURES[kind]] = n
-    suppressions = (
-        Suppression.objects.filter(
-            reason__in=list(_SUPPRESSION_FIGURES), created_at__gte=start, created_at__lt=end
-        )
-        .order_by()
-        .annotate(day=TruncDate("created_at"))
-        .values_list("reason", "day")
-        .annotate(n=Count("*"))
-        .values_list("reason", "day", "n")
+    suppressions = Suppression.objects.filter(
+        reason__in=list(_SUPPRESSION_FIGURES), created_at__gte=start, created_at__lt=end
     )
-    for reason, day, n in suppressions:
+    for reason, day, n in _per_day(suppressions, when="created_at", key="reason"):
         found[day][_SUPPRESSION_FIGURES[reason]] = n
     return dict(found)
 

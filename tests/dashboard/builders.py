@@ -24,11 +24,18 @@ def forget_dashboard_cache() -> None:
 
 
 def days_ago(n: int, *, hour: int = 12) -> datetime:
-    """Noon (by default) `n` days before today, in the site's timezone."""
+    """Noon (by default) `n` days before today, in the site's timezone; never in the future.
+
+    Today's noon is still to come in the morning, and figures count what has happened: then the
+    moment is just now (still today), so a test means the same at any hour it runs.
+    """
     today = timezone.localdate()
-    return timezone.make_aware(datetime.combine(today - timedelta(days=n), datetime.min.time())) + (
-        timedelta(hours=hour)
-    )
+    start = timezone.make_aware(datetime.combine(today - timedelta(days=n), datetime.min.time()))
+    moment = start + timedelta(hours=hour)
+    now = timezone.now()
+    if moment > now:
+        moment = max(start, now - timedelta(seconds=1))
+    return moment
 
 
 def event(
