@@ -14,6 +14,9 @@ from config.celery_app import app as celery_app
 from tests.smtp_sink import SmtpSink
 from tests.worker_process import WorkerProcess, database_url, shared_worker_name
 
+# The session's worker once a test has started it; the flush guard below never starts one.
+_STARTED_WORKERS: list[WorkerProcess] = []
+
 
 @pytest.fixture(scope="session")
 def _smtp_sink_server() -> Iterator[SmtpSink]:
@@ -50,7 +53,9 @@ def _worker_process(
     celery_app.control.purge()
     worker = WorkerProcess(env=env, name=shared_worker_name())
     worker.start()
+    _STARTED_WORKERS.append(worker)
     yield worker
+    _STARTED_WORKERS.remove(worker)
     worker.stop()
 
 
@@ -60,6 +65,23 @@ def celery_worker(_worker_process: WorkerProcess, transactional_db: None) -> Wor
     if _worker_process.process is None or _worker_process.process.poll() is not None:
         pytest.fail(f"the Celery worker died:\n{_worker_process.log_tail()}")
     return _worker_process
+
+
+@pytest.fixture(autouse=True)
+def _worker_quiet_before_flush(request: pytest.FixtureRequest) -> Iterator[None]:
+    """A transactional test's database is flushed only once the shared worker is idle.
+
+    The worker outlives each test and picks up whatever a test enqueued (a signup's
+    confirmation, say) even when the test did not ask for it.
+    """
+    if "transactional_db" not in request.fixturenames:
+        yield
+        return
+    # Set up here so that this fixture's teardown runs before the flush.
+    request.getfixturevalue("transactional_db")
+    yield
+    for worker in _STARTED_WORKERS:
+        worker.wait_until_idle()
 
 
 @pytest.fixture(autouse=True)

@@ -109,6 +109,25 @@ class WorkerProcess:
             os.killpg(self.process.pid, 9)
             self.process.wait()
 
+    def wait_until_idle(self, *, timeout: float = 20.0) -> bool:
+        """Wait until the worker is running no task; False on timeout.
+
+        A task still running when a transactional test ends would hold row locks while the
+        test's database is truncated, and PostgreSQL ends one of the two with a deadlock.
+        """
+        if self.process is None or self.process.poll() is not None:
+            return True
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            replies = celery_app.control.inspect(
+                destination=[self.name], timeout=0.5, limit=1
+            ).active()
+            running = (replies or {}).get(self.name)
+            if running == []:
+                return True
+            time.sleep(0.05)
+        return False
+
     def log_tail(self, lines: int = 40) -> str:
         try:
             return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])

@@ -41,7 +41,12 @@ def browser() -> Iterator[Any]:
 
 
 @pytest.fixture
-def page(browser: Any) -> Iterator[Any]:
+def page(browser: Any, live_server: Any) -> Iterator[Any]:
+    """A fresh browser tab, closed before the live server stops and the database is flushed.
+
+    Asking for live_server makes this fixture's teardown run first: a tab left open would keep
+    requesting pages (the signup token, the desk's progress) while PostgreSQL truncates tables.
+    """
     context = browser.new_context()
     page = context.new_page()
     yield page
