@@ -438,7 +438,7 @@ def upcoming_create(*, lists: dict[str, int]) -> None:
 
 
 def _forget_cache() -> None:
-    from operations.heartbeat import redis_client
+    from operations.redis_client import redis_client
 
     client = redis_client()
     keys = list(client.scan_iter(match="newsdesk:*dashboard:*", count=1000))

@@ -154,33 +154,33 @@ STEPS_ENV = "NEWSDESK_BENCH_STEPS"
 STEPS: dict[str, tuple[str, list[str]]] = {
     "batch": (
         "batch's own work: claim UPDATE, load rows, state checks, release, finish",
-        ["newsletters.batches:_batch_run", "newsletters.sending:_batch_run"],
+        ["newsletters.delivery.batch:_batch_run", "newsletters.sending:_batch_run"],
     ),
     "group": (
         "group's own work: subscription + suppression re-check, the loop",
-        ["newsletters.batches:_group_send", "newsletters.sending:_group_send"],
+        ["newsletters.delivery.batch:_group_send", "newsletters.sending:_group_send"],
     ),
-    "smtp": ("smtp: handing the message over (smtplib)", ["newsletters.senders:message_send"]),
+    "smtp": ("smtp: handing the message over (smtplib)", ["operations.transport:message_send"]),
     "record": (
         "ledger: recording outcomes",
         [
-            "newsletters.batches:_SentRows.flush",
-            "newsletters.batches:_record_failure",
-            "newsletters.batches:_record",
+            "newsletters.delivery.batch:_SentRows.flush",
+            "newsletters.delivery.batch:_record_failure",
+            "newsletters.delivery.batch:_record",
             "newsletters.sending:_record",
         ],
     ),
     "recipient_values": (
         "per-reader values: signed links (mime.recipient_values)",
-        ["newsletters.mime:recipient_values"],
+        ["newsletters.delivery.messages:recipient_values"],
     ),
     "message_bytes": (
         "per-reader bytes: segment join (mime.message_bytes)",
-        ["newsletters.mime:message_bytes"],
+        ["newsletters.delivery.messages:message_bytes"],
     ),
     "throttle": (
         "throttle: shared token bucket",
-        ["newsletters.batches:_throttle_wait", "newsletters.sending:_throttle_wait"],
+        ["newsletters.delivery.batch:_throttle_wait", "newsletters.sending:_throttle_wait"],
     ),
 }
 
@@ -282,16 +282,16 @@ class SnapshotTimes:
 
 @contextmanager
 def snapshot_timed(*, enqueue: bool) -> Iterator[SnapshotTimes]:
-    """Time `sending.digest_snapshot` without the batches it enqueues (or without enqueueing).
+    """Time `snapshot.digest_snapshot` without the batches it enqueues (or without enqueueing).
 
     The snapshot hands its batches to `batches_enqueue` on commit, which runs inside the same
     call when no transaction is open; that time is measured apart and subtracted.
     """
-    from newsletters import sending
+    from newsletters.delivery import fanout, snapshot
 
     times = SnapshotTimes()
-    snapshot = sending.digest_snapshot
-    enqueue_original: Callable[..., Any] | None = getattr(sending, "batches_enqueue", None)
+    snapshot_original = snapshot.digest_snapshot
+    enqueue_original: Callable[..., Any] | None = getattr(fanout, "batches_enqueue", None)
     inside = {"enqueue": 0.0}
 
     def enqueue_wrapped(*args: Any, **kwargs: Any) -> Any:
@@ -309,19 +309,19 @@ def snapshot_timed(*, enqueue: bool) -> Iterator[SnapshotTimes]:
         inside["enqueue"] = 0.0
         started = time.perf_counter()
         try:
-            return snapshot(*args, **kwargs)
+            return snapshot_original(*args, **kwargs)
         finally:
             times.snapshot_s.append(time.perf_counter() - started - inside["enqueue"])
 
-    sending.digest_snapshot = snapshot_wrapped
+    snapshot.digest_snapshot = snapshot_wrapped
     if enqueue_original is not None:
-        sending.batches_enqueue = enqueue_wrapped
+        fanout.batches_enqueue = enqueue_wrapped
     try:
         yield times
     finally:
-        sending.digest_snapshot = snapshot
+        snapshot.digest_snapshot = snapshot_original
         if enqueue_original is not None:
-            sending.batches_enqueue = enqueue_original
+            fanout.batches_enqueue = enqueue_original
 
 
 # --- Roles ---------------------------------------------------------------------------------------
@@ -332,12 +332,12 @@ def _produce() -> None:
 
     django.setup()
     counters_install()
-    from newsletters import sending
+    from newsletters.delivery import dispatch
 
     with snapshot_timed(enqueue=True) as times:
         claimed_at = time.time()
         cpu = time.process_time()
-        started = sending.digests_dispatch_due()
+        started = dispatch.digests_dispatch_due()
         finished_at = time.time()
     report = {
         "claimed_at": claimed_at,

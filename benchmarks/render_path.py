@@ -36,7 +36,8 @@ def main() -> None:
         from django.utils import timezone
 
         from mailinglist.models import MailingList, Subscriber
-        from newsletters import mime, rendering
+        from newsletters import rendering
+        from newsletters.delivery import messages
         from newsletters.models import Digest, DigestStory, Story
 
         mailing_list = MailingList.objects.create(name="The Morning Briefing", slug="morning")
@@ -55,7 +56,7 @@ def main() -> None:
         render_ms = []
         for _ in range(5):
             started = time.perf_counter()
-            template = mime.message_template_build(
+            template = messages.message_template_build(
                 digest_id=digest.pk,
                 mailing_list=mailing_list,
                 rendered=rendering.digest_render(digest=digest),
@@ -72,12 +73,14 @@ def main() -> None:
         for _ in range(5):
             t0 = time.perf_counter()
             values = [
-                mime.recipient_values(template=template, subscriber=r, mailing_list=mailing_list)
+                messages.recipient_values(
+                    template=template, subscriber=r, mailing_list=mailing_list
+                )
                 for r in readers
             ]
             t1 = time.perf_counter()
             for value in values:
-                size = len(mime.message_bytes(template=template, recipient=value))
+                size = len(messages.message_bytes(template=template, recipient=value))
             t2 = time.perf_counter()
             full.append((t2 - t0) / len(readers) * 1e6)
             join.append((t2 - t1) / len(readers) * 1e6)

@@ -117,7 +117,8 @@ class Bench:
         from django.db.models import Max
         from django.utils import timezone
 
-        from newsletters import progress, scheduling
+        from newsletters import scheduling
+        from newsletters.delivery import progress
         from newsletters.models import Delivery, Digest
 
         pool = self.pool
@@ -186,7 +187,7 @@ class Bench:
 
     def _check(self, *, digest_id: int, n: int) -> None:
         # A figure for a send that lost or doubled mail would be untrue: refuse it.
-        from newsletters import progress
+        from newsletters.delivery import progress
 
         counts = progress.digest_counts(digest_id=digest_id)
         if counts["sent"] != n or counts["total"] != n:
@@ -220,7 +221,7 @@ def _snapshot_only(*, bench: Bench, repeat: int) -> None:
     """The snapshot alone, `repeat` times, each on a new digest into the same ledger table."""
     from django.db import connection
 
-    from newsletters import sending
+    from newsletters.delivery import snapshot
     from newsletters.models import Delivery, Digest
 
     seconds: list[float] = []
@@ -238,7 +239,7 @@ def _snapshot_only(*, bench: Bench, repeat: int) -> None:
         digest = send_setup.digest_create(mailing_list=bench.mailing_list)
         statements.clear()
         with connection.execute_wrapper(timed), probes.snapshot_timed(enqueue=False) as times:
-            total = sending.digest_snapshot(digest_id=digest.pk)
+            total = snapshot.digest_snapshot(digest_id=digest.pk)
         if total != bench.n:
             raise RuntimeError(f"the snapshot holds {total} rows, expected {bench.n}")
         seconds.append(times.snapshot_s[0])

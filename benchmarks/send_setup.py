@@ -307,22 +307,23 @@ def messages_build(*, digest: Digest, count: int) -> tuple[str, list[tuple[str, 
     same signed links, so the raw clients push messages of exactly the digest's size.
     """
     from mailinglist.models import Subscriber
-    from newsletters import mime, rendering
+    from newsletters import rendering
+    from newsletters.delivery import messages
 
-    template = mime.message_template_build(
+    template = messages.message_template_build(
         digest_id=digest.pk,
         mailing_list=digest.mailing_list,
         rendered=rendering.digest_render(digest=digest),
     )
     on_list = Subscriber.objects.filter(subscriptions__mailing_list=digest.mailing_list)
     readers = on_list.order_by("pk")[:count]
-    messages = []
+    prepared = []
     for reader in readers:
-        values = mime.recipient_values(
+        values = messages.recipient_values(
             template=template, subscriber=reader, mailing_list=digest.mailing_list
         )
-        messages.append((reader.email, mime.message_bytes(template=template, recipient=values)))
-    return template.envelope_from, messages
+        prepared.append((reader.email, messages.message_bytes(template=template, recipient=values)))
+    return template.envelope_from, prepared
 
 
 def messages_write(path: Path, *, sender: str, messages: list[tuple[str, bytes]]) -> None:

@@ -353,7 +353,7 @@ class _Bench:
 
 
 def _redis() -> Any:
-    from operations.heartbeat import redis_client
+    from operations.redis_client import redis_client
 
     return redis_client()
 

@@ -1,6 +1,6 @@
 """Send-rate throttle: the rate K processes get from one shared bucket, against SEND_RATE R.
 
-For each R, `--takers` processes take tokens through `newsletters.throttle.throttle_take` from
+For each R, `--takers` processes take tokens through `delivery.throttle.throttle_take` from
 one bucket (a new backend key per run) as fast as it allows, for `--seconds`, sleeping the wait
 it returns, as a send loop does minus the sending. Each records the wall-clock time of every token
 it got. From the merged timestamps, two figures per R:
@@ -72,8 +72,8 @@ def main() -> None:
 def _bench_rate(
     takers: list[tuple[Connection, Any]], *, rate: float, args: argparse.Namespace
 ) -> None:
-    from newsletters import throttle
-    from operations.heartbeat import redis_client
+    from newsletters.delivery import throttle
+    from operations.redis_client import redis_client
 
     sustained: list[float] = []
     busiest: list[int] = []
@@ -137,7 +137,7 @@ def _bench_rate(
 
 def _taker(pipe: Connection) -> None:
     """Take tokens as fast as the bucket allows for each job the parent sends; None stops it."""
-    from newsletters.throttle import throttle_take
+    from newsletters.delivery.throttle import throttle_take
 
     while (job := pipe.recv()) is not None:
         backend_key, rate, start_at, stop_at = job

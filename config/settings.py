@@ -15,6 +15,7 @@ import django_stubs_ext
 from kombu import Queue
 
 from config.environment import (
+    ESP_SCHEMES,
     ConfigurationError,
     read_bool,
     read_database,
@@ -214,6 +215,8 @@ EMAIL_TIMEOUT = 30
 # django-anymail, when EMAIL_URL names an ESP (postmark://TOKEN@, ...): its API settings from the
 # URL, and the basic-auth "user:password" pairs its tracking webhooks (/anymail/<esp>/tracking/)
 # accept. Without ANYMAIL_WEBHOOK_SECRET the webhooks refuse every call.
+# The ESPs EMAIL_URL can name; only their tracking webhooks are mounted.
+ESP_NAMES = sorted(ESP_SCHEMES)
 ANYMAIL = {
     **_email.get("ANYMAIL", {}),
     "REQUESTS_TIMEOUT": EMAIL_TIMEOUT,

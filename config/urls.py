@@ -13,7 +13,7 @@ urlpatterns = [
     path("favicon.ico", favicon, name="favicon"),
     path("api/v1/", api.urls),
     # ESP tracking webhooks (bounces, complaints, unsubscribes): /anymail/<esp>/tracking/.
-    path("anymail/", include("newsletters.webhooks")),
+    path("anymail/", include("newsletters.delivery.webhooks")),
     # Before admin.site.urls, whose catch-all would otherwise claim /admin/outbox/.
     path("admin/outbox/", include("outbox.urls")),
     path("admin/", admin.site.urls),

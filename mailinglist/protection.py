@@ -43,7 +43,7 @@ from django.core.cache import cache
 from redis.commands.core import Script
 
 from mailinglist.addresses import email_hash
-from operations.heartbeat import redis_client
+from operations.redis_client import redis_client
 
 HONEYPOT_FIELD = "website"  # hidden from people; bots fill in every field they find
 FORM_TOKEN_FIELD = "form_token"  # noqa: S105 - a field name, not a secret

@@ -13,7 +13,8 @@ from pydantic import Field
 
 from audit.records import audit_record
 from mailinglist.models import MailingList
-from newsletters import controls, progress, scheduling
+from newsletters import scheduling
+from newsletters.delivery import controls, progress
 from newsletters.markdown import markdown_source_clean
 from newsletters.models import Digest, DigestStory, Story
 from newsletters.stories import StoryInput, story_upsert, text_clean

@@ -41,7 +41,8 @@ from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from mailinglist.models import ConsentEvent, MailingList, Subscription, Suppression
-from newsletters import editions, reports
+from newsletters import editions
+from newsletters.delivery import reports
 from newsletters.models import Delivery, Digest, EditionSchedule
 
 logger = logging.getLogger(__name__)
@@ -437,10 +438,11 @@ def queue_names() -> list[str]:
 def worker_health() -> WorkerHealth:
     """Workers seen lately, beat's last tick, and how many tasks wait in each queue."""
     from operations import heartbeat
+    from operations.redis_client import redis_client
 
     names = queue_names()
     try:
-        pipe = heartbeat.redis_client().pipeline()
+        pipe = redis_client().pipeline()
         for name in names:
             pipe.llen(name)
             for step in _PRIORITY_STEPS:

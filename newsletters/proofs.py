@@ -6,8 +6,10 @@ from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 
 from mailinglist.models import MailingList, Subscriber
-from newsletters import mime, rendering, senders
+from newsletters import rendering
+from newsletters.delivery import messages
 from newsletters.models import Digest
+from operations import transport
 
 TEST_SUBJECT_PREFIX = "[TEST] "
 # A seed list is a handful of colleagues, not an audience: test sends skip the ledger.
@@ -57,22 +59,22 @@ def digest_test_send(*, digest_id: int, to_email: str, name: str = "") -> str:
     rendered = rendering.RenderedDigest(
         subject=TEST_SUBJECT_PREFIX + rendered.subject, html=rendered.html, text=rendered.text
     )
-    template = mime.message_template_build(
+    template = messages.message_template_build(
         digest_id=digest.pk,
         mailing_list=digest.mailing_list,
         rendered=rendered,
         extra_headers={"X-Newsdesk-Test": "yes"},
     )
     stand_in = Subscriber(email=to_email, name=name, public_id=f"test-{digest.pk}-staff")
-    recipient = mime.recipient_values(
+    recipient = messages.recipient_values(
         template=template, subscriber=stand_in, mailing_list=digest.mailing_list
     )
     # The same sender as the digest itself (SMTP, an ESP through anymail, or the outbox), so the
     # test copy goes out exactly as readers' copies will.
-    outcome = senders.message_send(
+    outcome = transport.message_send(
         from_address=template.envelope_from,
         to=to_email,
-        raw=mime.message_bytes(template=template, recipient=recipient),
+        raw=messages.message_bytes(template=template, recipient=recipient),
     )
     if not outcome.ok:
         raise ProofSendFailed(outcome.error)

@@ -4,16 +4,8 @@ from __future__ import annotations
 
 from celery import Task, shared_task
 
-from newsletters import (
-    batches,
-    editions,
-    feeds,
-    notices,
-    proofs,
-    reconciling,
-    retention,
-    sending,
-)
+from newsletters import editions, feeds, proofs
+from newsletters.delivery import batch, dispatch, notices, reconciler, retention
 
 
 @shared_task(expires=55)
@@ -37,7 +29,7 @@ def send_test_digest(digest_id: int, to_email: str, name: str = "") -> None:
 @shared_task(expires=14)
 def dispatch_due_digests() -> None:
     # Beat tick (every 15 s): start every scheduled digest whose time has come.
-    sending.digests_dispatch_due()
+    dispatch.digests_dispatch_due()
 
 
 @shared_task(acks_late=True, time_limit=60, soft_time_limit=45)
@@ -50,12 +42,12 @@ def notify_publisher(digest_id: int, action: str) -> None:
 def start_digest(digest_id: int) -> None:
     # "Send now" (or an approval of a due digest): start without waiting for the beat tick,
     # which would start it anyway if this task were lost.
-    sending.digest_start(digest_id=digest_id)
+    dispatch.digest_start(digest_id=digest_id)
 
 
 @shared_task(bind=True, acks_late=True, time_limit=540, soft_time_limit=480)
 def send_batch(self: Task[..., None], digest_id: int, first_id: int, last_id: int) -> None:
-    batches.batch_send(
+    batch.batch_send(
         digest_id=digest_id, first_id=first_id, last_id=last_id, worker=self.request.hostname or ""
     )
 
@@ -63,7 +55,7 @@ def send_batch(self: Task[..., None], digest_id: int, first_id: int, last_id: in
 @shared_task(expires=55)
 def reconcile_deliveries() -> None:
     # Beat tick (every minute): expired claims, lost batches, finished digests.
-    reconciling.deliveries_reconcile()
+    reconciler.deliveries_reconcile()
 
 
 @shared_task(expires=3600)

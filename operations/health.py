@@ -8,6 +8,7 @@ import redis
 from django.db import DatabaseError, connection
 
 from operations import heartbeat
+from operations.redis_client import redis_client
 
 
 def health_report() -> dict[str, Any]:
@@ -52,7 +53,7 @@ def _database() -> dict[str, Any]:
 
 def _redis() -> dict[str, Any]:
     try:
-        heartbeat.redis_client().ping()
+        redis_client().ping()
     except redis.RedisError as exc:
         return {"ok": False, "error": type(exc).__name__}
     return {"ok": True}

@@ -7,14 +7,14 @@ loop is stuck stops reporting. /healthz counts the workers seen within WORKER_ST
 
 from __future__ import annotations
 
-import functools
 import logging
 import time
 from typing import Any
 
 import redis
 from celery import bootsteps
-from django.conf import settings
+
+from operations.redis_client import redis_client
 
 logger = logging.getLogger(__name__)
 
@@ -23,17 +23,6 @@ BEAT_KEY = "newsdesk:heartbeat:beat"  # string: epoch seconds of beat's last tic
 WORKER_INTERVAL = 5.0
 # Three missed stamps: long enough to ride out a busy moment, short enough for a load balancer.
 WORKER_STALE_AFTER = 3 * WORKER_INTERVAL
-
-
-@functools.cache
-def _client(url: str) -> redis.Redis:
-    # Short timeouts: a health check that hangs on a dead Redis is worse than one that says "down".
-    return redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=1)
-
-
-def redis_client() -> redis.Redis:
-    """A Redis connection for REDIS_URL as it is set now (tests point it elsewhere)."""
-    return _client(settings.REDIS_URL)
 
 
 def worker_heartbeat_record(*, hostname: str, now: float | None = None) -> None:

@@ -97,7 +97,7 @@ def _fresh_signup_limits() -> Iterator[None]:
 
 
 def _delete_signup_keys() -> None:
-    from operations.heartbeat import redis_client
+    from operations.redis_client import redis_client
 
     client = redis_client()
     # Signup counters and slots, and a sending halt (a server-wide fault) left by another test.

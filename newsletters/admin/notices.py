@@ -9,7 +9,7 @@ from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 
-from newsletters.notices import notices_since
+from newsletters.delivery.notices import notices_since
 
 SESSION_KEY = "newsdesk_notices_seen_at"
 

@@ -19,7 +19,7 @@ from django.template.response import TemplateResponse
 from django.urls import NoReverseMatch, reverse
 
 from mailinglist.csvfiles import csv_cell_guard
-from newsletters import reports
+from newsletters.delivery import reports
 from newsletters.models import Digest
 
 READERS_PERMISSION = "mailinglist.view_subscriber"

@@ -10,7 +10,7 @@ from django.utils import timezone
 from mailinglist.models import ConsentEvent, MailingList, Subscriber, Suppression
 from mailinglist.subscriptions import suppression_add
 from newsletters.models import Delivery, Digest
-from operations.heartbeat import redis_client
+from operations.redis_client import redis_client
 from tests.factories import DigestFactory, SubscriberFactory, SubscriptionFactory
 
 Row = Delivery.State

@@ -15,6 +15,7 @@ from mailinglist.models import ConsentEvent, Subscription
 from newsletters import dashboard
 from newsletters.models import Delivery
 from operations import heartbeat
+from operations.redis_client import redis_client
 from tests.dashboard.builders import days_ago, event, ledger_digest, readers
 from tests.factories import MailingListFactory, SubscriptionFactory
 
@@ -134,7 +135,7 @@ def test_the_operations_links_sit_in_the_sidebar_with_the_api_docs(db: None) -> 
 def test_queue() -> Iterator[str]:
     """A queue of its own in the tests' Redis, so no worker of the suite takes what is put in."""
     name = "dashboard-test-queue"
-    client = heartbeat.redis_client()
+    client = redis_client()
     client.delete(name, f"{name}\x06\x163")
     with override_settings(CELERY_TASK_QUEUES=[Queue(name)]):
         yield name
@@ -143,7 +144,7 @@ def test_queue() -> Iterator[str]:
 
 
 def test_worker_health_is_what_redis_holds(test_queue: str, viewer: User) -> None:
-    client = heartbeat.redis_client()
+    client = redis_client()
     client.rpush(test_queue, "a", "b")
     client.rpush(f"{test_queue}\x06\x163", "c")  # a priority step of the same queue
     heartbeat.worker_heartbeat_record(hostname="dashboard-test@host")

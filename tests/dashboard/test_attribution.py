@@ -17,7 +17,8 @@ from django.test import Client
 
 from mailinglist import links
 from mailinglist.models import ConsentEvent, Subscription
-from newsletters import mime, rendering
+from newsletters import rendering
+from newsletters.delivery import messages
 from newsletters.models import Digest
 from tests.factories import MailingListFactory, SubscriptionFactory
 from tests.newsletters.digests import make_digest
@@ -27,16 +28,16 @@ pytestmark = pytest.mark.django_db
 
 def _message(digest: Digest, subscription: Subscription) -> email.message.EmailMessage:
     frozen = rendering.digest_freeze(digest=digest)
-    template = mime.message_template_build(
+    template = messages.message_template_build(
         digest_id=frozen.pk,
         mailing_list=frozen.mailing_list,
         rendered=rendering.RenderedDigest(
             subject=frozen.rendered_subject, html=frozen.rendered_html, text=frozen.rendered_text
         ),
     )
-    raw = mime.message_bytes(
+    raw = messages.message_bytes(
         template=template,
-        recipient=mime.recipient_values(
+        recipient=messages.recipient_values(
             template=template,
             subscriber=subscription.subscriber,
             mailing_list=frozen.mailing_list,

@@ -12,9 +12,10 @@ from django.utils import timezone
 
 from mailinglist import links
 from mailinglist.models import ConsentEvent, Subscription, Suppression
-from newsletters import dashboard, reports
+from newsletters import dashboard
+from newsletters.delivery import reports
+from newsletters.delivery.retention import deliveries_retain
 from newsletters.models import Delivery, Digest
-from newsletters.retention import deliveries_retain
 from tests.dashboard.builders import days_ago, event, ledger_digest, readers, suppressed
 from tests.factories import (
     DigestFactory,

@@ -17,8 +17,8 @@ from django.test import RequestFactory
 from django.utils import timezone
 
 from mailinglist.models import ConsentEvent, Suppression
-from newsletters import reports
 from newsletters.admin.reports import digest_ledger_csv_view, digest_report_view
+from newsletters.delivery import reports
 from newsletters.models import Delivery, Digest
 from tests.dashboard.builders import ledger_digest, readers, suppressed
 from tests.dashboard.test_figures import FIGURE_NAMES, _direct_figures, _lost_through_link

@@ -10,7 +10,8 @@ import pytest
 from django.utils import timezone
 
 from mailinglist.models import MailingList, Subscriber, Subscription
-from newsletters import controls, progress, reconciling, scheduling, sending
+from newsletters import scheduling
+from newsletters.delivery import controls, dispatch, progress, reconciler
 from newsletters.models import Delivery, Digest
 from tests.newsletters.digests import make_digest
 from tests.polling import wait_until
@@ -37,7 +38,7 @@ def _started(count: int, *, stories: int = 3) -> Digest:
     digest = make_digest(stories=stories)
     _audience(digest.mailing_list, count)
     scheduling.digest_schedule(digest_id=digest.pk, send_at=timezone.now(), by=None)
-    assert sending.digests_dispatch_due() == [digest.pk]  # what the beat tick does
+    assert dispatch.digests_dispatch_due() == [digest.pk]  # what the beat tick does
     return digest
 
 
@@ -80,8 +81,8 @@ def test_a_second_dispatch_or_start_sends_nothing_more(
 ) -> None:
     digest = _started(300)
 
-    assert sending.digests_dispatch_due() == []
-    assert sending.digest_start(digest_id=digest.pk) is False
+    assert dispatch.digests_dispatch_due() == []
+    assert dispatch.digest_start(digest_id=digest.pk) is False
     _done(digest)
 
     assert set(_per_recipient(smtp_sink).values()) == {1}
@@ -168,7 +169,7 @@ def test_a_worker_killed_twice_mid_send_loses_nobody_and_its_duplicates_are_in_t
         # The dead worker's rows stay claimed until their lease runs out; the reconciler (beat,
         # every minute) then puts them back. Here the lease ends at the kill, not ten minutes on,
         # so only the dead worker's claims expire, never the new worker's.
-        reconciling.deliveries_reconcile(lease=timezone.now() - killed_at)
+        reconciler.deliveries_reconcile(lease=timezone.now() - killed_at)
 
     _done(digest)
 
@@ -190,7 +191,7 @@ def test_a_worker_killed_twice_mid_send_loses_nobody_and_its_duplicates_are_in_t
 def test_redis_flushed_mid_send_loses_nobody_and_resends_nothing(
     celery_worker: WorkerProcess, smtp_sink: SmtpSink
 ) -> None:
-    from operations.heartbeat import redis_client
+    from operations.redis_client import redis_client
 
     digest = _started(2000)
     wait_until(lambda: _sent_count(digest) >= 200)
@@ -198,7 +199,7 @@ def test_redis_flushed_mid_send_loses_nobody_and_resends_nothing(
     redis_client().flushdb()  # every queued batch, and kombu's routing table, gone
     time.sleep(3)
     assert Delivery.objects.filter(digest=digest, state=Row.PENDING).exists()
-    reconciling.deliveries_reconcile()
+    reconciler.deliveries_reconcile()
 
     _done(digest)
 
@@ -218,10 +219,10 @@ def test_a_digest_scheduled_ahead_goes_out_once_when_due(
         digest_id=digest.pk, send_at=timezone.now() + timedelta(seconds=2), by=None
     )
 
-    assert sending.digests_dispatch_due() == []  # not yet
+    assert dispatch.digests_dispatch_due() == []  # not yet
     time.sleep(2.5)
-    assert sending.digests_dispatch_due() == [digest.pk]
-    assert sending.digests_dispatch_due() == []
+    assert dispatch.digests_dispatch_due() == [digest.pk]
+    assert dispatch.digests_dispatch_due() == []
     _done(digest)
 
     assert len(smtp_sink.received) == 50

@@ -16,7 +16,8 @@ import pytest
 from django.utils import timezone
 
 from mailinglist.models import Subscriber, Subscription, Suppression
-from newsletters import progress, reconciling, scheduling, sending
+from newsletters import scheduling
+from newsletters.delivery import dispatch, progress, reconciler
 from newsletters.models import Delivery, Digest
 from tests.newsletters.digests import make_digest
 from tests.polling import wait_until
@@ -77,13 +78,13 @@ def test_451_retried_with_growing_gaps_550_failed_and_suppressed_drops_delivered
         for s in subscribers
     )
     scheduling.digest_schedule(digest_id=digest.pk, send_at=timezone.now(), by=None)
-    assert sending.digests_dispatch_due() == [digest.pk]
+    assert dispatch.digests_dispatch_due() == [digest.pk]
 
     deadline = time.monotonic() + 120
     while _owed(digest):  # the beat's reconcile tick, every half second instead of a minute
         assert time.monotonic() < deadline, f"still owed after 120 s:\n{worker.log_tail()}"
         time.sleep(0.5)
-        reconciling.deliveries_reconcile()
+        reconciler.deliveries_reconcile()
     wait_until(lambda: Digest.objects.filter(pk=digest.pk, state=Digest.State.SENT).exists())
 
     perm = {e for e in emails if sink.will_perm_fail(e)}

@@ -17,7 +17,7 @@ from django.test import Client
 
 from mailinglist import protection, public_lists
 from mailinglist.models import MailingList
-from operations.heartbeat import redis_client
+from operations.redis_client import redis_client
 from tests.factories import MailingListFactory
 
 # The pattern tests/conftest.py deletes between tests: the counter must match it, or counts leak.

@@ -21,9 +21,10 @@ from django.utils import timezone
 
 from config.environment import email_config_from_url, redact_email_url
 from mailinglist.models import MailingList, Subscriber, Subscription
-from newsletters import batches, scheduling, sending
+from newsletters import scheduling
+from newsletters.delivery import batch, fanout, snapshot
 from newsletters.models import Delivery, Digest
-from operations.heartbeat import redis_client
+from operations.redis_client import redis_client
 from tests.newsletters.digests import make_digest
 
 Row = Delivery.State
@@ -166,14 +167,14 @@ def sending_digest(emails: list[str]) -> Digest:
     add_readers(digest.mailing_list, emails)
     scheduling.digest_schedule(digest_id=digest.pk, send_at=timezone.now(), by=None)
     Digest.objects.filter(pk=digest.pk).update(state=Digest.State.SENDING)
-    sending.digest_snapshot(digest_id=digest.pk)
+    snapshot.digest_snapshot(digest_id=digest.pk)
     return Digest.objects.get(pk=digest.pk)  # with its frozen render
 
 
 def send_round(digest: Digest) -> None:
-    for batch in sending.batch_ranges(digest_id=digest.pk):
-        batches.batch_send(
-            digest_id=digest.pk, first_id=batch.first_id, last_id=batch.last_id, worker="test"
+    for block in fanout.batch_ranges(digest_id=digest.pk):
+        batch.batch_send(
+            digest_id=digest.pk, first_id=block.first_id, last_id=block.last_id, worker="test"
         )
 
 

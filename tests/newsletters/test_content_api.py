@@ -205,7 +205,8 @@ def test_pause_resume_cancel_over_the_api(
     client: Client, auth: dict[str, str], django_capture_on_commit_callbacks
 ) -> None:
     from mailinglist.models import Subscriber, Subscription
-    from newsletters import scheduling, sending
+    from newsletters import scheduling
+    from newsletters.delivery import dispatch
 
     digest = make_digest(stories=1)
     subscriber = Subscriber.objects.create(email="api-reader@example.com")
@@ -214,7 +215,7 @@ def test_pause_resume_cancel_over_the_api(
     )
     scheduling.digest_schedule(digest_id=digest.pk, send_at=timezone.now(), by=None)
     with django_capture_on_commit_callbacks(execute=False):
-        sending.digest_start(digest_id=digest.pk)
+        dispatch.digest_start(digest_id=digest.pk)
 
     paused = _post(client, f"/api/v1/digests/{digest.pk}/pause", {}, auth)
     again = _post(client, f"/api/v1/digests/{digest.pk}/pause", {}, auth)

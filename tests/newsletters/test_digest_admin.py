@@ -139,7 +139,8 @@ def test_progress_and_controls_of_a_sending_digest(
     from django.utils import timezone
 
     from mailinglist.models import Subscriber, Subscription
-    from newsletters import progress, scheduling, sending
+    from newsletters import scheduling
+    from newsletters.delivery import dispatch, progress
     from newsletters.models import DigestEvent
 
     digest = make_digest(stories=1)
@@ -150,7 +151,7 @@ def test_progress_and_controls_of_a_sending_digest(
         )
     scheduling.digest_schedule(digest_id=digest.pk, send_at=timezone.now(), by=None)
     with django_capture_on_commit_callbacks(execute=False):
-        sending.digest_start(digest_id=digest.pk)
+        dispatch.digest_start(digest_id=digest.pk)
 
     counts_now = staff.get(f"/admin/newsletters/digest/{digest.pk}/progress/").json()
     page = staff.get(f"/admin/newsletters/digest/{digest.pk}/change/").content.decode()

@@ -11,9 +11,11 @@ from django.conf import settings
 from django.test import override_settings
 
 from mailinglist.models import Suppression
-from newsletters import controls, esp, progress, senders, throttle
+from newsletters.delivery import controls, progress, throttle
 from newsletters.models import Delivery, Digest
-from operations.heartbeat import redis_client
+from operations import transport
+from operations.redis_client import redis_client
+from operations.transport import esp
 from tests.newsletters.esp_server import (
     BACKEND,
     TOKEN,
@@ -34,7 +36,7 @@ def postmark() -> Iterator[PostmarkServer]:
     redis_client().delete(throttle.KEY_PREFIX + BACKEND)
     with override_settings(**esp_settings(server.email_url)):
         yield server
-    senders.sender_close()
+    transport.sender_close()
     server.stop()
     redis_client().delete(throttle.KEY_PREFIX + BACKEND)
 
@@ -247,7 +249,7 @@ def test_message_send_keeps_one_http_connection_for_many_messages(
         b"Content-Type: text/plain; charset=utf-8\r\n\r\nHello\r\n"
     )
     outcomes = [
-        senders.message_send(
+        transport.message_send(
             from_address="news@example.com", to=f"a{n}@example.com", raw=raw, metadata={}
         )
         for n in range(5)

@@ -9,7 +9,8 @@ import pytest
 from django.utils import timezone
 
 from mailinglist.models import Suppression
-from newsletters import scheduling, sending
+from newsletters import scheduling
+from newsletters.delivery import dispatch
 from newsletters.models import Delivery, Digest
 from tests.factories import MailingListFactory
 from tests.newsletters.digests import make_digest
@@ -48,7 +49,7 @@ def test_a_worker_sends_a_scheduled_digest_through_the_esp(
     server.plans = {"evening7@example.com": ["invalid"]}
     scheduling.digest_schedule(digest_id=digest.pk, send_at=timezone.now(), by=None)
 
-    assert sending.digests_dispatch_due() == [digest.pk]  # what the beat tick does
+    assert dispatch.digests_dispatch_due() == [digest.pk]  # what the beat tick does
     wait_until(
         lambda: Digest.objects.filter(pk=digest.pk, state=Digest.State.SENT).exists(),
         timeout=120,

@@ -13,7 +13,8 @@ from django.utils import timezone
 from mailinglist.addresses import email_hash
 from mailinglist.models import Subscriber, Subscription, Suppression
 from mailinglist.subscriptions import suppression_add
-from newsletters import batches, progress, reconciling, retention, scheduling, sending
+from newsletters import scheduling
+from newsletters.delivery import batch, fanout, ledger, progress, reconciler, retention, snapshot
 from newsletters.models import Delivery, Digest
 from tests.factories import SubscriberFactory, SubscriptionFactory
 from tests.newsletters.digests import make_digest
@@ -70,8 +71,8 @@ def test_snapshot_leaves_out_the_suppressed_the_paused_and_the_unsubscribed(
     )
 
     with django_capture_on_commit_callbacks(execute=False):
-        total = sending.digest_snapshot(digest_id=digest.pk)
-        again = sending.digest_snapshot(digest_id=digest.pk)  # idempotent
+        total = snapshot.digest_snapshot(digest_id=digest.pk)
+        again = snapshot.digest_snapshot(digest_id=digest.pk)  # idempotent
 
     owed = set(Delivery.objects.filter(digest=digest).values_list("subscriber_id", flat=True))
     assert owed == {readers[4].pk, readers[5].pk}
@@ -82,13 +83,13 @@ def test_snapshot_leaves_out_the_suppressed_the_paused_and_the_unsubscribed(
 def test_batch_blocks_are_fixed_and_hold_only_due_pending_rows(
     django_capture_on_commit_callbacks,
 ) -> None:
-    digest = _sending_digest(sending.BATCH_SIZE * 3 + 5)
+    digest = _sending_digest(ledger.BATCH_SIZE * 3 + 5)
     with django_capture_on_commit_callbacks(execute=False):
-        sending.digest_snapshot(digest_id=digest.pk)
+        snapshot.digest_snapshot(digest_id=digest.pk)
     ids = list(Delivery.objects.filter(digest=digest).order_by("pk").values_list("pk", flat=True))
     base = ids[0]
 
-    all_blocks = sending.batch_ranges(digest_id=digest.pk)
+    all_blocks = fanout.batch_ranges(digest_id=digest.pk)
     assert [(b.first_id - base, b.last_id - base) for b in all_blocks] == [
         (0, 199),
         (200, 399),
@@ -105,7 +106,7 @@ def test_batch_blocks_are_fixed_and_hold_only_due_pending_rows(
         state=Row.PENDING, next_attempt_at=timezone.now() - timedelta(seconds=1)
     )
 
-    due = sending.batch_ranges(digest_id=digest.pk)
+    due = fanout.batch_ranges(digest_id=digest.pk)
     assert [(b.first_id - base) for b in due] == [0, 600]
 
 
@@ -114,7 +115,7 @@ def test_an_expired_claim_goes_back_to_pending_and_stays_visible_as_a_possible_d
 ) -> None:
     digest = _sending_digest(3)
     with django_capture_on_commit_callbacks(execute=False):
-        sending.digest_snapshot(digest_id=digest.pk)
+        snapshot.digest_snapshot(digest_id=digest.pk)
     rows = list(Delivery.objects.filter(digest=digest).order_by("pk"))
     long_ago = timezone.now() - timedelta(minutes=30)
     Delivery.objects.filter(pk=rows[0].pk).update(
@@ -124,7 +125,7 @@ def test_an_expired_claim_goes_back_to_pending_and_stays_visible_as_a_possible_d
         state=Row.SENDING, claimed_by="alive:1", claimed_at=timezone.now()
     )
 
-    result = reconciling.deliveries_reconcile()
+    result = reconciler.deliveries_reconcile()
 
     assert result["expired"] == 1
     expired, alive = Delivery.objects.get(pk=rows[0].pk), Delivery.objects.get(pk=rows[1].pk)
@@ -151,13 +152,13 @@ def test_possible_duplicates_are_kept_when_the_ledger_is_reduced_to_counts() -> 
 
 @override_settings(DELIVERY_RETRY_BASE_SECONDS=7)
 def test_retry_pauses_start_at_the_setting_and_double(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("newsletters.batches.random.uniform", lambda a, b: 1.0)
+    monkeypatch.setattr("newsletters.delivery.batch.random.uniform", lambda a, b: 1.0)
     now = timezone.now()
 
-    gaps = [round((batches.retry_at(n) - now).total_seconds()) for n in range(1, 13)]
+    gaps = [round((batch.retry_at(n) - now).total_seconds()) for n in range(1, 13)]
 
     assert gaps[:4] == [7, 14, 28, 56]
-    assert gaps[-1] == batches.RETRY_MAX_SECONDS
+    assert gaps[-1] == batch.RETRY_MAX_SECONDS
 
 
 def test_a_batch_skips_readers_who_left_or_were_suppressed_since_the_snapshot(
@@ -165,13 +166,13 @@ def test_a_batch_skips_readers_who_left_or_were_suppressed_since_the_snapshot(
 ) -> None:
     digest = _sending_digest(4)
     with django_capture_on_commit_callbacks(execute=False):
-        sending.digest_snapshot(digest_id=digest.pk)
+        snapshot.digest_snapshot(digest_id=digest.pk)
     readers = list(Subscriber.objects.order_by("pk"))
     suppression_add(email=readers[0].email, reason=Suppression.Reason.COMPLAINED)
     Subscription.objects.filter(subscriber=readers[1]).update(state=Subscription.State.UNSUBSCRIBED)
 
-    for block in sending.batch_ranges(digest_id=digest.pk):
-        result = batches.batch_send(
+    for block in fanout.batch_ranges(digest_id=digest.pk):
+        result = batch.batch_send(
             digest_id=digest.pk, first_id=block.first_id, last_id=block.last_id, worker="t"
         )
 
@@ -193,11 +194,11 @@ def test_the_group_recheck_finds_readers_by_the_unique_index_not_by_walking_the_
         pytest.skip("PostgreSQL plans from table statistics, not from the query's shape")
     digest = _sending_digest(60)
     with django_capture_on_commit_callbacks(execute=False):
-        sending.digest_snapshot(digest_id=digest.pk)
+        snapshot.digest_snapshot(digest_id=digest.pk)
     rows = list(Delivery.objects.filter(digest=digest).order_by("pk")[:20])
 
     with CaptureQueriesContext(connection) as queries:
-        allowed = batches._still_allowed(digest=digest, rows=rows)
+        allowed = batch._still_allowed(digest=digest, rows=rows)
     with connection.cursor() as cursor:
         cursor.execute("EXPLAIN QUERY PLAN " + queries.captured_queries[0]["sql"])
         plan = " | ".join(str(step[3]) for step in cursor.fetchall())

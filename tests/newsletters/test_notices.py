@@ -9,9 +9,9 @@ from django.contrib.auth.models import User
 from django.test import Client
 from django.utils import timezone
 
-from newsletters import notices
+from newsletters.delivery import notices
+from newsletters.delivery.ledger import digest_event
 from newsletters.models import Digest
-from newsletters.sending import digest_event
 from tests.newsletters.digests import make_digest
 
 pytestmark = pytest.mark.django_db

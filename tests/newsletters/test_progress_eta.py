@@ -8,7 +8,7 @@ import pytest
 from django.utils import timezone
 
 from mailinglist.models import Subscriber
-from newsletters import progress
+from newsletters.delivery import progress
 from newsletters.models import Delivery, Digest
 from tests.newsletters.digests import make_digest
 

@@ -9,7 +9,8 @@ from email.parser import BytesParser
 
 import pytest
 
-from newsletters import mime, rendering
+from newsletters import rendering
+from newsletters.delivery import messages
 from newsletters.models import Digest
 from tests.factories import SubscriberFactory
 from tests.newsletters.digests import make_digest
@@ -23,8 +24,8 @@ def parse(raw: bytes) -> EmailMessage:
     return message
 
 
-def build(digest: Digest) -> mime.MessageTemplate:
-    return mime.message_template_build(
+def build(digest: Digest) -> messages.MessageTemplate:
+    return messages.message_template_build(
         digest_id=digest.pk,
         mailing_list=digest.mailing_list,
         rendered=rendering.digest_render(digest=digest),
@@ -36,9 +37,9 @@ def test_each_recipient_gets_a_complete_multipart_message_with_list_headers() ->
     template = build(digest)
     subscriber = SubscriberFactory.create(email="ada@example.com", name="Ada <Lovelace>")
 
-    raw = mime.message_bytes(
+    raw = messages.message_bytes(
         template=template,
-        recipient=mime.recipient_values(
+        recipient=messages.recipient_values(
             template=template, subscriber=subscriber, mailing_list=digest.mailing_list
         ),
     )
@@ -91,15 +92,15 @@ def test_two_recipients_differ_only_in_their_own_parts() -> None:
     template = build(digest)
     first, second = SubscriberFactory.create(), SubscriberFactory.create()
 
-    one = mime.message_bytes(
+    one = messages.message_bytes(
         template=template,
-        recipient=mime.recipient_values(
+        recipient=messages.recipient_values(
             template=template, subscriber=first, mailing_list=digest.mailing_list
         ),
     )
-    two = mime.message_bytes(
+    two = messages.message_bytes(
         template=template,
-        recipient=mime.recipient_values(
+        recipient=messages.recipient_values(
             template=template, subscriber=second, mailing_list=digest.mailing_list
         ),
     )
@@ -112,7 +113,7 @@ def test_two_recipients_differ_only_in_their_own_parts() -> None:
 def test_a_huge_unbroken_line_is_refused_rather_than_mangled() -> None:
     digest = make_digest(stories=1, intro="<p>" + "x" * 5000 + "</p>")
 
-    with pytest.raises(mime.MessageTemplateError, match="longer than"):
+    with pytest.raises(messages.MessageTemplateError, match="longer than"):
         build(digest)
 
 

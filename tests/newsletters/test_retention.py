@@ -6,7 +6,7 @@ import pytest
 from django.utils import timezone
 
 from mailinglist.models import Subscriber
-from newsletters import progress, retention
+from newsletters.delivery import progress, retention
 from newsletters.models import Delivery, Digest
 from tests.newsletters.digests import make_digest
 
@@ -50,7 +50,7 @@ def test_a_digest_still_sending_is_never_trimmed() -> None:
 
 def test_hard_bounces_are_kept_for_the_rates_when_the_rows_go() -> None:
     from mailinglist.models import Suppression
-    from newsletters import reports
+    from newsletters.delivery import reports
 
     digest = _finished(40, [Row.SENT, Row.FAILED, Row.FAILED])
     bounced = Delivery.objects.filter(digest=digest, state=Row.FAILED).first()

@@ -7,7 +7,8 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from newsletters import checks, scheduling, sending
+from newsletters import checks, scheduling
+from newsletters.delivery import dispatch
 from newsletters.models import Digest, DigestStory, Story
 from tests.newsletters.digests import make_digest
 
@@ -171,7 +172,7 @@ def test_with_the_two_person_rule_scheduling_asks_for_approval() -> None:
     assert asked.state == Digest.State.AWAITING_APPROVAL
     assert asked.scheduled_by == author and asked.approved_by is None
     # Nothing dispatches a digest that waits for its second person.
-    assert sending.digests_dispatch_due(now=timezone.now() + timedelta(days=2)) == []
+    assert dispatch.digests_dispatch_due(now=timezone.now() + timedelta(days=2)) == []
 
 
 def test_the_person_who_asked_cannot_approve_and_another_can() -> None:

@@ -14,8 +14,10 @@ from django.test import override_settings
 from django.utils import timezone
 
 from mailinglist.models import Subscriber, Subscription, Suppression
-from newsletters import batches, progress, scheduling, senders, sending
+from newsletters import scheduling
+from newsletters.delivery import batch, fanout, ledger, progress, snapshot
 from newsletters.models import Delivery, Digest
+from operations import transport
 from tests.newsletters.digests import make_digest
 from tests.smtp_faults import FaultySmtpSink
 from tests.smtp_sink import free_port
@@ -26,7 +28,7 @@ Row = Delivery.State
 
 def _smtp_settings(port: int) -> override_settings:
     return override_settings(
-        EMAIL_BACKEND=senders.SMTP_BACKEND,
+        EMAIL_BACKEND=transport.SMTP_BACKEND,
         EMAIL_HOST="127.0.0.1",
         EMAIL_PORT=port,
         EMAIL_USE_TLS=False,
@@ -46,10 +48,10 @@ def faulty(request: pytest.FixtureRequest) -> Iterator[FaultySmtpSink]:
         pipelining=request.param,
     )
     sink.start()
-    senders.sender_close()
+    transport.sender_close()
     with _smtp_settings(sink.port):
         yield sink
-    senders.sender_close()
+    transport.sender_close()
     sink.stop()
 
 
@@ -70,9 +72,9 @@ def _digest_for(count: int) -> Digest:
 
 
 def _round(digest: Digest) -> None:
-    for batch in sending.batch_ranges(digest_id=digest.pk):
-        batches.batch_send(
-            digest_id=digest.pk, first_id=batch.first_id, last_id=batch.last_id, worker="test"
+    for block in fanout.batch_ranges(digest_id=digest.pk):
+        batch.batch_send(
+            digest_id=digest.pk, first_id=block.first_id, last_id=block.last_id, worker="test"
         )
 
 
@@ -82,7 +84,7 @@ def test_451_retried_550_failed_and_suppressed_drops_delivered(
 ) -> None:
     digest = _digest_for(400)
     with django_capture_on_commit_callbacks(execute=False):
-        sending.digest_snapshot(digest_id=digest.pk)
+        snapshot.digest_snapshot(digest_id=digest.pk)
 
     for _ in range(6):
         _round(digest)
@@ -103,7 +105,7 @@ def test_451_retried_550_failed_and_suppressed_drops_delivered(
     counts = progress.digest_counts(digest_id=digest.pk)
     assert counts["sent"] + counts["failed"] == counts["total"] == 400
     assert (
-        sending.digest_finish_if_done(digest_id=digest.pk)
+        ledger.digest_finish_if_done(digest_id=digest.pk)
         or Digest.objects.get(pk=digest.pk).state == Digest.State.SENT
     )
     received = Counter(r.rcpt_tos[0] for r in faulty.received)
@@ -117,8 +119,8 @@ def test_an_unreachable_server_holds_the_rows_without_counting_attempts(
 ) -> None:
     digest = _digest_for(30)
     with django_capture_on_commit_callbacks(execute=False):
-        sending.digest_snapshot(digest_id=digest.pk)
-    senders.sender_close()
+        snapshot.digest_snapshot(digest_id=digest.pk)
+    transport.sender_close()
 
     with _smtp_settings(free_port()):  # nothing listens there
         _round(digest)
@@ -140,13 +142,13 @@ def test_a_refused_sender_pauses_the_digest_and_suppresses_nobody(
     sink.start()
     digest = _digest_for(30)
     with django_capture_on_commit_callbacks(execute=False):
-        sending.digest_snapshot(digest_id=digest.pk)
-    senders.sender_close()
+        snapshot.digest_snapshot(digest_id=digest.pk)
+    transport.sender_close()
     try:
         with _smtp_settings(sink.port):
             _round(digest)
     finally:
-        senders.sender_close()
+        transport.sender_close()
         sink.stop()
 
     rows = Delivery.objects.filter(digest=digest)

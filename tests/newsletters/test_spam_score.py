@@ -15,7 +15,8 @@ from email.utils import formatdate
 
 import pytest
 
-from newsletters import mime, rendering
+from newsletters import rendering
+from newsletters.delivery import messages
 from tests.factories import SubscriberFactory
 from tests.newsletters.digests import make_digest
 
@@ -30,15 +31,15 @@ def test_a_ten_story_digest_is_not_spam_to_spamassassin() -> None:
             "SpamAssassin is not installed: run `apt-get install spamassassin` (.ci/run does)"
         )
     digest = make_digest(stories=10)
-    template = mime.message_template_build(
+    template = messages.message_template_build(
         digest_id=digest.pk,
         mailing_list=digest.mailing_list,
         rendered=rendering.digest_render(digest=digest),
     )
     reader = SubscriberFactory.create(email="reader@example.com", name="Ada")
-    raw = mime.message_bytes(
+    raw = messages.message_bytes(
         template=template,
-        recipient=mime.recipient_values(
+        recipient=messages.recipient_values(
             template=template, subscriber=reader, mailing_list=digest.mailing_list
         ),
     )

@@ -16,14 +16,14 @@ import pytest
 from django.conf import settings
 from django.test import override_settings
 
-from newsletters import throttle
-from newsletters.throttle import (
+from newsletters.delivery import throttle
+from newsletters.delivery.throttle import (
     ThrottleUnavailable,
     throttle_effective_rate,
     throttle_slow_down,
     throttle_take,
 )
-from operations.heartbeat import redis_client
+from operations.redis_client import redis_client
 from tests.smtp_sink import free_port
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -302,7 +302,7 @@ def test_a_mailgun_temporary_failure_changes_nothing() -> None:
 def test_tracking_event_apply_names_what_it_did() -> None:
     from anymail.signals import AnymailTrackingEvent
 
-    from newsletters.tracking import tracking_event_apply
+    from newsletters.delivery.tracking import tracking_event_apply
 
     row = sent_row()
     bounce = AnymailTrackingEvent(

@@ -6,6 +6,7 @@ import pytest
 from django.test import Client, override_settings
 
 from operations import heartbeat
+from operations.redis_client import redis_client
 from tests.smtp_sink import free_port
 from tests.worker_process import WorkerProcess
 
@@ -43,7 +44,7 @@ def test_healthz_is_503_and_says_redis_when_redis_is_unreachable(client: Client)
 def test_healthz_is_503_when_no_worker_stamped_recently(client: Client) -> None:
     # Its own Redis database, so the suite's live worker does not stamp into it.
     with override_settings(REDIS_URL=_other_database(14)):
-        heartbeat.redis_client().delete(heartbeat.WORKERS_KEY)
+        redis_client().delete(heartbeat.WORKERS_KEY)
         heartbeat.worker_heartbeat_record(hostname="gone@host", now=time.time() - 60)
         response = client.get("/healthz")
 
@@ -53,7 +54,7 @@ def test_healthz_is_503_when_no_worker_stamped_recently(client: Client) -> None:
 
 def test_alive_worker_count_counts_only_recent_stamps() -> None:
     with override_settings(REDIS_URL=_other_database(14)):
-        heartbeat.redis_client().delete(heartbeat.WORKERS_KEY)
+        redis_client().delete(heartbeat.WORKERS_KEY)
         now = time.time()
         heartbeat.worker_heartbeat_record(hostname="a@h", now=now - 1)
         heartbeat.worker_heartbeat_record(
@@ -68,7 +69,7 @@ def test_alive_worker_count_counts_only_recent_stamps() -> None:
 
 def test_beat_tick_age() -> None:
     with override_settings(REDIS_URL=_other_database(14)):
-        heartbeat.redis_client().delete(heartbeat.BEAT_KEY)
+        redis_client().delete(heartbeat.BEAT_KEY)
         assert heartbeat.beat_last_tick_age() is None
         heartbeat.beat_tick_record(now=1000.0)
         assert heartbeat.beat_last_tick_age(now=1012.5) == pytest.approx(12.5)

@@ -23,7 +23,7 @@ import functools
 import redis
 from redis.commands.core import Script
 
-from operations.heartbeat import redis_client
+from operations.redis_client import redis_client
 
 KEY_PREFIX = "newsdesk:throttle:"
 # Burst capacity in seconds of rate: 25 ms keeps every 1-second window under 1.025 R.

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.core.mail import get_connection
 
-from newsletters.mime import PreparedEmailMessage
+from newsletters.delivery.messages import PreparedEmailMessage
 
 SMTP_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
 # The server asks us to slow down (RFC 5321 421, RFC 3463 4.7.x) or says it is overloaded.
@@ -189,7 +189,7 @@ _smtp = _Smtp()
 
 def sender_close() -> None:
     """Close this process's SMTP connection and ESP session (worker shutdown, tests)."""
-    from newsletters import esp  # esp.py imports Outcome from here
+    from operations.transport import esp
 
     _smtp.close()
     esp.esp_close()
@@ -202,7 +202,7 @@ def message_send(
 
     `metadata` is for ESPs that echo it in their tracking events; SMTP ignores it.
     """
-    from newsletters import esp  # esp.py imports Outcome from here
+    from operations.transport import esp
 
     if settings.EMAIL_BACKEND == SMTP_BACKEND:
         return _smtp.send(from_address=from_address, to=to, raw=raw)

@@ -33,8 +33,8 @@ from django.db.models import Count
 from django.db.models.fields.json import KT
 
 from mailinglist.models import ConsentEvent, Suppression
+from newsletters.delivery.progress import digest_counts
 from newsletters.models import Delivery, Digest
-from newsletters.progress import digest_counts
 
 Row = Delivery.State
 

@@ -5,7 +5,7 @@ task send each message once), then works through them a group at a time: the dig
 and each reader's subscription and suppression are checked again right before the group goes
 out, every message is sent over the process's one connection, and the group's outcomes are
 written as soon as it is done — failures at once, successes in one statement per group.
-What a worker held when it died is found by the reconciler (reconciling.py), never lost.
+What a worker held when it died is found by the reconciler (reconciler.py), never lost.
 """
 
 from __future__ import annotations
@@ -26,15 +26,18 @@ from django.utils import timezone
 
 from mailinglist.models import Subscriber, Subscription, Suppression
 from mailinglist.subscriptions import suppression_add
-from newsletters import mime, rendering, senders, throttle
-from newsletters.models import Delivery, Digest
-from newsletters.sending import (
+from newsletters import rendering
+from newsletters.delivery import messages, throttle
+from newsletters.delivery.ledger import (
     BatchRange,
     digest_event,
     digest_finish_if_done,
     publisher_notify,
     queued_key,
 )
+from newsletters.models import Delivery, Digest
+from operations import transport
+from operations.redis_client import redis_client
 
 logger = logging.getLogger(__name__)
 State = Digest.State
@@ -63,7 +66,7 @@ class BatchResult:
 
 
 class _Halted(Exception):
-    def __init__(self, outcome: senders.Outcome) -> None:
+    def __init__(self, outcome: transport.Outcome) -> None:
         super().__init__(outcome.error)
         self.outcome = outcome
 
@@ -96,15 +99,15 @@ class _SentRows:
         return written
 
 
-_templates: dict[tuple[int, str], mime.MessageTemplate] = {}
+_templates: dict[tuple[int, str], messages.MessageTemplate] = {}
 
 
-def _template(digest: Digest) -> mime.MessageTemplate:
+def _template(digest: Digest) -> messages.MessageTemplate:
     # Built once per digest per worker process from the frozen render, then reused by every batch.
     key = (digest.pk, str(digest.rendered_at))
     if key not in _templates:
         _templates.clear()
-        _templates[key] = mime.message_template_build(
+        _templates[key] = messages.message_template_build(
             digest_id=digest.pk,
             mailing_list=digest.mailing_list,
             rendered=rendering.RenderedDigest(
@@ -125,8 +128,6 @@ def retry_at(attempts: int) -> datetime:
 
 def batch_send(*, digest_id: int, first_id: int, last_id: int, worker: str = "") -> BatchResult:
     """Send the due pending rows in [first_id, last_id] of a sending digest, recording each."""
-    from operations.heartbeat import redis_client
-
     try:
         return _batch_run(digest_id=digest_id, first_id=first_id, last_id=last_id, worker=worker)
     finally:
@@ -186,7 +187,7 @@ def _batch_run(*, digest_id: int, first_id: int, last_id: int, worker: str) -> B
 
 
 def _group_send(
-    *, digest: Digest, template: mime.MessageTemplate, rows: list[Delivery], result: BatchResult
+    *, digest: Digest, template: messages.MessageTemplate, rows: list[Delivery], result: BatchResult
 ) -> None:
     allowed = _still_allowed(digest=digest, rows=rows)
     sent = _SentRows()
@@ -198,14 +199,14 @@ def _group_send(
                 )
                 result.skipped += 1
                 continue
-            recipient = mime.recipient_values(
+            recipient = messages.recipient_values(
                 template=template, subscriber=row.subscriber, mailing_list=digest.mailing_list
             )
             _throttle_wait()
-            outcome = senders.message_send(
+            outcome = transport.message_send(
                 from_address=template.envelope_from,
                 to=row.subscriber.email,
-                raw=mime.message_bytes(template=template, recipient=recipient),
+                raw=messages.message_bytes(template=template, recipient=recipient),
                 # Echoed back by ESP tracking webhooks, which find the ledger row by it.
                 metadata={"digest": str(digest.pk), "delivery": str(row.pk)},
             )
@@ -271,7 +272,7 @@ def _skip_reason(row: Delivery) -> str:
     return "Unsubscribed before sending."
 
 
-def _record_failure(*, row: Delivery, outcome: senders.Outcome, result: BatchResult) -> None:
+def _record_failure(*, row: Delivery, outcome: transport.Outcome, result: BatchResult) -> None:
     rows = Delivery.objects.filter(pk=row.pk, claimed_by=row.claimed_by, state=Row.SENDING)
     if outcome.halt:
         # Not this reader's fault: no attempt is counted; the batch stops here.
@@ -308,8 +309,6 @@ def _halt_key() -> str:
 
 
 def _halted_until() -> str | None:
-    from operations.heartbeat import redis_client
-
     try:
         value = redis_client().get(_halt_key())
     except redis.RedisError:
@@ -317,10 +316,8 @@ def _halted_until() -> str | None:
     return value.decode() if isinstance(value, bytes) else value
 
 
-def _halt(*, digest_id: int, outcome: senders.Outcome) -> datetime:
+def _halt(*, digest_id: int, outcome: transport.Outcome) -> datetime:
     """Hold every batch for this server for a while; pause the digest if a person must act."""
-    from operations.heartbeat import redis_client
-
     logger.warning("Sending of digest %s halted: %s", digest_id, outcome.error)
     redis_client().set(_halt_key(), outcome.error[:200], ex=HALT_SECONDS)
     if outcome.pause and Digest.objects.filter(pk=digest_id, state=State.SENDING).update(
@@ -333,7 +330,7 @@ def _halt(*, digest_id: int, outcome: senders.Outcome) -> datetime:
 
 def _backend_key() -> str:
     # One bucket per mail server (or ESP backend), shared by every worker that sends to it.
-    if settings.EMAIL_BACKEND == senders.SMTP_BACKEND:
+    if settings.EMAIL_BACKEND == transport.SMTP_BACKEND:
         return f"smtp:{settings.EMAIL_HOST}:{settings.EMAIL_PORT}"
     return str(settings.EMAIL_BACKEND)
 

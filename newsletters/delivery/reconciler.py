@@ -9,11 +9,15 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from celery import current_app
 from django.db.models import F
 from django.utils import timezone
 
+from newsletters.delivery.fanout import batches_enqueue
+from newsletters.delivery.ledger import LEASE, digest_finish_if_done
+from newsletters.delivery.snapshot import digest_snapshot
 from newsletters.models import Delivery, Digest
-from newsletters.sending import LEASE, batches_enqueue, digest_finish_if_done, digest_snapshot
+from operations.redis_client import redis_client
 
 State = Digest.State
 Row = Delivery.State
@@ -60,8 +64,6 @@ def deliveries_reconcile(*, lease: timedelta = LEASE) -> dict[str, int]:
 
 
 def _queued_markers_clear(*, digest_id: int) -> None:
-    from operations.heartbeat import redis_client
-
     client = redis_client()
     keys = list(client.scan_iter(match=f"newsdesk:batch-queued:{digest_id}:*", count=1000))
     if keys:
@@ -72,8 +74,6 @@ def _queues_declare() -> None:
     # kombu keeps its routing table in Redis; a FLUSHALL (or a Redis restarted without its data)
     # wipes it, and publishing then fails until the queues are declared again. Cheap, so every
     # reconcile does it.
-    from config.celery_app import app
-
-    with app.connection_for_write() as conn:
-        for queue in app.amqp.queues.values():
+    with current_app.connection_for_write() as conn:
+        for queue in current_app.amqp.queues.values():
             queue(conn.default_channel).declare()

@@ -27,7 +27,7 @@ from django.core.mail import EmailMultiAlternatives, get_connection
 from django.core.signals import setting_changed
 from django.dispatch import receiver
 
-from newsletters.senders import Outcome
+from operations.transport import Outcome
 
 logger = logging.getLogger(__name__)
 

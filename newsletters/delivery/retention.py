@@ -13,9 +13,9 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from newsletters.delivery.progress import digest_counts, digest_possible_duplicates
+from newsletters.delivery.reports import digest_ledger_outcomes
 from newsletters.models import Delivery, Digest
-from newsletters.progress import digest_counts, digest_possible_duplicates
-from newsletters.reports import digest_ledger_outcomes
 
 
 def deliveries_retain(*, older_than: timedelta | None = None, limit: int = 50) -> int:

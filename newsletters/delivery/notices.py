@@ -17,7 +17,7 @@ from django.core.mail import EmailMessage
 from django.db.models import Q
 from django.urls import reverse
 
-from newsletters import progress
+from newsletters.delivery import progress
 from newsletters.models import Digest, DigestEvent
 
 # The DigestEvent actions that end (or stop) a send, and what each says to the Publisher.

@@ -26,12 +26,10 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import URLPattern
 from django.views.decorators.csrf import csrf_exempt
 
-from config.environment import ESP_SCHEMES
-
 logger = logging.getLogger(__name__)
-# Only the ESPs EMAIL_URL can name (see config/environment.py), and only their tracking views:
-# inbound mail is not something this product receives.
-TRACKING_URL_NAMES = {f"{scheme}_tracking_webhook" for scheme in ESP_SCHEMES}
+# Only the ESPs EMAIL_URL can name (settings.ESP_NAMES), and only their tracking views: inbound
+# mail is not something this product receives.
+TRACKING_URL_NAMES = {f"{scheme}_tracking_webhook" for scheme in settings.ESP_NAMES}
 
 
 class MalformedWebhook(Exception):

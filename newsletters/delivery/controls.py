@@ -10,8 +10,9 @@ from __future__ import annotations
 from django.contrib.auth.models import User
 from django.db import transaction
 
+from newsletters.delivery.fanout import batches_enqueue
+from newsletters.delivery.ledger import digest_event
 from newsletters.models import Delivery, Digest
-from newsletters.sending import batches_enqueue, digest_event
 
 State = Digest.State
 Row = Delivery.State

@@ -1,0 +1,72 @@
+"""The ledger's shared primitives: batch blocks, their queued markers, digest events, finishing.
+
+The database is the source of truth and Redis only a transport (DESIGN.md §2): every promise
+in this package holds however many tasks Redis loses or repeats.
+- A digest is claimed for sending by one conditional UPDATE (dispatch.py); a second beat or click
+  finds nothing.
+- Its audience becomes Delivery rows in one INSERT ... SELECT, at most one per reader
+  (snapshot.py).
+- Fixed blocks of those rows are queued as batch tasks (fanout.py); a batch (batch.py) claims its
+  pending rows by conditional UPDATE, so two copies of a batch task send each message once.
+- The reconciler (reconciler.py) puts rows whose worker died back to pending, re-enqueues work
+  whose task was lost, and marks a digest sent only when no row is pending or sending.
+Every stage imports what it shares from here, so no stage imports back up the chain.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.contrib.auth.models import User
+from django.db import transaction
+from django.utils import timezone
+
+from newsletters.models import Delivery, Digest, DigestEvent
+
+State = Digest.State
+Row = Delivery.State
+
+BATCH_SIZE = 200
+# Longer than a batch may run (its task's time limit), so only a dead worker's rows expire.
+LEASE = timedelta(minutes=10)
+# A queued-batch marker outlives the broker's visibility timeout (15 min), after which Redis
+# would hand an unacknowledged task out again anyway.
+QUEUED_MARKER_SECONDS = 20 * 60
+
+
+@dataclass(frozen=True)
+class BatchRange:
+    """One fixed block of a digest's ledger: the rows with first_id <= id <= last_id."""
+
+    digest_id: int
+    first_id: int
+    last_id: int
+
+
+def queued_key(batch: BatchRange) -> str:
+    return f"newsdesk:batch-queued:{batch.digest_id}:{batch.first_id}"
+
+
+def digest_event(digest_id: int, action: str, *, by: User | None = None, detail: str = "") -> None:
+    DigestEvent.objects.create(digest_id=digest_id, action=action, by=by, detail=detail[:300])
+
+
+def digest_finish_if_done(*, digest_id: int) -> bool:
+    """Mark a sending digest sent once nothing is pending or sending; True if it was marked."""
+    if Delivery.objects.filter(digest_id=digest_id, state__in=[Row.PENDING, Row.SENDING]).exists():
+        return False
+    finished = Digest.objects.filter(
+        pk=digest_id, state=State.SENDING, snapshot_at__isnull=False
+    ).update(state=State.SENT, sent_at=timezone.now())
+    if finished:
+        digest_event(digest_id, "sent")
+        publisher_notify(digest_id=digest_id, action="sent")
+    return bool(finished)
+
+
+def publisher_notify(*, digest_id: int, action: str) -> None:
+    """Queue the mail that tells the Publisher how their send ended (sent, or paused on a fault)."""
+    from newsletters.tasks import notify_publisher
+
+    transaction.on_commit(lambda: notify_publisher.delay(digest_id, action))
