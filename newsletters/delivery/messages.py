@@ -11,7 +11,6 @@ from __future__ import annotations
 import html
 import re
 from dataclasses import dataclass
-from typing import Any
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -20,6 +19,7 @@ from django.core.mail import EmailMultiAlternatives
 from mailinglist import links
 from mailinglist.models import MailingList, Subscriber
 from newsletters import rendering
+from operations.transport.prepared import PreparedEmailMessage as PreparedEmailMessage
 
 _SLOT_PATTERN = re.compile(
     "|".join(re.escape(slot) for slot in sorted(rendering.SLOTS, key=len, reverse=True)).encode()
@@ -153,28 +153,3 @@ def message_bytes(*, template: MessageTemplate, recipient: Recipient) -> bytes:
         parts.append(values[slot])
         parts.append(segment)
     return b"".join(parts)
-
-
-class _PreparedBytes:
-    """What Django's backends need of `message()`: bytes, already CRLF-terminated."""
-
-    def __init__(self, raw: bytes) -> None:
-        self._raw = raw
-
-    def as_bytes(self, unixfrom: bool = False, linesep: str = "\r\n") -> bytes:
-        return self._raw
-
-
-class PreparedEmailMessage(EmailMultiAlternatives):
-    """Prepared bytes handed to any Django email backend that serializes `message()`.
-
-    Django's SMTP backend and the local outbox both call `message().as_bytes(linesep=...)`;
-    this hands them the bytes built above instead of building the message again.
-    """
-
-    def __init__(self, *, raw: bytes, from_email: str, to: str) -> None:
-        super().__init__(from_email=from_email, to=[to])
-        self._raw = raw
-
-    def message(self) -> Any:
-        return _PreparedBytes(self._raw)

@@ -4,7 +4,7 @@ Anymail's backends post structured fields (subject, bodies, headers, metadata), 
 so the reader's prepared message is parsed back into an EmailMultiAlternatives: about a
 millisecond, small beside the HTTP round trip it goes on. One backend (one requests session,
 its connections kept alive) serves a whole worker process, like the SMTP connection in
-senders.py. What the ESP answers becomes the same three outcomes: sent, try again later, never.
+smtp.py. What the ESP answers becomes the same three outcomes: sent, try again later, never.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from django.core.mail import EmailMultiAlternatives, get_connection
 from django.core.signals import setting_changed
 from django.dispatch import receiver
 
-from operations.transport import Outcome
+from operations.transport.outcomes import Outcome, one_line
 
 logger = logging.getLogger(__name__)
 
@@ -55,7 +55,7 @@ _READ_HEADERS = frozenset({"from", "reply-to", "subject"})
 # without a per-recipient verdict, which for a one-recipient send is acceptance.
 _ACCEPTED = {"sent", "queued", "unknown"}
 # RFC 5321's "mailbox name not allowed": an address the ESP calls invalid will never work, and
-# sending.py suppresses it as it would after that reply from an SMTP server.
+# the caller suppresses it as it would after that reply from an SMTP server.
 INVALID_ADDRESS_CODE = 553
 # The MIME structure is parsed with compat32 (headers kept as plain strings), and only the
 # top-level headers go through policy.default, which decodes RFC 2047 words and keeps display
@@ -144,7 +144,7 @@ class _Esp:
                 permanent=True,
                 code=INVALID_ADDRESS_CODE,
                 bounce=True,
-                error=_one_line(error),
+                error=one_line(error),
             )
         except AnymailError as error:
             # A feature or value this ESP cannot carry: the same for every reader, so a fix of
@@ -153,7 +153,7 @@ class _Esp:
                 ok=False,
                 halt=True,
                 pause=True,
-                error=_one_line(f"{_esp()} cannot send this message: {error}"),
+                error=one_line(f"{_esp()} cannot send this message: {error}"),
             )
         except ImproperlyConfigured as error:
             self.close()
@@ -161,22 +161,18 @@ class _Esp:
                 ok=False,
                 halt=True,
                 pause=True,
-                error=_one_line(f"{_esp()} is not configured (EMAIL_URL): {error}"),
+                error=one_line(f"{_esp()} is not configured (EMAIL_URL): {error}"),
             )
         except Exception as error:  # the row records it and is retried; never lost
             logger.exception("Unexpected error sending through %s", _esp())
             self.close()
-            return Outcome(ok=False, error=_one_line(f"{type(error).__name__}: {error}"))
+            return Outcome(ok=False, error=one_line(f"{type(error).__name__}: {error}"))
         return _accepted(message)
 
 
 def _esp() -> str:
     backend = str(settings.EMAIL_BACKEND)
     return backend.removeprefix(ANYMAIL_BACKENDS).split(".")[0].replace("_", " ").title()
-
-
-def _one_line(text: object) -> str:
-    return " ".join(str(text).split())[:500]
 
 
 def _statuses(message: EmailMultiAlternatives) -> set[str]:
@@ -191,7 +187,7 @@ def _accepted(message: EmailMultiAlternatives) -> Outcome:
     if statuses & {"invalid", "rejected"}:  # with anymail's IGNORE_RECIPIENT_STATUS on
         return _refused(message, None)
     # "failed": the ESP took the call but could not send (say, a rendering error on its side).
-    return Outcome(ok=False, error=_one_line(f"{_esp()} could not send it ({sorted(statuses)})"))
+    return Outcome(ok=False, error=one_line(f"{_esp()} could not send it ({sorted(statuses)})"))
 
 
 def _refused(message: EmailMultiAlternatives, error: AnymailError | None) -> Outcome:
@@ -204,25 +200,25 @@ def _refused(message: EmailMultiAlternatives, error: AnymailError | None) -> Out
             permanent=True,
             code=INVALID_ADDRESS_CODE,
             bounce=True,
-            error=_one_line(f"{_esp()}: invalid address. {reason}"),
+            error=one_line(f"{_esp()}: invalid address. {reason}"),
         )
-    return Outcome(ok=False, permanent=True, error=_one_line(f"{_esp()} rejected it. {reason}"))
+    return Outcome(ok=False, permanent=True, error=one_line(f"{_esp()} rejected it. {reason}"))
 
 
 def _api_error(error: AnymailAPIError, *, to: str) -> Outcome:
     status = error.status_code
-    described = _one_line(error)
+    described = one_line(error)
     if status is None:  # no HTTP answer: connection refused or reset, timeout, TLS failure
         return Outcome(
             ok=False,
             halt=True,
-            error=_one_line(
+            error=one_line(
                 f"Could not reach {_esp()} (EMAIL_URL {settings.EMAIL_URL_REDACTED}): {described}"
             ),
         )
     if status == 429:
         return Outcome(
-            ok=False, slow_down=True, halt=True, error=_one_line(f"HTTP 429: {described}")
+            ok=False, slow_down=True, halt=True, error=one_line(f"HTTP 429: {described}")
         )
     if status in {401, 403}:
         # A wrong or revoked API key is the operator's to fix, and says nothing about the
@@ -231,18 +227,18 @@ def _api_error(error: AnymailAPIError, *, to: str) -> Outcome:
             ok=False,
             halt=True,
             pause=True,
-            error=_one_line(
+            error=one_line(
                 f"{_esp()} refused the credentials in EMAIL_URL (HTTP {status}); fix EMAIL_URL "
                 f"and resume the digest. {described}"
             ),
         )
     if 400 <= status < 500 and _names(error, to):
-        return Outcome(ok=False, permanent=True, error=_one_line(f"HTTP {status}: {described}"))
+        return Outcome(ok=False, permanent=True, error=one_line(f"HTTP {status}: {described}"))
     # 5xx: the ESP's own trouble, retried without counting against the reader. 4xx about the
     # request rather than this reader (an unverified sender, a wrong ?api_url=, a quota): the
     # same for every message, so the digest waits for a person instead of failing wholesale.
     return Outcome(
-        ok=False, halt=True, pause=status < 500, error=_one_line(f"HTTP {status}: {described}")
+        ok=False, halt=True, pause=status < 500, error=one_line(f"HTTP {status}: {described}")
     )
 
 
@@ -268,7 +264,7 @@ def esp_send(*, from_address: str, to: str, raw: bytes, metadata: dict[str, str]
         message = esp_message_build(raw=raw, from_address=from_address, to=to, metadata=metadata)
     except Exception as error:  # bytes we built ourselves: a bug, recorded on the row
         logger.exception("Could not turn a prepared message into an ESP message")
-        return Outcome(ok=False, error=_one_line(f"Could not build the ESP message: {error}"))
+        return Outcome(ok=False, error=one_line(f"Could not build the ESP message: {error}"))
     return _esp_connection.send(message=message, to=to)
 
 

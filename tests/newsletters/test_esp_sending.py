@@ -36,7 +36,7 @@ def postmark() -> Iterator[PostmarkServer]:
     redis_client().delete(throttle.KEY_PREFIX + BACKEND)
     with override_settings(**esp_settings(server.email_url)):
         yield server
-    transport.sender_close()
+    transport.transport_close()
     server.stop()
     redis_client().delete(throttle.KEY_PREFIX + BACKEND)
 

@@ -48,10 +48,10 @@ def faulty(request: pytest.FixtureRequest) -> Iterator[FaultySmtpSink]:
         pipelining=request.param,
     )
     sink.start()
-    transport.sender_close()
+    transport.transport_close()
     with _smtp_settings(sink.port):
         yield sink
-    transport.sender_close()
+    transport.transport_close()
     sink.stop()
 
 
@@ -120,7 +120,7 @@ def test_an_unreachable_server_holds_the_rows_without_counting_attempts(
     digest = _digest_for(30)
     with django_capture_on_commit_callbacks(execute=False):
         snapshot.digest_snapshot(digest_id=digest.pk)
-    transport.sender_close()
+    transport.transport_close()
 
     with _smtp_settings(free_port()):  # nothing listens there
         _round(digest)
@@ -143,12 +143,12 @@ def test_a_refused_sender_pauses_the_digest_and_suppresses_nobody(
     digest = _digest_for(30)
     with django_capture_on_commit_callbacks(execute=False):
         snapshot.digest_snapshot(digest_id=digest.pk)
-    transport.sender_close()
+    transport.transport_close()
     try:
         with _smtp_settings(sink.port):
             _round(digest)
     finally:
-        transport.sender_close()
+        transport.transport_close()
         sink.stop()
 
     rows = Delivery.objects.filter(digest=digest)

@@ -1,0 +1,204 @@
+"""One reusable SMTP connection per worker process, sending prepared bytes pipelined.
+
+Messages go out as prepared bytes in one pipelined transaction (RFC 2920: MAIL, RCPT and DATA
+in one write) rather than through smtplib.sendmail, which re-scans every message with two
+regular expressions to fix line ends and dot-stuff; ours are CRLF already, so stuffing is one
+bytes.replace. A Celery prefork child runs one task at a time, so digests and transactional
+mail take turns on the same connection and never share it at once.
+"""
+
+from __future__ import annotations
+
+import smtplib
+import ssl
+from typing import Any
+
+from django.conf import settings
+from django.core.signals import setting_changed
+from django.dispatch import receiver
+
+from operations.transport.outcomes import HARD_BOUNCE_CODES, Outcome, one_line, reply_outcome
+
+SMTP_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+
+
+class SmtpConnection:
+    """The process's connection to EMAIL_URL's server (opened lazily, reopened when lost)."""
+
+    def __init__(self) -> None:
+        self.connection: smtplib.SMTP | None = None
+        self.pipelining = False
+
+    def _open(self) -> smtplib.SMTP:
+        host, port, timeout = settings.EMAIL_HOST, int(settings.EMAIL_PORT), settings.EMAIL_TIMEOUT
+        client: smtplib.SMTP
+        if settings.EMAIL_USE_SSL:
+            client = smtplib.SMTP_SSL(
+                host, port, timeout=timeout, context=ssl.create_default_context()
+            )
+        else:
+            client = smtplib.SMTP(host, port, timeout=timeout)
+        try:
+            if settings.EMAIL_USE_TLS and not settings.EMAIL_USE_SSL:
+                client.starttls(context=ssl.create_default_context())
+            if settings.EMAIL_HOST_USER:
+                client.login(settings.EMAIL_HOST_USER, settings.EMAIL_HOST_PASSWORD)
+            client.ehlo_or_helo_if_needed()
+        except BaseException:
+            client.close()  # a half-made session is never kept nor reused
+            raise
+        self.pipelining = client.has_extn("pipelining")
+        return client
+
+    def close(self) -> None:
+        if self.connection is not None:
+            try:
+                self.connection.quit()
+            except (smtplib.SMTPException, OSError):
+                self.connection.close()
+            self.connection = None
+
+    def _drop(self) -> None:
+        # Mid-dialogue state unknown: the socket is closed rather than reused (no QUIT).
+        if self.connection is not None:
+            self.connection.close()
+            self.connection = None
+
+    def send(self, *, from_address: str, to: str, raw: bytes) -> Outcome:
+        wire = raw.replace(b"\r\n.", b"\r\n..")
+        wire += b".\r\n" if wire.endswith(b"\r\n") else b"\r\n.\r\n"
+        # A connection the server closed while we were idle is found out on the first send: reopen
+        # once and try again before reporting anything.
+        for attempt in (1, 2):
+            try:
+                if self.connection is None:
+                    self.connection = self._open()
+                return self._transaction(self.connection, from_address, to, wire)
+            except smtplib.SMTPAuthenticationError as refused:
+                self.close()
+                return Outcome(
+                    ok=False,
+                    halt=True,
+                    pause=True,
+                    code=refused.smtp_code,
+                    error=one_line(f"The mail server refused the login in EMAIL_URL: {refused}"),
+                )
+            except (smtplib.SMTPServerDisconnected, smtplib.SMTPConnectError) as lost:
+                self.connection = None
+                if attempt == 2:
+                    return _unreachable(lost)
+            except smtplib.SMTPException as refused:
+                # (Before OSError: every SMTPException is one.) The server answered but would not
+                # set up the session EMAIL_URL asks for (STARTTLS, HELO): its settings or ours.
+                self._drop()
+                code = getattr(refused, "smtp_code", None)
+                return Outcome(
+                    ok=False,
+                    halt=True,
+                    pause=not (isinstance(code, int) and 400 <= code < 500),
+                    code=code if isinstance(code, int) else None,
+                    error=one_line(
+                        "The mail server in EMAIL_URL refused the session: "
+                        f"{type(refused).__name__}: {refused}"
+                    ),
+                )
+            except OSError as lost:  # refused, reset, timed out, TLS failure
+                self._drop()
+                if attempt == 2:
+                    return _unreachable(lost)
+            except BaseException:
+                # A time limit or a bug mid-dialogue: the next task must not inherit it.
+                self._drop()
+                raise
+        return Outcome(ok=False, halt=True, error="Could not reach the mail server in EMAIL_URL")
+
+    def _transaction(self, client: smtplib.SMTP, sender: str, to: str, wire: bytes) -> Outcome:
+        mail = f"MAIL FROM:{smtplib.quoteaddr(sender)}\r\n"
+        rcpt = f"RCPT TO:{smtplib.quoteaddr(to)}\r\n"
+        if self.pipelining:
+            client.send(mail + rcpt + "DATA\r\n")
+            replies = [client.getreply(), client.getreply(), client.getreply()]
+        else:
+            replies = []
+            for command, accepted in ((mail, {250}), (rcpt, {250, 251}), ("DATA\r\n", {354})):
+                client.send(command)
+                replies.append(client.getreply())
+                if replies[-1][0] not in accepted:
+                    break
+        (mail_code, mail_text), *rest = replies
+        if mail_code != 250:
+            self._reset(client, data_open=len(rest) == 2 and rest[1][0] == 354)
+            return Outcome(
+                ok=False,
+                code=mail_code,
+                # 5xx: the server will not take mail from DEFAULT_FROM_EMAIL / the list's sender
+                # at all, whoever the reader is; 4xx: it may later.
+                halt=True,
+                pause=500 <= mail_code < 600,
+                error=one_line(f"The mail server refused the sender {sender}: {mail_code} ")
+                + one_line(mail_text),
+            )
+        rcpt_code, rcpt_text = rest[0]
+        if rcpt_code not in {250, 251}:
+            self._reset(client, data_open=len(rest) == 2 and rest[1][0] == 354)
+            return reply_outcome(rcpt_code, rcpt_text, bounce=rcpt_code in HARD_BOUNCE_CODES)
+        data_code, data_text = rest[1]
+        if data_code != 354:
+            self._reset(client, data_open=False)
+            return reply_outcome(data_code, data_text)
+        client.send(wire)
+        code, text = client.getreply()
+        if code != 250:
+            return reply_outcome(code, text)
+        return Outcome(ok=True)
+
+    def _reset(self, client: smtplib.SMTP, *, data_open: bool) -> None:
+        # End the failed transaction so the connection can carry the next message.
+        try:
+            if data_open:  # the server said 354 all the same: give it an empty message back
+                client.send(b".\r\n")
+                client.getreply()
+            client.rset()
+        except (smtplib.SMTPException, OSError):
+            self.connection = None
+
+
+def _unreachable(lost: BaseException) -> Outcome:
+    return Outcome(
+        ok=False, halt=True, error=one_line(f"Could not reach the mail server in EMAIL_URL: {lost}")
+    )
+
+
+_smtp = SmtpConnection()
+
+
+def smtp_send(*, from_address: str, to: str, raw: bytes) -> Outcome:
+    """Send prepared bytes over this process's connection to EMAIL_URL; never raises for replies."""
+    return _smtp.send(from_address=from_address, to=to, raw=raw)
+
+
+def smtp_close() -> None:
+    """Close this process's SMTP connection (QUIT if it still answers)."""
+    _smtp.close()
+
+
+# What the connection was opened with: a different server, port or login needs a new one.
+_CONNECTION_SETTINGS = frozenset(
+    {
+        "EMAIL_BACKEND",
+        "EMAIL_HOST",
+        "EMAIL_PORT",
+        "EMAIL_HOST_USER",
+        "EMAIL_HOST_PASSWORD",
+        "EMAIL_USE_TLS",
+        "EMAIL_USE_SSL",
+        "EMAIL_TIMEOUT",
+    }
+)
+
+
+@receiver(setting_changed)
+def _settings_changed(*, setting: str, **kwargs: Any) -> None:
+    # Settings change at run time only in tests (override_settings); the next send reconnects.
+    if setting in _CONNECTION_SETTINGS:
+        _smtp.close()
