@@ -28,13 +28,8 @@ from mailinglist.models import (
     Subscription,
     Suppression,
 )
-from mailinglist.subscriptions import (
-    RequestMeta,
-    State,
-    consent_event_record,
-    is_suppressed,
-    signup_blocked,
-)
+from mailinglist.subscriptions import RequestMeta, State, consent_event_record
+from mailinglist.suppressions import is_suppressed, signup_blocked
 
 MAX_PAUSE_WEEKS = 12
 

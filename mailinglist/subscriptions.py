@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -25,6 +26,11 @@ from mailinglist.models import (
     Subscription,
     Suppression,
 )
+
+# Re-exported: callers across the product (the digest engine among them) import them from here.
+from mailinglist.suppressions import is_suppressed as is_suppressed
+from mailinglist.suppressions import signup_blocked as signup_blocked
+from mailinglist.suppressions import suppression_add as suppression_add
 
 State = Subscription.State
 
@@ -78,40 +84,6 @@ def consent_event_record(
         form_version=form_version,
         detail=detail or {},
     )
-
-
-# --- Suppression ---------------------------------------------------------------------------------
-
-
-def is_suppressed(*, email: str) -> bool:
-    """Whether `email` (any case) is on the suppression list."""
-    return Suppression.objects.filter(email_hash=email_hash(email)).exists()
-
-
-def signup_blocked(*, email: str) -> bool:
-    """Whether a signup from `email` must be ignored: it bounced, complained or staff blocked it.
-
-    An erased address is suppressed too, but its owner may come back through a new double
-    opt-in (confirming lifts the erasure's suppression); imports and staff cannot bring it back.
-    """
-    return (
-        Suppression.objects.filter(email_hash=email_hash(email))
-        .exclude(reason=Suppression.Reason.ERASED)
-        .exists()
-    )
-
-
-def suppression_add(*, email: str, reason: str, note: str = "") -> Suppression:
-    """Put `email` on the suppression list (idempotent); it will never be mailed again."""
-    suppression, _ = Suppression.objects.get_or_create(
-        email_hash=email_hash(email),
-        defaults={
-            "email": "" if reason == Suppression.Reason.ERASED else email,
-            "reason": reason,
-            "note": note,
-        },
-    )
-    return suppression
 
 
 # --- Signup ------------------------------------------------------------------------------------
@@ -205,6 +177,25 @@ def signup_request_process(*, request_id: int) -> None:
     consent_wording_record(version=request.form_version)
     if pending:
         confirmation_send_limited(subscriber=subscriber, lists=pending)
+
+
+def signup_requests_requeue() -> int:
+    """Re-enqueue signups whose task Redis lost (a restart without AOF); returns how many.
+
+    Processed requests are deleted after a week: the consent event keeps what matters.
+    """
+    from mailinglist.tasks import process_signup
+
+    stale = timezone.now() - timedelta(minutes=2)
+    request_ids = list(
+        SignupRequest.objects.filter(processed_at__isnull=True, created_at__lt=stale)
+        .order_by("pk")
+        .values_list("pk", flat=True)[:1000]
+    )
+    for request_id in request_ids:
+        process_signup.delay(request_id)
+    SignupRequest.objects.filter(processed_at__lt=timezone.now() - timedelta(days=7)).delete()
+    return len(request_ids)
 
 
 def confirmation_send_limited(

@@ -1,17 +1,22 @@
-"""Mail checks: send one test message the way real mail goes, and record what happened."""
+"""Mail checks: send one test message the way real mail goes, and record what happened.
+
+"The way real mail goes" is the product's one transport (operations.transport): the same
+per-process connection and the same reading of the server's answers as digests and
+confirmations, so a check that passes proves their path.
+"""
 
 from __future__ import annotations
 
 import logging
-import smtplib
 
 from django.conf import settings
 from django.contrib.auth.models import User
-from django.core.mail import EmailMessage, get_connection
+from django.core.mail import EmailMessage
 from django.core.mail.message import make_msgid
 from django.db import transaction
 from django.utils import timezone
 
+from operations import transport
 from operations.models import MailCheck
 
 logger = logging.getLogger(__name__)
@@ -49,14 +54,9 @@ def mail_check_send(*, check_id: int, worker: str = "") -> MailCheck:
         to=[check.recipient],
         headers={"Message-ID": message_id, "X-Newsdesk-Mail-Check": str(check.pk)},
     )
-    try:
-        with get_connection(fail_silently=False) as connection:
-            connection.send_messages([message])
-    except (smtplib.SMTPException, OSError) as exc:  # OSError covers refused and timed out
-        error = (
-            f"Could not send through EMAIL_URL ({settings.EMAIL_URL_REDACTED}): "
-            f"{type(exc).__name__}: {exc}"
-        )
+    outcome = transport.email_message_send(message=message)
+    if not outcome.ok:
+        error = f"Could not send through EMAIL_URL ({settings.EMAIL_URL_REDACTED}): {outcome.error}"
         logger.warning("Mail check %s failed: %s", check.pk, error)
         check.state = MailCheck.State.FAILED
         check.error = error

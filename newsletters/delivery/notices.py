@@ -2,8 +2,8 @@
 
 A send can take an hour; nobody watches a progress bar that long. When a digest is sent, or the
 engine pauses it on a fault only a person can fix, the person who scheduled it (else its author)
-gets a short mail through the site's own mail backend — the path confirmations take — and a message
-on the next admin page they open.
+gets a short mail through the product's one transport (operations.transport) — the path digests
+and confirmations take — and a message on the next admin page they open.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from django.urls import reverse
 
 from newsletters.delivery import progress
 from newsletters.models import Digest, DigestEvent
+from operations import transport
 
 # The DigestEvent actions that end (or stop) a send, and what each says to the Publisher.
 OUTCOMES = {"sent": "sent", "paused": "paused"}
@@ -50,7 +51,10 @@ def _summary(digest: Digest, action: str, detail: str) -> str:
 
 
 def digest_notify_publisher(*, digest_id: int, action: str) -> bool:
-    """Mail the person who started the send how it ended; False when there is no one to tell."""
+    """Mail the person who started the send how it ended; False when there is no one to tell.
+
+    Raises transport.TransportFailure if the mail server would not take it.
+    """
     digest = Digest.objects.select_related("mailing_list", "scheduled_by", "created_by").get(
         pk=digest_id
     )
@@ -60,12 +64,16 @@ def digest_notify_publisher(*, digest_id: int, action: str) -> bool:
     event = digest.events.filter(action=action).order_by("-at", "-id").first()
     link = f"{settings.SITE_URL}{reverse('admin:newsletters_digest_change', args=[digest.pk])}"
     body = f"{_summary(digest, action, event.detail if event else '')}\n\n{link}\n"
-    EmailMessage(
+    message = EmailMessage(
         subject=f"{OUTCOMES[action].capitalize()}: {digest}"[:200],
         body=body,
         from_email=settings.DEFAULT_FROM_EMAIL,
         to=[person.email],
-    ).send()
+    )
+    # Not paced by the digest throttle: it is one mail, and the digest it reports has finished.
+    outcome = transport.email_message_send(message=message)
+    if not outcome.ok:
+        raise transport.TransportFailure(outcome)  # the task fails and the log says why
     return True
 
 

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
 from django.contrib.auth.models import User
-from django.test import Client
+from django.test import Client, override_settings
 from django.utils import timezone
 
 from newsletters.delivery import notices
 from newsletters.delivery.ledger import digest_event
 from newsletters.models import Digest
+from operations import transport
 from tests.newsletters.digests import make_digest
+from tests.smtp_sink import SmtpSink, free_port
 
 pytestmark = pytest.mark.django_db
 
@@ -24,17 +27,49 @@ def publisher(db: None) -> User:
     )
 
 
-def test_a_finished_send_is_mailed_to_whoever_scheduled_it(publisher: User, mailoutbox) -> None:
+@pytest.fixture
+def smtp(smtp_sink: SmtpSink) -> Iterator[SmtpSink]:
+    """The sink as EMAIL_URL, reached through the product's one transport."""
+    transport.transport_close()
+    with override_settings(
+        EMAIL_BACKEND=transport.SMTP_BACKEND,
+        EMAIL_HOST="127.0.0.1",
+        EMAIL_PORT=smtp_sink.port,
+        EMAIL_TIMEOUT=5,
+    ):
+        yield smtp_sink
+    transport.transport_close()
+
+
+def test_a_finished_send_is_mailed_to_whoever_scheduled_it(publisher: User, smtp: SmtpSink) -> None:
     digest = make_digest(stories=1, scheduled_by=publisher, state=Digest.State.SENT)
     digest_event(digest.pk, "sent")
 
     assert notices.digest_notify_publisher(digest_id=digest.pk, action="sent")
 
-    (mail,) = mailoutbox
-    assert mail.to == ["pub@newsroom.example"]
-    assert mail.subject == f"Sent: {digest.subject}"
-    assert "has been sent: 0 sent, 0 failed, 0 skipped, of 0." in mail.body
-    assert f"/admin/newsletters/digest/{digest.pk}/change/" in mail.body
+    (received,) = smtp.received
+    mail = received.message
+    assert received.rcpt_tos == ["pub@newsroom.example"]
+    assert received.mail_from == "newsletter@localhost"  # the addr-spec of DEFAULT_FROM_EMAIL
+    assert mail["To"] == "pub@newsroom.example"
+    assert mail["Subject"] == f"Sent: {digest.subject}"
+    body = mail.get_content()
+    assert "has been sent: 0 sent, 0 failed, 0 skipped, of 0." in body
+    assert f"/admin/newsletters/digest/{digest.pk}/change/" in body
+
+
+def test_a_notice_the_server_refuses_is_an_error_not_silence(publisher: User) -> None:
+    digest = make_digest(stories=1, scheduled_by=publisher, state=Digest.State.SENT)
+    transport.transport_close()
+    with (
+        override_settings(
+            EMAIL_BACKEND=transport.SMTP_BACKEND, EMAIL_HOST="127.0.0.1", EMAIL_PORT=free_port()
+        ),
+        pytest.raises(transport.TransportFailure) as failed,
+    ):
+        notices.digest_notify_publisher(digest_id=digest.pk, action="sent")
+    transport.transport_close()
+    assert "Could not reach the mail server" in failed.value.outcome.error
 
 
 def test_an_automatic_pause_says_why_and_a_pause_someone_pressed_says_nothing(
