@@ -135,8 +135,10 @@ class SmtpConnection:
                 # at all, whoever the reader is; 4xx: it may later.
                 halt=True,
                 pause=500 <= mail_code < 600,
-                error=one_line(f"The mail server refused the sender {sender}: {mail_code} ")
-                + one_line(mail_text),
+                error=one_line(
+                    f"The mail server refused the sender {sender}: "
+                    f"{mail_code} {one_line(mail_text)}"
+                ),
             )
         rcpt_code, rcpt_text = rest[0]
         if rcpt_code not in {250, 251}:
