@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import IO
 
 from devtools.redis_server import LocalRedis, RedisUnavailable, redis_ensure
+from devtools.workers import Worker
 
 ROOT = Path(__file__).resolve().parent.parent
 VAR = ROOT / "var"
@@ -134,13 +135,13 @@ def main() -> int:
     else:
         print(f"Using the Redis that answers at {redis_url}.")
 
+    # The worker as in production: Celery's own name, mingle and gossip on, output shown here.
+    worker = Worker(env=env, gossip=True)
+    worker.start(wait=False)
+    assert worker.process is not None
     celery = [PYTHON, "-m", "celery", "-A", "config"]
     children = [
-        _start(
-            "worker",
-            [*celery, "worker", "-Q", "transactional,bulk,default", "-c", "2", "-l", "INFO"],
-            env,
-        ),
+        Child(name="worker", process=worker.process),
         _start(
             "beat", [*celery, "beat", "-l", "INFO", "-s", str(VAR / "celerybeat-schedule")], env
         ),

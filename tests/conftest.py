@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from django.conf import settings
 from django.contrib.auth.models import User
 
 from config.celery_app import app as celery_app
-from tests.smtp_sink import SmtpSink
-from tests.worker_process import WorkerProcess, database_url, shared_worker_name
+from devtools.smtp_sink import SmtpSink
+from devtools.workers import Worker, database_url, shared_worker_name, suite_worker, worker_env
 
 # The session's worker once a test has started it; the flush guard below never starts one.
-_STARTED_WORKERS: list[WorkerProcess] = []
+_STARTED_WORKERS: list[Worker] = []
 
 
 @pytest.fixture(scope="session")
@@ -36,22 +34,15 @@ def smtp_sink(_smtp_sink_server: SmtpSink) -> SmtpSink:
 @pytest.fixture(scope="session")
 def _worker_process(
     django_db_setup: Any, django_db_blocker: Any, _smtp_sink_server: SmtpSink
-) -> Iterator[WorkerProcess]:
+) -> Iterator[Worker]:
     from django.db import connection
 
     with django_db_blocker.unblock():
         db_url = database_url(connection.settings_dict)
-    env = {
-        **os.environ,
-        "DEBUG": "on",
-        "DATABASE_URL": db_url,
-        "EMAIL_URL": _smtp_sink_server.url,
-        "REDIS_URL": settings.REDIS_URL,
-        "PYTHONUNBUFFERED": "1",
-    }
+    env = worker_env(db_url=db_url, email_url=_smtp_sink_server.url)
     # Tasks left in the test queues by an interrupted run refer to rows that no longer exist.
     celery_app.control.purge()
-    worker = WorkerProcess(env=env, name=shared_worker_name())
+    worker = suite_worker(env=env, name=shared_worker_name())
     worker.start()
     _STARTED_WORKERS.append(worker)
     yield worker
@@ -60,9 +51,9 @@ def _worker_process(
 
 
 @pytest.fixture
-def celery_worker(_worker_process: WorkerProcess, transactional_db: None) -> WorkerProcess:
+def celery_worker(_worker_process: Worker, transactional_db: None) -> Worker:
     """A real Celery worker process sharing this test's database (rows must be committed)."""
-    if _worker_process.process is None or _worker_process.process.poll() is not None:
+    if not _worker_process.alive():
         pytest.fail(f"the Celery worker died:\n{_worker_process.log_tail()}")
     return _worker_process
 
