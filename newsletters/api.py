@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import datetime
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils import timezone
 from ninja import Router, Schema
@@ -13,10 +12,9 @@ from pydantic import Field
 
 from audit.records import audit_record
 from mailinglist.models import MailingList
-from newsletters import scheduling
+from newsletters import digests, scheduling
 from newsletters.delivery import controls, progress
-from newsletters.markdown import markdown_source_clean
-from newsletters.models import Digest, DigestStory, Story
+from newsletters.models import Digest, Story
 from newsletters.stories import StoryInput, story_upsert, text_clean
 from operations.api_auth import request_perms_require, staff_token_for
 
@@ -205,41 +203,25 @@ def digests_create(request: HttpRequest, payload: DigestIn) -> HttpResponse:
     subject = text_clean(payload.subject, limit=200)
     if not subject:
         return _problem("subject: a subject is required.", 400)
-    if payload.story_ids is not None:
-        wanted = list(dict.fromkeys(payload.story_ids))
-        found = set(Story.objects.filter(pk__in=wanted).values_list("pk", flat=True))
-        missing = [str(pk) for pk in wanted if pk not in found]
-        if missing:
-            return _problem(f"story_ids: no stories with id {', '.join(missing)}.", 400)
     user = request.auth  # type: ignore[attr-defined]  # the staff user StaffToken found
-    with transaction.atomic():
-        digest = Digest.objects.create(
+    try:
+        digest = digests.digest_create(
             mailing_list=mailing_list,
             subject=subject,
-            preheader=text_clean(payload.preheader, limit=200),
-            intro=markdown_source_clean(payload.intro),  # Markdown, like admin
+            preheader=payload.preheader or "",
+            intro=payload.intro or "",  # Markdown, like admin
+            stories=payload.story_ids,
             created_by=user,
+            send_at=payload.send_at,
+            schedule=payload.send_at is not None,
         )
-        if payload.story_ids is not None:
-            DigestStory.objects.bulk_create(
-                DigestStory(digest=digest, story_id=pk, position=n)
-                for n, pk in enumerate(wanted, start=1)
-            )
-        else:
-            from newsletters import composing
-
-            composing.digest_fill_from_featured(digest=digest)
-        if payload.send_at is not None:
-            try:
-                digest = scheduling.digest_schedule(
-                    digest_id=digest.pk, send_at=payload.send_at, by=user
-                )
-            except scheduling.DigestNotReady as not_ready:
-                transaction.set_rollback(True)
-                return _problem(
-                    "Not scheduled, nothing created. Fix first: " + " ".join(not_ready.problems),
-                    400,
-                )
+    except digests.StoriesMissing as unknown:
+        missing = ", ".join(str(pk) for pk in unknown.missing)
+        return _problem(f"story_ids: no stories with id {missing}.", 400)
+    except scheduling.DigestNotReady as not_ready:
+        return _problem(
+            "Not scheduled, nothing created. Fix first: " + " ".join(not_ready.problems), 400
+        )
     _audit(request, "digest.add", digest)
     if payload.send_at is not None:
         _audit(request, "digest.schedule", digest)

@@ -30,7 +30,8 @@ from django.utils import dateformat, timezone
 from mailinglist.zones import MACHINE_ZONES
 from newsletters import scheduling
 from newsletters.composing import featured_stories_for, last_issue_at
-from newsletters.models import Digest, DigestStory, EditionRun, EditionSchedule
+from newsletters.digests import digest_create
+from newsletters.models import Digest, EditionRun, EditionSchedule
 
 logger = logging.getLogger(__name__)
 
@@ -191,17 +192,14 @@ def _edition_compose(*, schedule: EditionSchedule, due_at: datetime) -> EditionR
             outcome=EditionRun.Outcome.SKIPPED,
             reason=_nothing_new_reason(schedule=schedule, since=since),
         )
-    digest = Digest.objects.create(
+    # A draft first, scheduled below: unlike the API's, an edition that fails a check is kept.
+    digest = digest_create(
         mailing_list=mailing_list,
         subject=edition_subject(schedule=schedule, due_at=due_at),
-        state=Digest.State.DRAFT,
+        stories=stories,
         send_at=due_at,
         edition_of=schedule,
         edition_due_at=due_at,
-    )
-    DigestStory.objects.bulk_create(
-        DigestStory(digest=digest, story=story, position=position)
-        for position, story in enumerate(stories, start=1)
     )
     reason = "Waiting for an editor's approval." if schedule.requires_approval else ""
     if not schedule.requires_approval:

@@ -19,9 +19,8 @@ from django.utils.safestring import SafeString
 from audit.admin_logging import AuditedAdmin
 from newsletters import checks, scheduling
 from newsletters.admin.digest_desk import DigestDeskMixin
-from newsletters.markdown import markdown_source_clean
+from newsletters.digests import digest_create, digest_intro_clean
 from newsletters.models import Digest, DigestStory
-from newsletters.stories import html_clean
 from operations.admin_permissions import ActionsNeedPermission
 
 
@@ -56,10 +55,9 @@ class DigestForm(forms.ModelForm[Digest]):
             )
 
     def clean_intro(self) -> str:
-        raw = self.cleaned_data.get("intro") or ""
-        if self.instance.intro_format == Digest.IntroFormat.HTML:
-            return html_clean(raw)
-        return markdown_source_clean(raw)
+        return digest_intro_clean(
+            raw=self.cleaned_data.get("intro"), intro_format=self.instance.intro_format
+        )
 
 
 class DigestStoryInline(admin.TabularInline[DigestStory, Digest]):
@@ -169,9 +167,24 @@ class DigestAdmin(DigestDeskMixin, AuditedAdmin[Digest], ActionsNeedPermission[D
     def save_model(
         self, request: HttpRequest, obj: Digest, form: forms.ModelForm[Digest], change: bool
     ) -> None:
-        if not change:
-            obj.created_by = request.user  # type: ignore[assignment]
-        super().save_model(request, obj, form, change)
+        if change:
+            super().save_model(request, obj, form, change)
+            return
+        # Created the one way every creator creates a digest; its stories come from the inline,
+        # which save_related saves next against `obj`, so `obj` becomes the row just created.
+        created = digest_create(
+            mailing_list=obj.mailing_list,
+            subject=obj.subject,
+            preheader=obj.preheader,
+            intro=obj.intro,
+            intro_format=obj.intro_format,
+            stories=[],
+            created_by=request.user,  # type: ignore[arg-type]  # admin_view: a staff User
+        )
+        for model_field in Digest._meta.concrete_fields:
+            setattr(obj, model_field.attname, getattr(created, model_field.attname))
+        obj._state.adding = False
+        obj._state.db = created._state.db
 
     def get_urls(self) -> list[URLPattern]:
         view = self.admin_site.admin_view
