@@ -19,7 +19,7 @@ from django.template.response import TemplateResponse
 from django.urls import NoReverseMatch, reverse
 
 from mailinglist.csvfiles import csv_cell_guard
-from newsletters.delivery import reports
+from newsletters.delivery import ledger_export, reports
 from newsletters.models import Digest
 
 READERS_PERMISSION = "mailinglist.view_subscriber"
@@ -61,7 +61,7 @@ class _Line:
 
 def _csv_lines(digest_id: int) -> Iterator[str]:
     writer = csv.writer(_Line())
-    rows = reports.digest_ledger_rows(digest_id=digest_id)
+    rows = ledger_export.digest_ledger_rows(digest_id=digest_id)
     # The byte-order mark makes spreadsheets read the file as UTF-8.
     yield "\ufeff" + str(writer.writerow(next(rows)))
     for row in rows:

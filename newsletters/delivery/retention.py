@@ -13,8 +13,8 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from newsletters.delivery.figures import digest_ledger_outcomes
 from newsletters.delivery.progress import digest_counts, digest_possible_duplicates
-from newsletters.delivery.reports import digest_ledger_outcomes
 from newsletters.models import Delivery, Digest
 
 

@@ -13,6 +13,7 @@ from typing import Any
 from django import template
 from django.utils.safestring import SafeString, mark_safe
 
+from mailinglist.figures import AudienceDay, ListSize
 from newsletters import charts, dashboard
 
 register = template.Library()
@@ -29,7 +30,7 @@ _SERIES = (
 
 @dataclass(frozen=True)
 class ListRow:
-    size: dashboard.ListSize
+    size: ListSize
     active_width: float
     pending_width: float
 
@@ -47,13 +48,11 @@ class DashboardPage:
     net_rows: SafeString  # <tr>s of the table under the net growth chart
 
 
-def _day(day: dashboard.AudienceDay) -> str:
+def _day(day: AudienceDay) -> str:
     return f"{day.day:%a} {day.day.day} {day.day:%b %Y}"
 
 
-def _audience_rows(
-    audience: list[dashboard.AudienceDay], keys: list[str], with_net: bool
-) -> SafeString:
+def _audience_rows(audience: list[AudienceDay], keys: list[str], with_net: bool) -> SafeString:
     # Built here, not with template tags: a year is 365 rows of six cells, and the template
     # engine (or format_html) spent tens of milliseconds on them. Every cell is an int or a
     # date written by strftime, so there is nothing to escape.
@@ -67,7 +66,7 @@ def _audience_rows(
     return mark_safe("\n".join(rows))  # noqa: S308 - ints and dates only, see above
 
 
-def _net_rows(audience: list[dashboard.AudienceDay]) -> SafeString:
+def _net_rows(audience: list[AudienceDay]) -> SafeString:
     running = accumulate(day.net for day in audience)
     rows = (
         f'<tr><th scope="row">{_day(day)}</th><td>{int(day.net)}</td><td>{int(total)}</td></tr>'

@@ -12,9 +12,8 @@ from django.test import Client, override_settings
 from kombu import Queue
 
 from mailinglist.models import ConsentEvent, Subscription
-from newsletters import dashboard
 from newsletters.models import Delivery
-from operations import heartbeat
+from operations import heartbeat, queues
 from operations.redis_client import redis_client
 from tests.dashboard.builders import days_ago, event, ledger_digest, readers
 from tests.factories import MailingListFactory, SubscriptionFactory
@@ -149,11 +148,11 @@ def test_worker_health_is_what_redis_holds(test_queue: str, viewer: User) -> Non
     client.rpush(f"{test_queue}\x06\x163", "c")  # a priority step of the same queue
     heartbeat.worker_heartbeat_record(hostname="dashboard-test@host")
 
-    health = dashboard.worker_health()
+    health = queues.worker_health()
     html = _home(viewer)
 
     assert health.is_redis_up
-    assert health.queues == [dashboard.QueueLength(name=test_queue, waiting=3)]
+    assert health.queues == [queues.QueueLength(name=test_queue, waiting=3)]
     assert health.workers_alive == heartbeat.alive_worker_count() >= 1
     assert health.in_progress == client.hlen("unacked")
     assert re.search(rf"Waiting in <code>{test_queue}</code></th><td[^>]*>3<", html)
@@ -162,6 +161,6 @@ def test_worker_health_is_what_redis_holds(test_queue: str, viewer: User) -> Non
 def test_worker_health_says_when_redis_does_not_answer(settings: Any) -> None:
     settings.REDIS_URL = "redis://127.0.0.1:1/0"  # nothing listens there
 
-    health = dashboard.worker_health()
+    health = queues.worker_health()
 
     assert not health.is_redis_up and health.queues == []

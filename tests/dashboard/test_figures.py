@@ -10,10 +10,11 @@ from django.contrib.auth.models import AnonymousUser
 from django.test import Client
 from django.utils import timezone
 
+from mailinglist import figures as audience_figures
 from mailinglist import links
 from mailinglist.models import ConsentEvent, Subscription, Suppression
 from newsletters import dashboard
-from newsletters.delivery import reports
+from newsletters.delivery import figures as delivery_figures
 from newsletters.delivery.retention import deliveries_retain
 from newsletters.models import Delivery, Digest
 from tests.dashboard.builders import days_ago, event, ledger_digest, readers, suppressed
@@ -50,7 +51,7 @@ def test_list_sizes_equal_the_subscriptions_in_each_state() -> None:
         if n % 2 == 0:
             SubscriptionFactory.create(mailing_list=weekend, state=state)
 
-    sizes = {size.slug: size for size in dashboard.list_sizes()}
+    sizes = {size.slug: size for size in audience_figures.list_sizes()}
 
     assert set(sizes) == {"morning", "weekend", "empty"}
     for slug, size in sizes.items():
@@ -106,17 +107,17 @@ def _direct_day(day: Any) -> dict[str, int]:
 def test_each_day_of_the_window_equals_the_records_of_that_day(window: int) -> None:
     _audience_fixture()
 
-    days = dashboard.audience_days(days=window)
+    days = audience_figures.audience_days(days=window)
 
     assert len(days) == window
     assert days[-1].day == timezone.localdate()
     assert days[0].day == timezone.localdate() - timedelta(days=window - 1)
     for day in days:
-        figures = {name: getattr(day, name) for name in dashboard.FIGURES}
+        figures = {name: getattr(day, name) for name in audience_figures.FIGURES}
         assert figures == _direct_day(day.day), day.day
         assert day.net == day.confirmations - day.unsubscribes - day.bounces
     first = days[0].day
-    totals = dashboard.audience_totals(audience=days)
+    totals = audience_figures.audience_totals(audience=days)
     in_window = ConsentEvent.objects.filter(at__date__gte=first)
     assert totals.signups == in_window.filter(kind=Kind.SIGNUP).count()
     assert totals.confirmations == in_window.filter(kind=Kind.CONFIRM).count()
@@ -131,7 +132,9 @@ def test_windows_hold_what_they_should() -> None:
     _audience_fixture()
 
     totals = {
-        window: dashboard.audience_totals(audience=dashboard.audience_days(days=window))
+        window: audience_figures.audience_totals(
+            audience=audience_figures.audience_days(days=window)
+        )
         for window in dashboard.WINDOWS
     }
 
@@ -151,13 +154,13 @@ def test_past_days_are_counted_once_and_today_every_time(
     django_assert_num_queries: Any,
 ) -> None:
     _audience_fixture()
-    dashboard.audience_days(days=90)
+    audience_figures.audience_days(days=90)
 
     # Today only: its consent records and its suppressions.
     with django_assert_num_queries(2):
-        again = dashboard.audience_days(days=90)
+        again = audience_figures.audience_days(days=90)
     event(Kind.SIGNUP, at=timezone.now())
-    moved = dashboard.audience_days(days=90)
+    moved = audience_figures.audience_days(days=90)
 
     assert (
         moved[-1].signups == again[-1].signups + 1 == _direct_day(timezone.localdate())["signups"]
@@ -176,7 +179,7 @@ def test_signups_by_page_equal_the_signup_records_of_each_page() -> None:
     event(Kind.SIGNUP, at=days_ago(45), source_url="https://news.example.com/rail")
     event(Kind.CONFIRM, at=days_ago(1), source_url=page)  # not a signup
 
-    sources = {row.source: row.signups for row in dashboard.signups_by_source(days=30)}
+    sources = {row.source: row.signups for row in audience_figures.signups_by_source(days=30)}
 
     signups = ConsentEvent.objects.filter(kind=Kind.SIGNUP, at__gte=days_ago(29, hour=0))
     assert sources == {
@@ -185,7 +188,7 @@ def test_signups_by_page_equal_the_signup_records_of_each_page() -> None:
         "": signups.filter(source_url="").count(),
     }
     assert sources == {page: 3, "https://news.example.com/rail": 1, "": 1}
-    assert dashboard.signups_by_source(days=90)[1].signups == 2  # the older one counts there
+    assert audience_figures.signups_by_source(days=90)[1].signups == 2  # the older one counts there
 
 
 # --- Digests -------------------------------------------------------------------------------------
@@ -261,7 +264,7 @@ FIGURE_NAMES = (
 )
 
 
-def _figures(figures: reports.DigestFigures) -> dict[str, int | None]:
+def _figures(figures: delivery_figures.DigestFigures) -> dict[str, int | None]:
     return {name: getattr(figures, name) for name in FIGURE_NAMES}
 
 
@@ -354,7 +357,7 @@ def test_a_retained_digest_answers_from_its_kept_counts_and_its_consent_records(
 
 
 def test_retention_can_keep_what_only_the_ledger_knows(sent_digest: Digest) -> None:
-    outcomes = reports.digest_ledger_outcomes(digest_id=sent_digest.pk)
+    outcomes = delivery_figures.digest_ledger_outcomes(digest_id=sent_digest.pk)
     Digest.objects.filter(pk=sent_digest.pk).update(
         retained_counts={
             **{state: 0 for state in Row.values},
@@ -396,7 +399,7 @@ def test_a_finished_digests_figures_are_kept_a_while_and_a_sending_ones_are_live
 
 
 def test_rates_sit_against_the_mailbox_providers_limits() -> None:
-    def figures(**counts: int) -> reports.DigestFigures:
+    def figures(**counts: int) -> delivery_figures.DigestFigures:
         base = {
             "digest_id": 1,
             "total": 1000,
@@ -410,7 +413,7 @@ def test_rates_sit_against_the_mailbox_providers_limits() -> None:
             "possible_duplicates": 0,
             "is_retained": False,
         }
-        return reports.DigestFigures(**{**base, **counts})  # type: ignore[arg-type]
+        return delivery_figures.DigestFigures(**{**base, **counts})  # type: ignore[arg-type]
 
     assert not figures(complained=2).complaint_rate.is_over  # 0.2 %
     assert figures(complained=3).complaint_rate.is_over  # 0.3 % is not under 0.3 %

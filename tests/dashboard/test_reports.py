@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from mailinglist.models import ConsentEvent, Suppression
 from newsletters.admin.reports import digest_ledger_csv_view, digest_report_view
-from newsletters.delivery import reports
+from newsletters.delivery import ledger_export, reports
 from newsletters.models import Delivery, Digest
 from tests.dashboard.builders import ledger_digest, readers, suppressed
 from tests.dashboard.test_figures import FIGURE_NAMES, _direct_figures, _lost_through_link
@@ -152,7 +152,7 @@ def test_the_ledger_csv_streams_every_row_with_formulas_defused(
     body = response.getvalue().decode("utf-8")
     assert body.startswith("\ufeff")
     rows = list(csv.reader(io.StringIO(body.removeprefix("\ufeff"))))
-    assert rows[0] == reports.LEDGER_COLUMNS
+    assert rows[0] == ledger_export.LEDGER_COLUMNS
     by_email = {row[0]: dict(zip(rows[0], row, strict=True)) for row in rows[1:]}
     ledger = Delivery.objects.filter(digest=digest).select_related("subscriber")
     assert len(by_email) == ledger.count() == 10
@@ -169,14 +169,14 @@ def test_the_ledger_csv_streams_every_row_with_formulas_defused(
 def test_the_ledger_is_read_a_chunk_at_a_time(
     digest: Digest, django_assert_num_queries: Any
 ) -> None:
-    rows = reports.digest_ledger_rows(digest_id=digest.pk, chunk_size=3)
+    rows = ledger_export.digest_ledger_rows(digest_id=digest.pk, chunk_size=3)
 
     with django_assert_num_queries(0):
         header = next(rows)  # nothing is read before the first row is asked for
     with django_assert_num_queries(1):
         first = next(rows)
 
-    assert header == reports.LEDGER_COLUMNS
+    assert header == ledger_export.LEDGER_COLUMNS
     assert first[0] == "reader0@example.com"
     assert len(list(rows)) == 9
 
@@ -200,7 +200,7 @@ def test_a_retained_digest_has_no_rows_left_to_export(
     response = digest_ledger_csv_view(_request(audience_manager), digest)
     report = reports.digest_report(digest=digest)
 
-    assert response.getvalue().decode().strip() == "\ufeff" + ",".join(reports.LEDGER_COLUMNS)
+    assert response.getvalue().decode().strip() == "\ufeff" + ",".join(ledger_export.LEDGER_COLUMNS)
     assert report.figures.is_retained and report.figures.sent == 5
     assert report.failure_reasons == [] and report.duplicates == []
     assert report.figures.bounced is None  # not kept
