@@ -1,7 +1,7 @@
 """Issue #6's send-path benchmark: a digest to N readers end to end, against this machine's limit.
 
 One run, on the services the product uses:
-- the fast SMTP sink (benchmarks/fast_sink.py) in its own process;
+- the counting SMTP sink (devtools/smtp_sink, count mode) in its own process;
 - Redis at REDIS_URL (`make bench` gives database 14; the bench takes a lock there, then purges
   the queues and the engine's batch markers a killed run may have left);
 - a fresh SQLite file, or with DATABASE_URL=postgres://… a database of its own on that server
@@ -48,10 +48,8 @@ from typing import TYPE_CHECKING, Any
 import psutil
 
 from benchmarks import probes, send_setup
-from benchmarks.fast_sink import SinkProcess
 from benchmarks.send_figures import SendRun, send_figures, snapshot_figure
 from benchmarks.send_pool import (
-    ROOT,
     CpuTracker,
     WorkerPool,
     postgres_backends,
@@ -61,6 +59,8 @@ from benchmarks.send_pool import (
 )
 from benchmarks.send_profile import Spy
 from benchmarks.smtp_limit import RawRun, raw_run
+from devtools.smtp_sink import CountingSink
+from devtools.workers import ROOT
 
 if TYPE_CHECKING:
     from mailinglist.models import MailingList
@@ -79,7 +79,7 @@ def _log(message: str) -> None:
 class Bench:
     n: int
     env: dict[str, str]
-    sink: SinkProcess
+    sink: CountingSink
     database: send_setup.BenchDatabase
     mailing_list: MailingList
     log_path: Path
@@ -330,7 +330,7 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=None, help="ignored (shared make bench flag)")
     args = parser.parse_args()
     repeat = args.repeat or (5 if args.n <= 20_000 else 3 if args.n <= 100_000 else 1)
-    sink = SinkProcess()
+    sink = CountingSink()
     with (
         send_setup.bench_database(base_url=os.environ.get("DATABASE_URL")) as database,
         tempfile.TemporaryDirectory(prefix="newsdesk-send-") as tmp,

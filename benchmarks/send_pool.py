@@ -1,16 +1,16 @@
 """The send benchmark's machinery: the product's worker pool, CPU accounting, the bench's Redis.
 
+The pool is devtools/workers.py's launcher (the one `make run` and the tests use) with the bench's
+counters and process accounting on top.
+
 Split from send_path.py, which drives one run with these.
 """
 
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
 import sys
 import threading
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -18,10 +18,9 @@ from typing import Any
 import psutil
 
 from benchmarks import probes
+from devtools.workers import Worker
 
-ROOT = Path(__file__).resolve().parent.parent
 LOCK_KEY = "newsdesk-bench:send-path:lock"
-QUEUES = "transactional,bulk,default"  # the production worker's queues (send_batch is on bulk)
 
 
 def redis_client() -> Any:
@@ -101,40 +100,32 @@ def redis_cpu() -> float:
 # --- The worker pool -----------------------------------------------------------------------------
 
 
-class WorkerPool:
-    """The product's Celery worker on the bench's database and sink, counters on (probes.py)."""
+class WorkerPool(Worker):
+    """The product's Celery worker on the bench's database and sink, counters on (probes.py).
+
+    Started through `benchmarks.probes worker`, which is `celery` with the counters installed; up
+    once it answers a ping and its whole pool is forked (an unforked process would start its
+    cold import inside the first run).
+    """
 
     def __init__(self, *, env: dict[str, str], concurrency: int, log_path: Path) -> None:
-        self.name = f"bench-{os.getpid()}@localhost"
-        self.env = env
-        self.concurrency = concurrency
-        self.log_path = log_path
-        self.process: subprocess.Popen[bytes] | None = None
+        super().__init__(
+            env=env,
+            name=f"bench-{os.getpid()}@localhost",
+            concurrency=concurrency,
+            log_level=None,
+            log_path=log_path,
+            runner=(sys.executable, "-m", "benchmarks.probes", "worker"),
+        )
 
-    def start(self, *, timeout: float = 90.0) -> None:
-        from config.celery_app import app
+    def start(self, *, wait: bool = True, timeout: float = 90.0) -> None:
+        super().start(wait=wait, timeout=timeout)
 
-        command = [sys.executable, "-m", "benchmarks.probes", "worker", "-A", "config", "worker"]
-        command += ["-Q", QUEUES, "-c", str(self.concurrency), "-n", self.name]
-        command += ["--without-mingle", "--without-gossip"]
-        with open(self.log_path, "ab") as log:
-            self.process = subprocess.Popen(
-                command,
-                cwd=ROOT,
-                env=self.env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"the worker exited:\n{self.log_tail()}")
-            if app.control.ping(destination=[self.name], timeout=0.5) and (
-                len(self.pool_processes()) >= self.concurrency
-            ):
-                return
-        raise RuntimeError(f"the worker did not answer within {timeout:.0f} s:\n{self.log_tail()}")
+    def ready(self) -> bool:
+        return super().ready() and len(self.pool_processes()) >= self.concurrency
+
+    def stop(self, *, timeout: float = 30.0) -> None:
+        super().stop(timeout=timeout)
 
     def pool_processes(self) -> list[psutil.Process]:
         assert self.process is not None
@@ -156,25 +147,6 @@ class WorkerPool:
         for number, child in enumerate(self.pool_processes(), start=1):
             peaks[f"pool-{number}"] = probes.peak_rss_kb(child.pid) / 1024
         return {name: round(mb, 1) for name, mb in peaks.items()}
-
-    def alive(self) -> bool:
-        return self.process is not None and self.process.poll() is None
-
-    def stop(self) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        os.killpg(self.process.pid, signal.SIGTERM)
-        try:
-            self.process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait()
-
-    def log_tail(self, lines: int = 40) -> str:
-        try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return "(no log)"
 
 
 # --- Redis ---------------------------------------------------------------------------------------

@@ -2,10 +2,10 @@
 
 K raw client processes (K = the worker pool's concurrency), each with one smtplib connection
 reused for all its messages, push N pre-built messages of the digest's real size (the per-reader
-bytes the workers would send: same template, same signed links) into the fast sink
-(benchmarks/fast_sink.py). No database, no broker, no rendering: `smtplib.sendmail` and the sink,
-which is the same call the workers make. `send_path` compares the end-to-end send with this rate,
-measured against the same sink in the same run.
+bytes the workers would send: same template, same signed links) into the counting sink
+(devtools/smtp_sink, count mode). No database, no broker, no rendering: `smtplib.sendmail` and
+the sink, which is the same call the workers make. `send_path` compares the end-to-end send with
+this rate, measured against the same sink in the same run.
 
 The clients cycle through `--distinct` different pre-built messages (default 500) rather than
 holding N of them: a million 30 KB messages would not fit in memory, and the bytes on the wire
@@ -29,9 +29,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from benchmarks.fast_sink import SinkProcess
 from benchmarks.probes import time_split
 from benchmarks.report import figure, median
+from devtools.smtp_sink import CountingSink
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -93,7 +93,7 @@ def _client(*, port: int, messages_path: Path, count: int, offset: int) -> None:
     print(json.dumps(report), flush=True)
 
 
-def raw_run(*, sink: SinkProcess, messages_path: Path, n: int, clients: int) -> RawRun:
+def raw_run(*, sink: CountingSink, messages_path: Path, n: int, clients: int) -> RawRun:
     """N messages split over `clients` processes, all started together; the sink is reset first."""
     shares = [n // clients + (1 if index < n % clients else 0) for index in range(clients)]
     processes = [
@@ -199,7 +199,7 @@ def main() -> None:
 
     from benchmarks import send_setup
 
-    sink = SinkProcess()
+    sink = CountingSink()
     with (
         send_setup.bench_database(base_url=None) as database,
         tempfile.TemporaryDirectory() as tmp,
