@@ -31,9 +31,10 @@ from django.utils import timezone
 from django.views.decorators.clickjacking import xframe_options_sameorigin
 
 from audit.records import audit_record
+from mailinglist import audience
 from mailinglist.zones import zone_choices
 from newsletters import composing, proofs, scheduling
-from newsletters.delivery import controls, progress, snapshot
+from newsletters.delivery import controls, progress
 from newsletters.markdown import markdown_html, markdown_source_clean
 from newsletters.models import Digest
 
@@ -247,7 +248,7 @@ class DigestDeskMixin:
             "title": "Send now?",
             "opts": self.opts,
             "original": digest,
-            "reader_count": snapshot.audience_count(mailing_list_id=digest.mailing_list_id),
+            "reader_count": audience.audience_count(mailing_list_id=digest.mailing_list_id),
             "second_person": scheduling.digest_needs_second_person(digest=digest),
         }
         return TemplateResponse(request, "admin/newsletters/digest/send_now.html", context)

@@ -2,10 +2,11 @@
 
 A batch claims its block's due pending rows by one conditional UPDATE (so two copies of a batch
 task send each message once), then works through them a group at a time: the digest's state
-and each reader's subscription and suppression are checked again right before the group goes
-out, every message is sent over the process's one connection, and the group's outcomes are
-written as soon as it is done — failures at once, successes in one statement per group.
-What a worker held when it died is found by the reconciler (reconciler.py), never lost.
+and whether each reader may still be mailed (mailinglist.audience: subscribed, not pausing, not
+suppressed) are checked again right before the group goes out, every message is sent over the
+process's one connection, and the group's outcomes are written as soon as it is done — failures
+at once, successes in one statement per group. What a worker held when it died is found by the
+reconciler (reconciler.py), never lost.
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from mailinglist.models import Subscriber, Subscription, Suppression
+from mailinglist import audience
+from mailinglist.models import Suppression
 from mailinglist.subscriptions import suppression_add
 from newsletters import rendering
 from newsletters.delivery import messages, throttle
@@ -195,7 +197,9 @@ def _group_send(
         for row in rows:
             if row.subscriber_id not in allowed:
                 Delivery.objects.filter(pk=row.pk, claimed_by=row.claimed_by).update(
-                    state=Row.SKIPPED, last_error=_skip_reason(row), claimed_by=""
+                    state=Row.SKIPPED,
+                    last_error=_skip_reason(digest=digest, row=row),
+                    claimed_by="",
                 )
                 result.skipped += 1
                 continue
@@ -227,32 +231,10 @@ def _group_send(
 
 
 def _still_allowed(*, digest: Digest, rows: list[Delivery]) -> set[int]:
-    """Readers of `rows` still subscribed to the digest's list and not suppressed: one query.
-
-    Plain SQL because it runs for every group: the ORM took ten times the query's own time to
-    build it. Readers are found by (subscriber, list), the unique index, and their state checked
-    here: a state filter in SQL lets SQLite choose the (list, state) index and walk the whole
-    list for every group.
-    """
-    readers = [row.subscriber_id for row in rows]
-    if not readers:
-        return set()
-    marks = ", ".join(["%s"] * len(readers))
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"""
-            SELECT s.subscriber_id, s.state
-            FROM {Subscription._meta.db_table} s
-            JOIN {Subscriber._meta.db_table} r ON r.id = s.subscriber_id
-            WHERE s.mailing_list_id = %s AND s.subscriber_id IN ({marks})
-              AND NOT EXISTS (
-                SELECT 1 FROM {Suppression._meta.db_table} x WHERE x.email_hash = r.email_hash
-              )
-            """,  # noqa: S608 - table names from our own models; values are parameters
-            [digest.mailing_list_id, *readers],
-        )
-        found = cursor.fetchall()
-    return {reader for reader, state in found if state == Subscription.State.ACTIVE}
+    """Readers of `rows` who may still be mailed on the digest's list: one query per group."""
+    return audience.readers_still_mailable(
+        mailing_list_id=digest.mailing_list_id, subscriber_ids=[row.subscriber_id for row in rows]
+    )
 
 
 def _digest_state(digest_id: int) -> str | None:
@@ -266,10 +248,10 @@ def _digest_state(digest_id: int) -> str | None:
     return found[0] if found else None
 
 
-def _skip_reason(row: Delivery) -> str:
-    if Suppression.objects.filter(email_hash=row.subscriber.email_hash).exists():
-        return "Suppressed."
-    return "Unsubscribed before sending."
+def _skip_reason(*, digest: Digest, row: Delivery) -> str:
+    return audience.reader_skip_reason(
+        mailing_list_id=digest.mailing_list_id, subscriber_id=row.subscriber_id
+    )
 
 
 def _record_failure(*, row: Delivery, outcome: transport.Outcome, result: BatchResult) -> None:
