@@ -86,7 +86,3 @@ def transport_close() -> None:
     """Close this process's SMTP connection and ESP session (worker shutdown, tests)."""
     smtp.smtp_close()
     esp.esp_close()
-
-
-# The old name, kept until its last caller (tests/newsletters/test_paused_readers.py) moves.
-sender_close = transport_close

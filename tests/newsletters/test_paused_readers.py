@@ -27,7 +27,7 @@ Row = Delivery.State
 
 @pytest.fixture
 def sink(smtp_sink: SmtpSink) -> Iterator[SmtpSink]:
-    transport.sender_close()
+    transport.transport_close()
     with override_settings(
         EMAIL_BACKEND=transport.SMTP_BACKEND,
         EMAIL_HOST="127.0.0.1",
@@ -38,7 +38,7 @@ def sink(smtp_sink: SmtpSink) -> Iterator[SmtpSink]:
         EMAIL_TIMEOUT=5,
     ):
         yield smtp_sink
-    transport.sender_close()
+    transport.transport_close()
 
 
 def _sending_digest(readers: int) -> Digest:
