@@ -1,6 +1,7 @@
 """The house rules of the code's shape (DESIGN.md §2, docs/architecture.md), read from the source.
 
-- `mailinglist` imports nothing from `newsletters` (content or delivery).
+- `mailinglist` imports nothing from `newsletters` (content or delivery); the infrastructure
+  (`operations`) and the audit trail (`audit`) import neither app.
 - No product module imports `config.*`: apps read settings through `django.conf` and Celery
   through its current app.
 - No import loop among product modules, except through a Celery task imported inside a function
@@ -135,6 +136,17 @@ def test_mailinglist_imports_nothing_from_newsletters() -> None:
         if module.startswith("mailinglist")
         for name, _ in _imports(module)
         if name == "newsletters" or name.startswith("newsletters.")
+    ]
+    assert offenders == []
+
+
+def test_infrastructure_and_audit_import_neither_app() -> None:
+    offenders = [
+        f"{module} imports {name}"
+        for module in MODULES
+        if module.startswith(("operations", "audit"))
+        for name, _ in _imports(module)
+        if name.split(".")[0] in {"mailinglist", "newsletters"}
     ]
     assert offenders == []
 
