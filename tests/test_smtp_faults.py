@@ -11,14 +11,14 @@ from itertools import pairwise
 
 import pytest
 
-from tests.smtp_faults import FaultySmtpSink
+from devtools.smtp_sink import SmtpSink
 
 SENDER = "news@example.com"
 
 
 @pytest.fixture
-def sink() -> Iterator[FaultySmtpSink]:
-    server = FaultySmtpSink()
+def sink() -> Iterator[SmtpSink]:
+    server = SmtpSink()
     server.start()
     yield server
     server.stop()
@@ -34,7 +34,7 @@ def _message(address: str, n: int = 0) -> bytes:
     return message.as_bytes()
 
 
-def _connect(sink: FaultySmtpSink) -> smtplib.SMTP:
+def _connect(sink: SmtpSink) -> smtplib.SMTP:
     return smtplib.SMTP("127.0.0.1", sink.port, timeout=10)
 
 
@@ -42,7 +42,7 @@ class _Client:
     """Delivers one message at a time the way the engine should: 451 and a dropped
     connection are retried (reconnecting after a drop), 550 is final."""
 
-    def __init__(self, sink: FaultySmtpSink, max_tries: int = 10) -> None:
+    def __init__(self, sink: SmtpSink, max_tries: int = 10) -> None:
         self.sink = sink
         self.max_tries = max_tries
         self.connections = 0
@@ -69,7 +69,7 @@ class _Client:
             self._smtp.quit()
 
 
-def _expected_drops(sink: FaultySmtpSink, address: str) -> int:
+def _expected_drops(sink: SmtpSink, address: str) -> int:
     """How many DATAs for this single-recipient message the sink will drop before a 250."""
     if sink.will_perm_fail(address):
         return 0
@@ -79,7 +79,7 @@ def _expected_drops(sink: FaultySmtpSink, address: str) -> int:
     return drops
 
 
-def test_451_on_the_first_attempt_then_250(sink: FaultySmtpSink) -> None:
+def test_451_on_the_first_attempt_then_250(sink: SmtpSink) -> None:
     sink.set_faults(temp_fail_first_fraction=1.0)
     address = "later@example.org"
     assert sink.will_temp_fail_first(address)
@@ -94,7 +94,7 @@ def test_451_on_the_first_attempt_then_250(sink: FaultySmtpSink) -> None:
     assert len(sink.attempts[address]) == 2
 
 
-def test_550_on_every_attempt_even_where_451_was_due(sink: FaultySmtpSink) -> None:
+def test_550_on_every_attempt_even_where_451_was_due(sink: SmtpSink) -> None:
     sink.set_faults(perm_fail_fraction=1.0, temp_fail_first_fraction=1.0)
     address = "nobody@example.org"
     assert sink.will_perm_fail(address)
@@ -109,7 +109,7 @@ def test_550_on_every_attempt_even_where_451_was_due(sink: FaultySmtpSink) -> No
 
 
 def test_a_message_to_several_recipients_reports_the_refusals_per_recipient(
-    sink: FaultySmtpSink,
+    sink: SmtpSink,
 ) -> None:
     sink.set_faults(perm_fail_fraction=0.5, seed=3)
     addresses = [f"user{i}@example.org" for i in range(10)]
@@ -122,7 +122,7 @@ def test_a_message_to_several_recipients_reports_the_refusals_per_recipient(
     assert received.rcpt_tos == [a for a in addresses if a not in bad]
 
 
-def test_a_dropped_connection_raises_server_disconnected(sink: FaultySmtpSink) -> None:
+def test_a_dropped_connection_raises_server_disconnected(sink: SmtpSink) -> None:
     sink.set_faults(drop_fraction=1.0)
     address = "maybe@example.org"
     client = _connect(sink)
@@ -139,7 +139,7 @@ def test_a_dropped_connection_raises_server_disconnected(sink: FaultySmtpSink) -
     assert len(sink.wait_for(1)) == 1
 
 
-def test_growing_gaps_between_retries_are_visible_in_attempts(sink: FaultySmtpSink) -> None:
+def test_growing_gaps_between_retries_are_visible_in_attempts(sink: SmtpSink) -> None:
     sink.set_faults(temp_fail_first_fraction=1.0, temp_fail_attempts=3)
     address = "slow@example.org"
     delays = [0.05, 0.1, 0.2]
@@ -162,7 +162,7 @@ def test_growing_gaps_between_retries_are_visible_in_attempts(sink: FaultySmtpSi
     assert all(gap >= pause for gap, pause in zip(gaps, delays, strict=True))
 
 
-def test_counters_and_predicates_agree_over_500_addresses(sink: FaultySmtpSink) -> None:
+def test_counters_and_predicates_agree_over_500_addresses(sink: SmtpSink) -> None:
     sink.set_faults(
         temp_fail_first_fraction=0.10, perm_fail_fraction=0.02, drop_fraction=0.01, seed=7
     )
@@ -201,7 +201,7 @@ def test_counters_and_predicates_agree_over_500_addresses(sink: FaultySmtpSink) 
 
 
 def test_one_connection_carries_many_messages_and_reconnects_after_a_drop(
-    sink: FaultySmtpSink,
+    sink: SmtpSink,
 ) -> None:
     sink.set_faults(
         temp_fail_first_fraction=0.10, perm_fail_fraction=0.02, drop_fraction=0.05, seed=11
@@ -225,7 +225,7 @@ def test_one_connection_carries_many_messages_and_reconnects_after_a_drop(
     assert subjects == [f"Issue {n}" for n, a in enumerate(addresses) if a not in perm]
 
 
-def test_faults_do_not_depend_on_arrival_order(sink: FaultySmtpSink) -> None:
+def test_faults_do_not_depend_on_arrival_order(sink: SmtpSink) -> None:
     """Concurrent workers interleave arbitrarily, yet the outcome is the predicted one."""
     sink.set_faults(
         temp_fail_first_fraction=0.2, perm_fail_fraction=0.05, drop_fraction=0.05, seed=5
@@ -251,7 +251,7 @@ def test_faults_do_not_depend_on_arrival_order(sink: FaultySmtpSink) -> None:
     assert sink.temp_failed == sum(sink.will_temp_fail_first(a) for a in addresses)
 
 
-def test_clear_forgets_history_but_keeps_the_faults(sink: FaultySmtpSink) -> None:
+def test_clear_forgets_history_but_keeps_the_faults(sink: SmtpSink) -> None:
     sink.set_faults(temp_fail_first_fraction=1.0)
     address = "again@example.org"
     client = _Client(sink)
@@ -265,6 +265,6 @@ def test_clear_forgets_history_but_keeps_the_faults(sink: FaultySmtpSink) -> Non
     assert (sink.temp_failed, sink.accepted) == (1, 1)
 
 
-def test_fractions_outside_zero_to_one_are_refused(sink: FaultySmtpSink) -> None:
+def test_fractions_outside_zero_to_one_are_refused(sink: SmtpSink) -> None:
     with pytest.raises(ValueError, match="within"):
         sink.set_faults(drop_fraction=1.5)

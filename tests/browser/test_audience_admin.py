@@ -15,6 +15,8 @@ from typing import Any
 
 import pytest
 
+from devtools.smtp_sink import SmtpSink
+from devtools.workers import Worker
 from mailinglist.addresses import email_hash
 from mailinglist.models import ImportJob, MailingList, Subscriber, Subscription, Suppression
 from operations.models import MailCheck
@@ -22,8 +24,6 @@ from tests.browser.staff import log_in, script_errors
 from tests.factories import MailingListFactory, SubscriptionFactory
 from tests.polling import wait_until
 from tests.roles.helpers import AUDIENCE_MANAGER, PASSWORD, PUBLISHER, VIEWER, role_user
-from tests.smtp_sink import SmtpSink
-from tests.worker_process import WorkerProcess
 
 pytestmark = pytest.mark.browser
 
@@ -58,7 +58,7 @@ def _daily() -> MailingList:
 
 
 def test_import_a_csv_preview_it_and_the_worker_imports_it(
-    page: Any, live_server: Any, celery_worker: WorkerProcess, tmp_path: Path
+    page: Any, live_server: Any, celery_worker: Worker, tmp_path: Path
 ) -> None:
     daily = _daily()
     SubscriptionFactory.create(mailing_list=daily, subscriber__email="already@example.com")
@@ -156,7 +156,7 @@ def test_erase_a_subscriber_through_the_action_and_its_confirmation_page(
 
 
 def test_unsubscribe_everywhere_and_resend_a_confirmation_from_the_action_menu(
-    page: Any, live_server: Any, celery_worker: WorkerProcess, smtp_sink: SmtpSink
+    page: Any, live_server: Any, celery_worker: Worker, smtp_sink: SmtpSink
 ) -> None:
     daily = _daily()
     weekly = MailingListFactory.create(slug="weekly", name="Weekly")
@@ -232,7 +232,7 @@ def test_add_rename_and_delete_a_mailing_list(page: Any, live_server: Any) -> No
 
 
 def test_a_publisher_sends_a_mail_check_that_the_worker_delivers(
-    page: Any, live_server: Any, celery_worker: WorkerProcess, smtp_sink: SmtpSink
+    page: Any, live_server: Any, celery_worker: Worker, smtp_sink: SmtpSink
 ) -> None:
     publisher = _as(page, live_server, PUBLISHER)
 

@@ -7,12 +7,12 @@ from typing import Any
 
 import pytest
 
+from devtools.smtp_sink import Received, SmtpSink
+from devtools.workers import Worker
 from mailinglist import links
 from mailinglist.models import MailingList, Subscriber, Subscription
 from tests.factories import MailingListFactory, SubscriberFactory, SubscriptionFactory
 from tests.polling import wait_until
-from tests.smtp_sink import Received, SmtpSink
-from tests.worker_process import WorkerProcess
 
 pytestmark = pytest.mark.browser
 State = Subscription.State
@@ -39,7 +39,7 @@ def _lists() -> tuple[MailingList, MailingList]:
 
 
 def test_confirm_twice_the_second_visit_says_already_subscribed_and_one_welcome_arrives(
-    page: Any, live_server: Any, celery_worker: WorkerProcess, smtp_sink: SmtpSink
+    page: Any, live_server: Any, celery_worker: Worker, smtp_sink: SmtpSink
 ) -> None:
     morning, weekend = _lists()
     subscriber = SubscriberFactory.create(email="ada@example.com")
@@ -89,7 +89,7 @@ def test_unsubscribe_twice_the_second_visit_says_so_and_offers_the_way_back(
 
 
 def test_change_address_from_the_preference_centre_through_the_link_at_the_new_address(
-    page: Any, live_server: Any, celery_worker: WorkerProcess, smtp_sink: SmtpSink
+    page: Any, live_server: Any, celery_worker: Worker, smtp_sink: SmtpSink
 ) -> None:
     morning, _ = _lists()
     subscriber = SubscriptionFactory.create(

@@ -23,16 +23,16 @@ from urllib.request import urlopen
 
 import pytest
 
+from devtools.smtp_sink import SmtpSink
+from devtools.workers import Worker
 from mailinglist.models import MailingList, SignupRequest
 from tests.factories import MailingListFactory
-from tests.smtp_sink import SmtpSink
-from tests.worker_process import WorkerProcess
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
 
 
 @pytest.fixture
-def daily(celery_worker: WorkerProcess) -> MailingList:
+def daily(celery_worker: Worker) -> MailingList:
     return MailingListFactory.create(
         slug="daily", name="The Morning Briefing", is_default_checked=True
     )

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import redis
 
+from devtools.ports import free_port
 from devtools.redis_server import RedisUnavailable, redis_answers, redis_ensure, redis_server_binary
-from tests.smtp_sink import free_port
 
 
 def test_an_answering_redis_is_used_as_it_is() -> None:

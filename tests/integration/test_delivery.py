@@ -9,14 +9,14 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from devtools.smtp_sink import SmtpSink
+from devtools.workers import Worker
 from mailinglist.models import MailingList, Subscriber, Subscription
 from newsletters import scheduling
 from newsletters.delivery import controls, dispatch, progress, reconciler
 from newsletters.models import Delivery, Digest
 from tests.newsletters.digests import make_digest
 from tests.polling import wait_until
-from tests.smtp_sink import SmtpSink
-from tests.worker_process import WorkerProcess
 
 pytestmark = pytest.mark.integration
 Row = Delivery.State
@@ -59,7 +59,7 @@ def _per_recipient(sink: SmtpSink) -> Counter[str]:
 
 
 def test_two_thousand_readers_each_get_exactly_one_message(
-    celery_worker: WorkerProcess, smtp_sink: SmtpSink
+    celery_worker: Worker, smtp_sink: SmtpSink
 ) -> None:
     digest = _started(2000)
 
@@ -77,7 +77,7 @@ def test_two_thousand_readers_each_get_exactly_one_message(
 
 
 def test_a_second_dispatch_or_start_sends_nothing_more(
-    celery_worker: WorkerProcess, smtp_sink: SmtpSink
+    celery_worker: Worker, smtp_sink: SmtpSink
 ) -> None:
     digest = _started(300)
 
@@ -90,7 +90,7 @@ def test_a_second_dispatch_or_start_sends_nothing_more(
 
 
 def test_a_reader_who_unsubscribes_mid_send_gets_nothing_after(
-    celery_worker: WorkerProcess, smtp_sink: SmtpSink
+    celery_worker: Worker, smtp_sink: SmtpSink
 ) -> None:
     digest = _started(1500)
     wait_until(lambda: _sent_count(digest) >= 100)
@@ -110,7 +110,7 @@ def test_a_reader_who_unsubscribes_mid_send_gets_nothing_after(
     assert counts["sent"] + counts["skipped"] == counts["total"] == 1500
 
 
-def test_pause_then_resume(celery_worker: WorkerProcess, smtp_sink: SmtpSink) -> None:
+def test_pause_then_resume(celery_worker: Worker, smtp_sink: SmtpSink) -> None:
     digest = _started(1500)
     wait_until(lambda: _sent_count(digest) >= 100)
 
@@ -128,7 +128,7 @@ def test_pause_then_resume(celery_worker: WorkerProcess, smtp_sink: SmtpSink) ->
     assert set(_per_recipient(smtp_sink).values()) == {1}
 
 
-def test_cancel_mid_send(celery_worker: WorkerProcess, smtp_sink: SmtpSink) -> None:
+def test_cancel_mid_send(celery_worker: Worker, smtp_sink: SmtpSink) -> None:
     digest = _started(1500)
     wait_until(lambda: _sent_count(digest) >= 100)
 
@@ -151,7 +151,7 @@ def test_cancel_mid_send(celery_worker: WorkerProcess, smtp_sink: SmtpSink) -> N
 
 
 def test_a_worker_killed_twice_mid_send_loses_nobody_and_its_duplicates_are_in_the_ledger(
-    celery_worker: WorkerProcess, smtp_sink: SmtpSink
+    celery_worker: Worker, smtp_sink: SmtpSink
 ) -> None:
     digest = _started(2000)
     in_flight: set[str] = set()
@@ -189,7 +189,7 @@ def test_a_worker_killed_twice_mid_send_loses_nobody_and_its_duplicates_are_in_t
 
 
 def test_redis_flushed_mid_send_loses_nobody_and_resends_nothing(
-    celery_worker: WorkerProcess, smtp_sink: SmtpSink
+    celery_worker: Worker, smtp_sink: SmtpSink
 ) -> None:
     from operations.redis_client import redis_client
 
@@ -209,7 +209,7 @@ def test_redis_flushed_mid_send_loses_nobody_and_resends_nothing(
 
 
 def test_a_digest_scheduled_ahead_goes_out_once_when_due(
-    celery_worker: WorkerProcess, smtp_sink: SmtpSink
+    celery_worker: Worker, smtp_sink: SmtpSink
 ) -> None:
     # No ETA task waits in Redis (where visibility_timeout would re-deliver it): send_at is a row
     # that each beat tick looks at, so however far ahead, it starts once, when due.

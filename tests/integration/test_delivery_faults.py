@@ -15,14 +15,14 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
+from devtools.smtp_sink import SmtpSink
+from devtools.workers import Worker, database_url, own_bulk_worker
 from mailinglist.models import Subscriber, Subscription, Suppression
 from newsletters import scheduling
 from newsletters.delivery import dispatch, progress, reconciler
 from newsletters.models import Delivery, Digest
 from tests.newsletters.digests import make_digest
 from tests.polling import wait_until
-from tests.smtp_faults import FaultySmtpSink
-from tests.worker_process import WorkerProcess, database_url, own_bulk_worker
 
 pytestmark = pytest.mark.integration
 Row = Delivery.State
@@ -33,10 +33,10 @@ TEMP_FAILS = 3  # each chosen address is deferred three times before it is accep
 @pytest.fixture(scope="module")
 def faulty_worker(
     django_db_setup: Any, django_db_blocker: Any
-) -> Iterator[tuple[FaultySmtpSink, WorkerProcess]]:
+) -> Iterator[tuple[SmtpSink, Worker]]:
     from django.db import connection
 
-    sink = FaultySmtpSink(
+    sink = SmtpSink(
         temp_fail_first_fraction=0.10,
         perm_fail_fraction=0.02,
         drop_fraction=0.01,
@@ -63,7 +63,7 @@ def _owed(digest: Digest) -> bool:
 
 
 def test_451_retried_with_growing_gaps_550_failed_and_suppressed_drops_delivered(
-    faulty_worker: tuple[FaultySmtpSink, WorkerProcess], transactional_db: None
+    faulty_worker: tuple[SmtpSink, Worker], transactional_db: None
 ) -> None:
     sink, worker = faulty_worker
     digest = make_digest(stories=2)

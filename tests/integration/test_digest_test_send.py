@@ -6,15 +6,15 @@ import pytest
 from django.contrib.auth.models import User
 from django.test import Client
 
+from devtools.smtp_sink import SmtpSink
+from devtools.workers import Worker
 from tests.newsletters.digests import make_digest
-from tests.smtp_sink import SmtpSink
-from tests.worker_process import WorkerProcess
 
 pytestmark = pytest.mark.integration
 
 
 def test_send_a_test_to_me_reaches_only_the_editor(
-    celery_worker: WorkerProcess, smtp_sink: SmtpSink, staff_user: User, client: Client
+    celery_worker: Worker, smtp_sink: SmtpSink, staff_user: User, client: Client
 ) -> None:
     digest = make_digest(stories=10)
     client.force_login(staff_user)

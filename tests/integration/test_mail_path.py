@@ -6,16 +6,16 @@ import pytest
 from django.contrib.auth.models import User
 from django.test import Client
 
+from devtools.smtp_sink import SmtpSink
+from devtools.workers import Worker
 from operations.models import MailCheck
 from tests.polling import wait_until
-from tests.smtp_sink import SmtpSink
-from tests.worker_process import WorkerProcess
 
 pytestmark = pytest.mark.integration
 
 
 def test_mail_check_from_admin_reaches_the_smtp_server(
-    celery_worker: WorkerProcess, smtp_sink: SmtpSink, staff_user: User, client: Client
+    celery_worker: Worker, smtp_sink: SmtpSink, staff_user: User, client: Client
 ) -> None:
     client.force_login(staff_user)
 

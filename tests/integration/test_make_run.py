@@ -16,8 +16,8 @@ import psutil
 import pytest
 from django.conf import settings
 
+from devtools.ports import free_port
 from devtools.with_redis import with_database
-from tests.smtp_sink import free_port
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]

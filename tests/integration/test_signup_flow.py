@@ -8,19 +8,19 @@ import time
 import pytest
 from django.test import Client
 
+from devtools.smtp_sink import Received, SmtpSink
+from devtools.workers import Worker
 from mailinglist import protection
 from mailinglist.models import MailingList, SignupRequest, Subscriber, Subscription
 from tests.factories import MailingListFactory
 from tests.polling import wait_until
-from tests.smtp_sink import Received, SmtpSink
-from tests.worker_process import WorkerProcess
 
 pytestmark = pytest.mark.integration
 State = Subscription.State
 
 
 @pytest.fixture
-def daily(celery_worker: WorkerProcess) -> MailingList:
+def daily(celery_worker: Worker) -> MailingList:
     return MailingListFactory.create(
         slug="daily", name="The Morning Briefing", is_welcome_enabled=True
     )

@@ -22,6 +22,8 @@ from django.test import Client
 from django.utils import timezone
 
 from config.celery_app import app as celery_app
+from devtools.smtp_sink import SmtpSink
+from devtools.workers import Worker, database_url, shared_worker_name, suite_worker
 from mailinglist import protection
 from mailinglist.models import MailingList, Subscriber, Subscription
 from newsletters import scheduling
@@ -31,9 +33,6 @@ from operations.redis_client import redis_client
 from tests.factories import MailingListFactory
 from tests.newsletters.digests import make_digest
 from tests.polling import wait_until
-from tests.smtp_faults import FaultySmtpSink
-from tests.smtp_sink import SmtpSink
-from tests.worker_process import WorkerProcess, database_url, shared_worker_name
 
 pytestmark = pytest.mark.integration
 SEND_RATE = 1.0
@@ -42,12 +41,12 @@ DIGEST_WAIT_SECONDS = 12
 
 
 @contextmanager
-def _own_worker(*, email_url: str, queues: str, name: str, **env: str) -> Iterator[WorkerProcess]:
+def _own_worker(*, email_url: str, queues: str, name: str, **env: str) -> Iterator[Worker]:
     shared = [shared_worker_name()]
     names = queues.split(",")
     for queue in names:
         celery_app.control.cancel_consumer(queue, destination=shared, reply=True, timeout=1)
-    worker = WorkerProcess(
+    worker = suite_worker(
         env={
             **os.environ,
             "DEBUG": "on",
@@ -83,9 +82,7 @@ def _signup(client: Client, email: str, slug: str) -> None:
 
 
 @pytest.fixture
-def throttled_worker(
-    transactional_db: None, smtp_sink: SmtpSink
-) -> Iterator[tuple[WorkerProcess, str]]:
+def throttled_worker(transactional_db: None, smtp_sink: SmtpSink) -> Iterator[tuple[Worker, str]]:
     # Depends on transactional_db so that it stops before the database is flushed.
     backend_key = f"smtp:127.0.0.1:{smtp_sink.port}"
     with _own_worker(
@@ -99,7 +96,7 @@ def throttled_worker(
 
 
 def test_a_confirmation_does_not_wait_for_an_exhausted_digest_throttle(
-    throttled_worker: tuple[WorkerProcess, str], smtp_sink: SmtpSink, client: Client
+    throttled_worker: tuple[Worker, str], smtp_sink: SmtpSink, client: Client
 ) -> None:
     worker, backend_key = throttled_worker
     # A digest with one reader, for the same mail server, sent by the same worker.
@@ -132,8 +129,8 @@ def test_a_confirmation_does_not_wait_for_an_exhausted_digest_throttle(
 
 
 @pytest.fixture
-def deferring_worker(transactional_db: None) -> Iterator[FaultySmtpSink]:
-    sink = FaultySmtpSink(temp_fail_first_fraction=1.0, pipelining=True)
+def deferring_worker(transactional_db: None) -> Iterator[SmtpSink]:
+    sink = SmtpSink(temp_fail_first_fraction=1.0, pipelining=True)
     sink.start()
     try:
         with _own_worker(email_url=sink.url, queues="transactional", name="deferring"):
@@ -143,7 +140,7 @@ def deferring_worker(transactional_db: None) -> Iterator[FaultySmtpSink]:
 
 
 def test_a_deferred_confirmation_is_retried_then_delivered(
-    deferring_worker: FaultySmtpSink, client: Client
+    deferring_worker: SmtpSink, client: Client
 ) -> None:
     sink = deferring_worker
     daily: MailingList = MailingListFactory.create(slug="daily", name="The Daily")

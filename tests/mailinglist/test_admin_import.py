@@ -11,12 +11,12 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import reverse
 
+from devtools.workers import Worker
 from mailinglist import csvfiles, imports, subscriptions
 from mailinglist.models import ImportJob, MailingList, Subscriber, Subscription, Suppression
 from tests.factories import MailingListFactory, SubscriptionFactory
 from tests.mailinglist.admin_helpers import EXPORT
 from tests.polling import wait_until
-from tests.worker_process import WorkerProcess
 
 State = Subscription.State
 IMPORT = "/admin/mailinglist/subscriber/import/"
@@ -203,7 +203,7 @@ def test_the_import_jobs_list_links_to_the_upload(staff: Client, daily: MailingL
 
 @pytest.mark.integration
 def test_an_uploaded_import_runs_in_the_worker_and_reports_its_progress(
-    celery_worker: WorkerProcess, staff_user: User, client: Client
+    celery_worker: Worker, staff_user: User, client: Client
 ) -> None:
     client.force_login(staff_user)
     MailingListFactory.create(slug="imported", name="Imported")

@@ -12,10 +12,10 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection
 
+from devtools.workers import ROOT, database_url
 from mailinglist import imports
 from mailinglist.models import ConsentEvent, ImportJob, MailingList, Subscription
 from tests.factories import MailingListFactory
-from tests.worker_process import ROOT, database_url
 
 State = Subscription.State
 

@@ -12,6 +12,7 @@ import pytest
 from django.contrib.auth.models import User
 from django.test import override_settings
 
+from devtools.smtp_sink import Received, SmtpSink
 from mailinglist import mailings
 from mailinglist.models import MailingList, Subscriber, Subscription, Suppression
 from mailinglist.suppressions import is_suppressed
@@ -23,15 +24,13 @@ from operations.mailcheck import mail_check_send
 from operations.models import MailCheck
 from tests.factories import MailingListFactory, SubscriberFactory
 from tests.newsletters.digests import make_digest
-from tests.smtp_faults import FaultySmtpSink
-from tests.smtp_sink import Received
 
 pytestmark = pytest.mark.django_db
 State = Subscription.State
 
 
-def _sink(**faults: object) -> Iterator[FaultySmtpSink]:
-    sink = FaultySmtpSink(pipelining=True, **faults)  # type: ignore[arg-type]
+def _sink(**faults: object) -> Iterator[SmtpSink]:
+    sink = SmtpSink(pipelining=True, **faults)  # type: ignore[arg-type]
     sink.start()
     transport.transport_close()
     try:
@@ -49,17 +48,17 @@ def _sink(**faults: object) -> Iterator[FaultySmtpSink]:
 
 
 @pytest.fixture
-def sink() -> Iterator[FaultySmtpSink]:
+def sink() -> Iterator[SmtpSink]:
     yield from _sink()
 
 
 @pytest.fixture
-def bouncing_sink() -> Iterator[FaultySmtpSink]:
+def bouncing_sink() -> Iterator[SmtpSink]:
     yield from _sink(perm_fail_fraction=1.0)
 
 
 @pytest.fixture
-def deferring_sink() -> Iterator[FaultySmtpSink]:
+def deferring_sink() -> Iterator[SmtpSink]:
     yield from _sink(temp_fail_first_fraction=1.0)
 
 
@@ -69,7 +68,7 @@ def _reader(mailing_list: MailingList, state: str, email: str = "ada@example.com
     return subscriber
 
 
-def test_a_confirmation_goes_over_the_pipelined_smtp_path(sink: FaultySmtpSink) -> None:
+def test_a_confirmation_goes_over_the_pipelined_smtp_path(sink: SmtpSink) -> None:
     daily = MailingListFactory.create(name="The Morning Briefing")
     ada = _reader(daily, State.PENDING)
 
@@ -87,7 +86,7 @@ def test_a_confirmation_goes_over_the_pipelined_smtp_path(sink: FaultySmtpSink) 
     assert message.get_body(preferencelist=("html",)) is not None
 
 
-def test_a_welcome_keeps_its_list_headers_and_sender(sink: FaultySmtpSink) -> None:
+def test_a_welcome_keeps_its_list_headers_and_sender(sink: SmtpSink) -> None:
     daily = MailingListFactory.create(
         slug="daily",
         name="The Morning Briefing",
@@ -111,7 +110,7 @@ def test_a_welcome_keeps_its_list_headers_and_sender(sink: FaultySmtpSink) -> No
     assert message["List-Id"].endswith("<daily.127.0.0.1>")
 
 
-def test_a_hard_bounce_is_final_and_suppresses_the_address(bouncing_sink: FaultySmtpSink) -> None:
+def test_a_hard_bounce_is_final_and_suppresses_the_address(bouncing_sink: SmtpSink) -> None:
     daily = MailingListFactory.create()
     ada = _reader(daily, State.PENDING, email="nobody@example.com")
 
@@ -127,7 +126,7 @@ def test_a_hard_bounce_is_final_and_suppresses_the_address(bouncing_sink: Faulty
     assert len(bouncing_sink.attempts["nobody@example.com"]) == 1
 
 
-def test_a_deferral_raises_for_the_task_to_retry(deferring_sink: FaultySmtpSink) -> None:
+def test_a_deferral_raises_for_the_task_to_retry(deferring_sink: SmtpSink) -> None:
     daily = MailingListFactory.create()
     ada = _reader(daily, State.PENDING)
 

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
+from devtools.workers import Worker, database_url, own_bulk_worker
 from mailinglist.models import Suppression
 from newsletters import scheduling
 from newsletters.delivery import dispatch
@@ -16,7 +17,6 @@ from tests.factories import MailingListFactory
 from tests.newsletters.digests import make_digest
 from tests.newsletters.esp_server import PostmarkServer, add_readers, rows_by_email
 from tests.polling import wait_until
-from tests.worker_process import WorkerProcess, database_url, own_bulk_worker
 
 Row = Delivery.State
 
@@ -24,7 +24,7 @@ Row = Delivery.State
 @pytest.fixture(scope="module")
 def esp_worker(
     django_db_setup: Any, django_db_blocker: Any
-) -> Iterator[tuple[PostmarkServer, WorkerProcess]]:
+) -> Iterator[tuple[PostmarkServer, Worker]]:
     from django.db import connection
 
     server = PostmarkServer().start()
@@ -39,7 +39,7 @@ def esp_worker(
 
 @pytest.mark.integration
 def test_a_worker_sends_a_scheduled_digest_through_the_esp(
-    esp_worker: tuple[PostmarkServer, WorkerProcess], transactional_db: None
+    esp_worker: tuple[PostmarkServer, Worker], transactional_db: None
 ) -> None:
     server, worker = esp_worker
     mailing_list = MailingListFactory.create(name="Evening", slug="evening")

@@ -10,12 +10,13 @@ from django.contrib.auth.models import User
 from django.test import Client, override_settings
 from django.utils import timezone
 
+from devtools.ports import free_port
+from devtools.smtp_sink import SmtpSink
 from newsletters.delivery import notices
 from newsletters.delivery.ledger import digest_event
 from newsletters.models import Digest
 from operations import transport
 from tests.newsletters.digests import make_digest
-from tests.smtp_sink import SmtpSink, free_port
 
 pytestmark = pytest.mark.django_db
 

@@ -11,6 +11,7 @@ import pytest
 from django.test import override_settings
 from django.utils import timezone
 
+from devtools.smtp_sink import SmtpSink
 from mailinglist.models import Subscriber, Subscription
 from mailinglist.preferences import subscriber_pause
 from mailinglist.subscriptions import RequestMeta
@@ -19,7 +20,6 @@ from newsletters.delivery import batch, fanout, snapshot
 from newsletters.models import Delivery, Digest
 from operations import transport
 from tests.newsletters.digests import make_digest
-from tests.smtp_sink import SmtpSink
 
 pytestmark = pytest.mark.django_db
 Row = Delivery.State

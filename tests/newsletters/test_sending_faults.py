@@ -13,14 +13,14 @@ import pytest
 from django.test import override_settings
 from django.utils import timezone
 
+from devtools.ports import free_port
+from devtools.smtp_sink import SmtpSink
 from mailinglist.models import Subscriber, Subscription, Suppression
 from newsletters import scheduling
 from newsletters.delivery import batch, fanout, ledger, progress, snapshot
 from newsletters.models import Delivery, Digest
 from operations import transport
 from tests.newsletters.digests import make_digest
-from tests.smtp_faults import FaultySmtpSink
-from tests.smtp_sink import free_port
 
 pytestmark = pytest.mark.django_db
 Row = Delivery.State
@@ -39,8 +39,8 @@ def _smtp_settings(port: int) -> override_settings:
 
 
 @pytest.fixture(params=[False, True], ids=["one-command-at-a-time", "pipelining"])
-def faulty(request: pytest.FixtureRequest) -> Iterator[FaultySmtpSink]:
-    sink = FaultySmtpSink(
+def faulty(request: pytest.FixtureRequest) -> Iterator[SmtpSink]:
+    sink = SmtpSink(
         temp_fail_first_fraction=0.10,
         perm_fail_fraction=0.02,
         drop_fraction=0.01,
@@ -80,7 +80,7 @@ def _round(digest: Digest) -> None:
 
 @override_settings(DELIVERY_RETRY_BASE_SECONDS=0)  # retry at once: the test drives the rounds
 def test_451_retried_550_failed_and_suppressed_drops_delivered(
-    faulty: FaultySmtpSink, django_capture_on_commit_callbacks
+    faulty: SmtpSink, django_capture_on_commit_callbacks
 ) -> None:
     digest = _digest_for(400)
     with django_capture_on_commit_callbacks(execute=False):
@@ -138,7 +138,7 @@ def test_an_unreachable_server_holds_the_rows_without_counting_attempts(
 def test_a_refused_sender_pauses_the_digest_and_suppresses_nobody(
     django_capture_on_commit_callbacks,
 ) -> None:
-    sink = FaultySmtpSink(sender_reply="550 5.7.1 Sender address rejected: not owned by user")
+    sink = SmtpSink(sender_reply="550 5.7.1 Sender address rejected: not owned by user")
     sink.start()
     digest = _digest_for(30)
     with django_capture_on_commit_callbacks(execute=False):

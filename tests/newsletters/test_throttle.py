@@ -16,6 +16,7 @@ import pytest
 from django.conf import settings
 from django.test import override_settings
 
+from devtools.ports import free_port
 from newsletters.delivery import throttle
 from newsletters.delivery.throttle import (
     ThrottleUnavailable,
@@ -24,7 +25,6 @@ from newsletters.delivery.throttle import (
     throttle_take,
 )
 from operations.redis_client import redis_client
-from tests.smtp_sink import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -5,15 +5,15 @@ import time
 import pytest
 from django.test import Client, override_settings
 
+from devtools.ports import free_port
+from devtools.workers import Worker
 from operations import heartbeat
 from operations.redis_client import redis_client
-from tests.smtp_sink import free_port
-from tests.worker_process import WorkerProcess
 
 
 @pytest.mark.integration
 def test_healthz_is_200_with_database_redis_and_a_live_worker(
-    celery_worker: WorkerProcess, client: Client
+    celery_worker: Worker, client: Client
 ) -> None:
     response = client.get("/healthz")
 

@@ -3,9 +3,10 @@ from __future__ import annotations
 import pytest
 from django.test import override_settings
 
+from devtools.ports import free_port
+from devtools.smtp_sink import SmtpSink
 from operations.mailcheck import mail_check_send
 from operations.models import MailCheck
-from tests.smtp_sink import SmtpSink, free_port
 
 SMTP_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
 
