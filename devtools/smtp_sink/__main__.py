@@ -10,6 +10,7 @@ import argparse
 import asyncio
 import contextlib
 import signal
+import sys
 import threading
 
 from devtools.smtp_sink.counting import counting_serve
@@ -23,18 +24,18 @@ def _record(sink: SmtpSink) -> None:
     sink.start()
     print(f"PORT {sink.port}", flush=True)
     shown = 0
+    faults = (0, 0, 0)
     try:
         while not stop.wait(0.2):
             for received in sink.received[shown:]:
                 subject = received.message["Subject"]
                 print(f"{received.mail_from} -> {', '.join(received.rcpt_tos)}: {subject}")
                 shown += 1
-            if sink.dropped or sink.temp_failed or sink.perm_failed:
-                print(
-                    f"  faults so far: {sink.temp_failed} x 451, {sink.perm_failed} x 550, "
-                    f"{sink.dropped} dropped after DATA",
-                    flush=True,
-                )
+            now = (sink.temp_failed, sink.perm_failed, sink.dropped)
+            if now != faults:
+                faults = now
+                print(f"  faults so far: {now[0]} x 451, {now[1]} x 550, {now[2]} dropped")
+            sys.stdout.flush()
     finally:
         sink.stop()
 
