@@ -14,9 +14,9 @@ the accepted POSTs (a time-trapped or rejected POST also redirects, but stores n
 mismatch stops the bench rather than print a figure of error pages.
 
 Two sync workers by default, one per core of the 2-core machine this was written on: a form POST
-is CPU-bound in the worker (3-4 ms of CPU against well under 1 ms of waiting on Redis and SQLite),
-so more workers than cores add only switching, and the load generator and Redis share the same
-cores. Four clients keep a request queued for each worker. On PostgreSQL each signup also waits
+is CPU-bound in the worker (docs/performance.md has its CPU and wait per request), so more
+workers than cores add only switching, and the load generator and Redis share the same cores.
+Four clients keep a request queued for each worker. On PostgreSQL each signup also waits
 for its commit to be flushed to disk; `--workers`/`--clients` let you measure more workers there.
 
 The per-IP limit is lifted by benchmarks.signup_settings (all POSTs come from 127.0.0.1); the
