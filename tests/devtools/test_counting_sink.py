@@ -6,21 +6,19 @@ import smtplib
 from collections.abc import Iterator
 
 import pytest
-from django.test import override_settings
 
 from devtools.smtp_sink import CountingSink
 from operations import transport
+from tests.mail_transport import transport_to
 
 
 @pytest.fixture
 def counting_sink() -> Iterator[CountingSink]:
     sink = CountingSink()
     sink.start()
-    transport.transport_close()
     try:
         yield sink
     finally:
-        transport.transport_close()
         sink.stop()
 
 
@@ -35,19 +33,14 @@ def _message(number: int) -> bytes:
 def test_pipelined_messages_are_counted_once_each_over_one_connection(
     counting_sink: CountingSink,
 ) -> None:
-    with override_settings(
-        EMAIL_BACKEND=transport.SMTP_BACKEND,
-        EMAIL_HOST="127.0.0.1",
-        EMAIL_PORT=counting_sink.port,
-        EMAIL_TIMEOUT=5,
-    ):
+    with transport_to(counting_sink.port):
         outcomes = [
             transport.message_send(
                 from_address="desk@example.com", to=f"r{n}@example.com", raw=_message(n)
             )
             for n in range(25)
         ]
-        transport.transport_close()
+        transport.transport_close()  # QUIT, so the sink's counters are final
 
     assert all(outcome.ok for outcome in outcomes)
     stats = counting_sink.stats()

@@ -23,6 +23,7 @@ from operations import transport
 from operations.mailcheck import mail_check_send
 from operations.models import MailCheck
 from tests.factories import MailingListFactory, SubscriberFactory
+from tests.mail_transport import transport_to
 from tests.newsletters.digests import make_digest
 
 pytestmark = pytest.mark.django_db
@@ -32,18 +33,10 @@ State = Subscription.State
 def _sink(**faults: object) -> Iterator[SmtpSink]:
     sink = SmtpSink(pipelining=True, **faults)  # type: ignore[arg-type]
     sink.start()
-    transport.transport_close()
     try:
-        with override_settings(
-            EMAIL_BACKEND=transport.SMTP_BACKEND,
-            EMAIL_HOST="127.0.0.1",
-            EMAIL_PORT=sink.port,
-            EMAIL_TIMEOUT=5,
-            EMAIL_URL_REDACTED=sink.url,
-        ):
+        with transport_to(sink.port):
             yield sink
     finally:
-        transport.transport_close()
         sink.stop()
 
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from django.utils import timezone
 
-from mailinglist.models import MailingList
+from mailinglist.models import MailingList, Subscriber, Subscription
+from newsletters import scheduling
 from newsletters.models import Digest, DigestStory, Story
 from tests.factories import MailingListFactory
 
@@ -38,4 +39,24 @@ def make_digest(*, stories: int = 10, mailing_list: MailingList | None = None, *
             is_featured=True,
         )
         DigestStory.objects.create(digest=digest, story=story, position=n + 1)
+    return digest
+
+
+def sending_digest(
+    *, readers: int, email: str = "reader{n}@example.com", stories: int = 1
+) -> Digest:
+    """A digest in `sending` (scheduled, then claimed) whose list has `readers` active readers,
+    not yet snapshot: the state a batch test starts from. `email` is formatted with each `n`."""
+    digest = make_digest(stories=stories)
+    subscribers = Subscriber.objects.bulk_create(
+        Subscriber(email=email.format(n=n), public_id=f"{digest.pk}-{n}") for n in range(readers)
+    )
+    Subscription.objects.bulk_create(
+        Subscription(
+            subscriber=s, mailing_list=digest.mailing_list, state=Subscription.State.ACTIVE
+        )
+        for s in subscribers
+    )
+    scheduling.digest_schedule(digest_id=digest.pk, send_at=timezone.now(), by=None)
+    Digest.objects.filter(pk=digest.pk).update(state=Digest.State.SENDING)
     return digest

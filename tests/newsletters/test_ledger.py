@@ -13,30 +13,13 @@ from django.utils import timezone
 from mailinglist.addresses import email_hash
 from mailinglist.models import Subscriber, Subscription, Suppression
 from mailinglist.subscriptions import suppression_add
-from newsletters import scheduling
 from newsletters.delivery import batch, fanout, ledger, progress, reconciler, retention, snapshot
 from newsletters.models import Delivery, Digest
 from tests.factories import SubscriberFactory, SubscriptionFactory
-from tests.newsletters.digests import make_digest
+from tests.newsletters.digests import sending_digest
 
 pytestmark = pytest.mark.django_db
 Row = Delivery.State
-
-
-def _sending_digest(readers: int) -> Digest:
-    digest = make_digest(stories=1)
-    subscribers = Subscriber.objects.bulk_create(
-        Subscriber(email=f"Reader{n}@Example.com", public_id=f"l-{n}") for n in range(readers)
-    )
-    Subscription.objects.bulk_create(
-        Subscription(
-            subscriber=s, mailing_list=digest.mailing_list, state=Subscription.State.ACTIVE
-        )
-        for s in subscribers
-    )
-    scheduling.digest_schedule(digest_id=digest.pk, send_at=timezone.now(), by=None)
-    Digest.objects.filter(pk=digest.pk).update(state=Digest.State.SENDING)
-    return digest
 
 
 def test_every_way_of_creating_a_subscriber_keeps_its_suppression_hash() -> None:
@@ -56,7 +39,7 @@ def test_every_way_of_creating_a_subscriber_keeps_its_suppression_hash() -> None
 def test_snapshot_leaves_out_the_suppressed_the_paused_and_the_unsubscribed(
     django_capture_on_commit_callbacks,
 ) -> None:
-    digest = _sending_digest(6)
+    digest = sending_digest(email="Reader{n}@Example.com", readers=6)
     readers = list(Subscriber.objects.order_by("pk"))
     suppression_add(email="reader0@example.com", reason=Suppression.Reason.BOUNCED)
     suppression_add(email=readers[1].email, reason=Suppression.Reason.ERASED)
@@ -83,7 +66,7 @@ def test_snapshot_leaves_out_the_suppressed_the_paused_and_the_unsubscribed(
 def test_batch_blocks_are_fixed_and_hold_only_due_pending_rows(
     django_capture_on_commit_callbacks,
 ) -> None:
-    digest = _sending_digest(ledger.BATCH_SIZE * 3 + 5)
+    digest = sending_digest(email="Reader{n}@Example.com", readers=ledger.BATCH_SIZE * 3 + 5)
     with django_capture_on_commit_callbacks(execute=False):
         snapshot.digest_snapshot(digest_id=digest.pk)
     ids = list(Delivery.objects.filter(digest=digest).order_by("pk").values_list("pk", flat=True))
@@ -113,7 +96,7 @@ def test_batch_blocks_are_fixed_and_hold_only_due_pending_rows(
 def test_an_expired_claim_goes_back_to_pending_and_stays_visible_as_a_possible_duplicate(
     django_capture_on_commit_callbacks,
 ) -> None:
-    digest = _sending_digest(3)
+    digest = sending_digest(email="Reader{n}@Example.com", readers=3)
     with django_capture_on_commit_callbacks(execute=False):
         snapshot.digest_snapshot(digest_id=digest.pk)
     rows = list(Delivery.objects.filter(digest=digest).order_by("pk"))
@@ -136,7 +119,7 @@ def test_an_expired_claim_goes_back_to_pending_and_stays_visible_as_a_possible_d
 
 
 def test_possible_duplicates_are_kept_when_the_ledger_is_reduced_to_counts() -> None:
-    digest = _sending_digest(2)
+    digest = sending_digest(email="Reader{n}@Example.com", readers=2)
     for n, subscriber in enumerate(Subscriber.objects.order_by("pk")):
         Delivery.objects.create(
             digest=digest, subscriber=subscriber, state=Row.SENT, expired_claims=n
@@ -164,7 +147,7 @@ def test_retry_pauses_start_at_the_setting_and_double(monkeypatch: pytest.Monkey
 def test_a_batch_skips_readers_who_left_or_were_suppressed_since_the_snapshot(
     django_capture_on_commit_callbacks,
 ) -> None:
-    digest = _sending_digest(4)
+    digest = sending_digest(email="Reader{n}@Example.com", readers=4)
     with django_capture_on_commit_callbacks(execute=False):
         snapshot.digest_snapshot(digest_id=digest.pk)
     readers = list(Subscriber.objects.order_by("pk"))
@@ -192,7 +175,7 @@ def test_the_group_recheck_finds_readers_by_the_unique_index_not_by_walking_the_
     # (list, state) index and walked every subscription of the list for each group of 20.
     if connection.vendor != "sqlite":
         pytest.skip("PostgreSQL plans from table statistics, not from the query's shape")
-    digest = _sending_digest(60)
+    digest = sending_digest(email="Reader{n}@Example.com", readers=60)
     with django_capture_on_commit_callbacks(execute=False):
         snapshot.digest_snapshot(digest_id=digest.pk)
     rows = list(Delivery.objects.filter(digest=digest).order_by("pk")[:20])

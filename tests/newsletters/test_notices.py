@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 from django.contrib.auth.models import User
-from django.test import Client, override_settings
+from django.test import Client
 from django.utils import timezone
 
 from devtools.ports import free_port
@@ -16,6 +16,7 @@ from newsletters.delivery import notices
 from newsletters.delivery.ledger import digest_event
 from newsletters.models import Digest
 from operations import transport
+from tests.mail_transport import transport_to
 from tests.newsletters.digests import make_digest
 
 pytestmark = pytest.mark.django_db
@@ -31,15 +32,8 @@ def publisher(db: None) -> User:
 @pytest.fixture
 def smtp(smtp_sink: SmtpSink) -> Iterator[SmtpSink]:
     """The sink as EMAIL_URL, reached through the product's one transport."""
-    transport.transport_close()
-    with override_settings(
-        EMAIL_BACKEND=transport.SMTP_BACKEND,
-        EMAIL_HOST="127.0.0.1",
-        EMAIL_PORT=smtp_sink.port,
-        EMAIL_TIMEOUT=5,
-    ):
+    with transport_to(smtp_sink.port):
         yield smtp_sink
-    transport.transport_close()
 
 
 def test_a_finished_send_is_mailed_to_whoever_scheduled_it(publisher: User, smtp: SmtpSink) -> None:
@@ -61,15 +55,8 @@ def test_a_finished_send_is_mailed_to_whoever_scheduled_it(publisher: User, smtp
 
 def test_a_notice_the_server_refuses_is_an_error_not_silence(publisher: User) -> None:
     digest = make_digest(stories=1, scheduled_by=publisher, state=Digest.State.SENT)
-    transport.transport_close()
-    with (
-        override_settings(
-            EMAIL_BACKEND=transport.SMTP_BACKEND, EMAIL_HOST="127.0.0.1", EMAIL_PORT=free_port()
-        ),
-        pytest.raises(transport.TransportFailure) as failed,
-    ):
+    with transport_to(free_port()), pytest.raises(transport.TransportFailure) as failed:
         notices.digest_notify_publisher(digest_id=digest.pk, action="sent")
-    transport.transport_close()
     assert "Could not reach the mail server" in failed.value.outcome.error
 
 

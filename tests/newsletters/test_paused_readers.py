@@ -8,18 +8,15 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from django.test import override_settings
-from django.utils import timezone
 
 from devtools.smtp_sink import SmtpSink
-from mailinglist.models import Subscriber, Subscription
+from mailinglist.models import Subscriber
 from mailinglist.preferences import subscriber_pause
 from mailinglist.subscriptions import RequestMeta
-from newsletters import scheduling
 from newsletters.delivery import batch, fanout, snapshot
 from newsletters.models import Delivery, Digest
-from operations import transport
-from tests.newsletters.digests import make_digest
+from tests.mail_transport import transport_to
+from tests.newsletters.digests import sending_digest
 
 pytestmark = pytest.mark.django_db
 Row = Delivery.State
@@ -27,40 +24,14 @@ Row = Delivery.State
 
 @pytest.fixture
 def sink(smtp_sink: SmtpSink) -> Iterator[SmtpSink]:
-    transport.transport_close()
-    with override_settings(
-        EMAIL_BACKEND=transport.SMTP_BACKEND,
-        EMAIL_HOST="127.0.0.1",
-        EMAIL_PORT=smtp_sink.port,
-        EMAIL_USE_TLS=False,
-        EMAIL_USE_SSL=False,
-        EMAIL_HOST_USER="",
-        EMAIL_TIMEOUT=5,
-    ):
+    with transport_to(smtp_sink.port):
         yield smtp_sink
-    transport.transport_close()
-
-
-def _sending_digest(readers: int) -> Digest:
-    digest = make_digest(stories=1)
-    subscribers = Subscriber.objects.bulk_create(
-        Subscriber(email=f"pauser{n}@example.com", public_id=f"p-{n}") for n in range(readers)
-    )
-    Subscription.objects.bulk_create(
-        Subscription(
-            subscriber=s, mailing_list=digest.mailing_list, state=Subscription.State.ACTIVE
-        )
-        for s in subscribers
-    )
-    scheduling.digest_schedule(digest_id=digest.pk, send_at=timezone.now(), by=None)
-    Digest.objects.filter(pk=digest.pk).update(state=Digest.State.SENDING)
-    return digest
 
 
 def test_a_reader_who_pauses_after_the_snapshot_is_skipped_and_not_mailed(
     sink: SmtpSink, django_capture_on_commit_callbacks
 ) -> None:
-    digest = _sending_digest(3)
+    digest = sending_digest(email="pauser{n}@example.com", readers=3)
     with django_capture_on_commit_callbacks(execute=False):
         assert snapshot.digest_snapshot(digest_id=digest.pk) == 3
     pauser, *others = Subscriber.objects.order_by("pk")

@@ -15,27 +15,14 @@ from django.utils import timezone
 
 from devtools.ports import free_port
 from devtools.smtp_sink import SmtpSink
-from mailinglist.models import Subscriber, Subscription, Suppression
-from newsletters import scheduling
+from mailinglist.models import Suppression
 from newsletters.delivery import batch, fanout, ledger, progress, snapshot
 from newsletters.models import Delivery, Digest
-from operations import transport
-from tests.newsletters.digests import make_digest
+from tests.mail_transport import transport_to
+from tests.newsletters.digests import sending_digest
 
 pytestmark = pytest.mark.django_db
 Row = Delivery.State
-
-
-def _smtp_settings(port: int) -> override_settings:
-    return override_settings(
-        EMAIL_BACKEND=transport.SMTP_BACKEND,
-        EMAIL_HOST="127.0.0.1",
-        EMAIL_PORT=port,
-        EMAIL_USE_TLS=False,
-        EMAIL_USE_SSL=False,
-        EMAIL_HOST_USER="",
-        EMAIL_TIMEOUT=5,
-    )
 
 
 @pytest.fixture(params=[False, True], ids=["one-command-at-a-time", "pipelining"])
@@ -48,27 +35,9 @@ def faulty(request: pytest.FixtureRequest) -> Iterator[SmtpSink]:
         pipelining=request.param,
     )
     sink.start()
-    transport.transport_close()
-    with _smtp_settings(sink.port):
+    with transport_to(sink.port):
         yield sink
-    transport.transport_close()
     sink.stop()
-
-
-def _digest_for(count: int) -> Digest:
-    digest = make_digest(stories=2)
-    subscribers = Subscriber.objects.bulk_create(
-        Subscriber(email=f"r{n}@example.com", public_id=f"f-{n}") for n in range(count)
-    )
-    Subscription.objects.bulk_create(
-        Subscription(
-            subscriber=s, mailing_list=digest.mailing_list, state=Subscription.State.ACTIVE
-        )
-        for s in subscribers
-    )
-    scheduling.digest_schedule(digest_id=digest.pk, send_at=timezone.now(), by=None)
-    Digest.objects.filter(pk=digest.pk).update(state=Digest.State.SENDING)
-    return digest
 
 
 def _round(digest: Digest) -> None:
@@ -82,7 +51,7 @@ def _round(digest: Digest) -> None:
 def test_451_retried_550_failed_and_suppressed_drops_delivered(
     faulty: SmtpSink, django_capture_on_commit_callbacks
 ) -> None:
-    digest = _digest_for(400)
+    digest = sending_digest(email="r{n}@example.com", stories=2, readers=400)
     with django_capture_on_commit_callbacks(execute=False):
         snapshot.digest_snapshot(digest_id=digest.pk)
 
@@ -117,12 +86,11 @@ def test_451_retried_550_failed_and_suppressed_drops_delivered(
 def test_an_unreachable_server_holds_the_rows_without_counting_attempts(
     django_capture_on_commit_callbacks,
 ) -> None:
-    digest = _digest_for(30)
+    digest = sending_digest(email="r{n}@example.com", stories=2, readers=30)
     with django_capture_on_commit_callbacks(execute=False):
         snapshot.digest_snapshot(digest_id=digest.pk)
-    transport.transport_close()
 
-    with _smtp_settings(free_port()):  # nothing listens there
+    with transport_to(free_port()):  # nothing listens there
         _round(digest)
         rows = Delivery.objects.filter(digest=digest)
         assert {(row.state, row.attempts) for row in rows} == {(Row.PENDING, 0)}
@@ -140,15 +108,13 @@ def test_a_refused_sender_pauses_the_digest_and_suppresses_nobody(
 ) -> None:
     sink = SmtpSink(sender_reply="550 5.7.1 Sender address rejected: not owned by user")
     sink.start()
-    digest = _digest_for(30)
+    digest = sending_digest(email="r{n}@example.com", stories=2, readers=30)
     with django_capture_on_commit_callbacks(execute=False):
         snapshot.digest_snapshot(digest_id=digest.pk)
-    transport.transport_close()
     try:
-        with _smtp_settings(sink.port):
+        with transport_to(sink.port):
             _round(digest)
     finally:
-        transport.transport_close()
         sink.stop()
 
     rows = Delivery.objects.filter(digest=digest)
