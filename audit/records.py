@@ -9,7 +9,6 @@ cannot be recorded should not pass silently.
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import math
 from collections.abc import Iterable
@@ -35,6 +34,7 @@ from audit.models import (
     VIA_LENGTH,
     AuditEntry,
 )
+from operations.client_address import client_ip
 
 # `detail` says what changed (field names, a send time, a count), never a copy of the data.
 MAX_DETAIL_CHARS = 10_000
@@ -118,7 +118,7 @@ def _entry_build(
         target_id=target_id,
         target_repr=target_repr,
         detail=_detail_plain(detail),
-        ip=_ip_parse(meta.get("REMOTE_ADDR")),
+        ip=client_ip(request) if request is not None else None,
         user_agent=_clip(meta.get("HTTP_USER_AGENT", ""), USER_AGENT_LENGTH),
         via=_clip(via, VIA_LENGTH) or AuditEntry.Via.ADMIN,
     )
@@ -167,16 +167,6 @@ def _clip(value: object, limit: int) -> str:
     # NUL is refused by PostgreSQL in text columns; other control characters only confuse.
     text = "".join(ch for ch in text if ch >= " " or ch in "\t")
     return text.strip()[:limit]
-
-
-def _ip_parse(value: object) -> str | None:
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        # A zone id (fe80::1%eth0) is valid in Python but not in PostgreSQL's inet.
-        return str(ipaddress.ip_address(value.split("%", 1)[0].strip()))
-    except ValueError:
-        return None
 
 
 def _detail_plain(detail: object) -> dict[str, object]:

@@ -7,9 +7,11 @@ scheme, a ValueError from a bad port, ...) into one clear message per variable, 
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import warnings
 from dataclasses import dataclass
+from email.utils import parseaddr
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit, urlunsplit
 
@@ -311,3 +313,41 @@ def read_site_url(name: str, *, default: str | None) -> str | None:
             f"{name} must be an absolute http(s) URL such as https://news.example.com; got {url!r}."
         )
     return url.rstrip("/")
+
+
+def read_from_address(name: str, *, default: str | None) -> str | None:
+    """A sender such as "Newsroom <newsletter@news.example.com>", checked at start-up.
+
+    A bad one would otherwise surface only when a worker first sends, as a refused message.
+    """
+    value = read_str(name, default=default)
+    if value is None:
+        return None
+    _, address = parseaddr(value)
+    if "\n" in value or "\r" in value or "@" not in address:
+        raise ConfigurationError(
+            f"{name} must be a sender address such as "
+            f"'Newsroom <newsletter@news.example.com>'; got {value!r}."
+        )
+    return value
+
+
+def read_networks(name: str) -> list[str]:
+    """Comma-separated IP addresses or CIDR ranges, each checked now, in their normal form."""
+    networks: list[str] = []
+    for entry in read_list(name, default=[]):
+        try:
+            # strict=False: 10.0.0.7/8 means 10.0.0.0/8, as it does to nginx and HAProxy.
+            network = ipaddress.ip_network(entry, strict=False)
+        except ValueError:
+            raise ConfigurationError(
+                f"{name} must be comma-separated IP addresses or CIDR ranges (10.0.0.5, "
+                f"10.0.0.0/8, 2001:db8::/32); {entry!r} is neither."
+            ) from None
+        if network.prefixlen == 0:
+            # Trusting every address would let any reader write the address we believe.
+            raise ConfigurationError(
+                f"{name} must name your proxies, not every address ({entry!r})."
+            )
+        networks.append(str(network))
+    return networks

@@ -1,8 +1,10 @@
 """Settings for the whole product, read top to bottom.
 
 Every value comes from the environment (DESIGN.md §3) and has a safe local default, except in
-production: with DEBUG off, SECRET_KEY and SITE_URL must be given, and a missing one stops start-up
-with a message naming it. `make run` and `make test` turn DEBUG on for you.
+production: with DEBUG off, SECRET_KEY, SITE_URL, MAILING_ADDRESS and DEFAULT_FROM_EMAIL must be
+given, and a missing one stops start-up with a message naming it. `make run` and `make test` turn
+DEBUG on for you. Variables in the checkout's `.env` (which `make run` writes) apply where the
+environment does not set them.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from urllib.parse import urlsplit
 import django_stubs_ext
 from kombu import Queue
 
+from config.env_file import env_file_read
 from config.environment import (
     ESP_SCHEMES,
     ConfigurationError,
@@ -21,7 +24,9 @@ from config.environment import (
     read_database,
     read_email,
     read_float,
+    read_from_address,
     read_list,
+    read_networks,
     read_redis_url,
     read_site_url,
     read_str,
@@ -37,6 +42,9 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 # Everything the embedded defaults write (SQLite, the outbox, a local Redis, beat's schedule) lives
 # under var/, which is git-ignored and safe to delete.
 VAR_DIR = BASE_DIR / "var"
+# Before anything is read: every command (manage.py, the workers, the tests) then sees what
+# `make run` sees, and the environment still wins over the file (config/env_file.py).
+ENV_FILE = env_file_read(BASE_DIR)
 
 # --- Core --------------------------------------------------------------------------------------
 DEBUG = read_bool("DEBUG", default=False)
@@ -223,7 +231,14 @@ ANYMAIL = {
     "WEBHOOK_SECRET": read_webhook_secret("ANYMAIL_WEBHOOK_SECRET"),
 }
 OUTBOX_DIR = VAR_DIR / "outbox"
-DEFAULT_FROM_EMAIL = read_str("DEFAULT_FROM_EMAIL", default="Newsroom <newsletter@localhost>")
+DEFAULT_FROM_EMAIL = read_from_address(
+    "DEFAULT_FROM_EMAIL", default="Newsroom <newsletter@localhost>" if DEBUG else None
+)
+if DEFAULT_FROM_EMAIL is None:
+    raise ConfigurationError(
+        "DEFAULT_FROM_EMAIL is required when DEBUG is off: confirmation mail is sent from it, and "
+        "mailbox providers reject or junk mail from a domain that is not yours."
+    )
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 # How long the per-reader ledger of a finished digest is kept before it is reduced to counts.
 DELIVERY_RETENTION_DAYS = 30
@@ -254,6 +269,21 @@ _https = SITE_URL.startswith("https://")
 SESSION_COOKIE_SECURE = _https
 CSRF_COOKIE_SECURE = _https
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if _https else None
+# An https site is https only: plain HTTP is redirected, and browsers are told (HSTS, for a year) to
+# never try it again. includeSubDomains covers only hosts under SITE_URL's own (news.example.com
+# serves the product and nothing else); preload does nothing until someone submits the domain to
+# the browsers' list. Both are what `check --deploy` asks for.
+SECURE_SSL_REDIRECT = _https
+SECURE_HSTS_SECONDS = 365 * 24 * 60 * 60 if _https else 0
+SECURE_HSTS_INCLUDE_SUBDOMAINS = _https
+SECURE_HSTS_PRELOAD = _https
+# A load balancer's health check and a Prometheus scrape speak plain HTTP inside the network; a
+# redirect would read as "down".
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^metrics/?$"]
+# Proxies (addresses or CIDRs) whose X-Forwarded-For is believed: the reader's address for the
+# per-IP signup limit, consent records and the audit trail is read through these hops only, and
+# anyone else's header changes nothing (operations/client_address.py).
+TRUSTED_PROXIES = read_networks("TRUSTED_PROXIES")
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 AUTH_PASSWORD_VALIDATORS = [

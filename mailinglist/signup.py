@@ -21,6 +21,7 @@ from django.http import HttpRequest
 from mailinglist import protection
 from mailinglist.forms import SignupForm
 from mailinglist.subscriptions import RequestMeta, signup_request_submit
+from operations.client_address import client_ip
 
 ACCEPTED_MESSAGE = (
     "Almost done! If this address isn't subscribed yet, we've sent it an email with a link "
@@ -66,9 +67,12 @@ class SignupOutcome:
 
 
 def request_meta(request: HttpRequest) -> RequestMeta:
-    """Where a request came from, for the consent record (the Referer is the article page)."""
+    """Where a request came from, for the consent record and the per-IP limit.
+
+    The address is the reader's as our trusted proxies report it; the Referer is the article page.
+    """
     return RequestMeta(
-        ip=request.META.get("REMOTE_ADDR") or None,
+        ip=client_ip(request),
         user_agent=str(request.META.get("HTTP_USER_AGENT", ""))[:300],
         source_url=str(request.META.get("HTTP_REFERER", ""))[:500],
     )

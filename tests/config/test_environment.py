@@ -29,6 +29,9 @@ PRODUCTION = {
     "SECRET_KEY": "x" * 50,
     "SITE_URL": "https://news.example.com",
     "MAILING_ADDRESS": "1 Example Street",
+    "DEFAULT_FROM_EMAIL": "The Example News <newsletter@news.example.com>",
+    # A developer's .env (which `make run` writes) must not fill in what a test leaves unset.
+    "ENV_FILE": os.devnull,
 }
 
 
@@ -57,6 +60,11 @@ def test_production_settings_load_when_everything_is_given() -> None:
         ({"SECRET_KEY": "<unset>"}, "SECRET_KEY is required when DEBUG is off"),
         ({"SITE_URL": "<unset>"}, "SITE_URL is required when DEBUG is off"),
         ({"SITE_URL": "news.example.com"}, "SITE_URL must be an absolute http(s) URL"),
+        ({"DEFAULT_FROM_EMAIL": "<unset>"}, "DEFAULT_FROM_EMAIL is required when DEBUG is off"),
+        ({"DEFAULT_FROM_EMAIL": "newsroom"}, "DEFAULT_FROM_EMAIL must be a sender address"),
+        ({"TRUSTED_PROXIES": "10.0.0.1,proxy.internal"}, "'proxy.internal' is neither"),
+        ({"TRUSTED_PROXIES": "0.0.0.0/0"}, "TRUSTED_PROXIES must name your proxies"),
+        ({"ENV_FILE": "/nonexistent/.env"}, "ENV_FILE names /nonexistent/.env"),
         ({"DATABASE_URL": "postgress//nope"}, "DATABASE_URL is not a database URL"),
         ({"DATABASE_URL": "mysql2://u@h/db"}, "DATABASE_URL is not a database URL"),
         ({"EMAIL_URL": "carrier-pigeon://coop"}, "EMAIL_URL is not an email URL"),
