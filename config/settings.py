@@ -10,6 +10,7 @@ environment does not set them.
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -84,6 +85,10 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "corsheaders",
     "ninja",
+    # Staff login throttling, and the second factor with its TOTP (authenticator app) devices.
+    "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
     "audit",
     "mailinglist",
     "newsletters",
@@ -99,16 +104,24 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # request.user.is_verified(): whether this login was completed with a code.
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # Staff who need a second factor (STAFF_2FA) give it before any admin page.
+    "operations.two_factor.StaffTwoFactorMiddleware",
     # How the sends a Publisher started ended, on their next admin page.
     "newsletters.admin.notices.PublisherNoticeMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: turns a locked-out login into its page.
+    "axes.middleware.AxesMiddleware",
 ]
 
-if not DEBUG:
-    # Serves the admin's static files under gunicorn (after `collectstatic`); runserver does it
-    # itself in development.
-    MIDDLEWARE.insert(1, "whitenoise.middleware.WhiteNoiseMiddleware")
+# Static files under gunicorn, in development too (`make run` runs the Procfile's gunicorn): with
+# DEBUG on straight from the apps' folders, so no collectstatic is needed and edits show at once;
+# with it off from collectstatic's output (hashed, compressed names), read once at start.
+MIDDLEWARE.insert(1, "whitenoise.middleware.WhiteNoiseMiddleware")
+WHITENOISE_USE_FINDERS = DEBUG
+WHITENOISE_AUTOREFRESH = DEBUG
 
 ROOT_URLCONF = "config.urls"
 WSGI_APPLICATION = "config.wsgi.application"
@@ -292,6 +305,43 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+
+# --- Staff logins and readers' data ------------------------------------------------------------
+# django-axes first: it refuses a locked-out login before the password is even checked.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+# 5 wrong passwords for one username from one address lock that pair out for 15 minutes (see
+# operations/login_throttle.py). Rows, not Redis keys: an operator sees and lifts a lockout in
+# admin or by username (`axes_reset_username`), which the cache handler's hashed keys cannot do.
+AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
+AXES_FAILURE_LIMIT = 5
+AXES_COOLOFF_TIME = timedelta(minutes=15)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+# Only failures are kept (operations/admin.py says why).
+AXES_DISABLE_ACCESS_LOG = True
+# The cool-off runs from the lockout, so it ends when the lockout page says it will.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_CLIENT_IP_CALLABLE = "operations.login_throttle.login_client_ip"
+AXES_LOCKOUT_CALLABLE = "operations.login_throttle.lockout_response"
+# Who must give a code from an authenticator app after the password (operations/two_factor.py):
+# off | senders (staff who may send digests) | all. Off in development, so `make run`'s staff
+# login and the tests need no phone; senders in production.
+STAFF_2FA = (read_str("STAFF_2FA", default="off" if DEBUG else "senders") or "").strip().lower()
+if STAFF_2FA not in {"off", "senders", "all"}:
+    raise ConfigurationError(
+        f"STAFF_2FA must be off, senders or all (got {STAFF_2FA!r}): who must give a code from "
+        "an authenticator app after their password."
+    )
+# The name authenticator apps list the account under.
+OTP_TOTP_ISSUER = "Newsdesk"
+# Admin lists and deletes staff devices (a lost phone) but never shows their secret keys.
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True
+# How long the link that opens a reader's data (download, erasure) works, mailed to them when
+# they ask on the preference page (mailinglist/data_links.py says why).
+DATA_LINK_MAX_AGE_SECONDS = 60 * 60
 
 # --- Internationalisation ----------------------------------------------------------------------
 LANGUAGE_CODE = "en-gb"

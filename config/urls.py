@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 
 from config.api import api
+from operations.two_factor_views import two_factor_enrol, two_factor_verify
 from operations.views import favicon, healthz
 
 admin.site.site_header = "Newsdesk administration"
@@ -17,6 +18,9 @@ urlpatterns = [
     # Before admin.site.urls, whose catch-all would otherwise claim /admin/outbox/.
     path("admin/outbox/", include("outbox.urls")),
     path("admin/", admin.site.urls),
+    # The staff second factor (STAFF_2FA): outside /admin/, which it guards.
+    path("account/2fa/verify/", two_factor_verify, name="staff_2fa_verify"),
+    path("account/2fa/enrol/", two_factor_enrol, name="staff_2fa_enrol"),
     path("", include("mailinglist.urls")),
     path("", include("newsletters.urls")),
     path("", include("demo.urls")),

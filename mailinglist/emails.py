@@ -15,7 +15,8 @@ from django.core.mail import EmailMultiAlternatives
 from django.core.mail.message import make_msgid
 from django.template.loader import render_to_string
 
-from mailinglist import links
+from mailinglist import links, tokens
+from mailinglist.data_links import data_link_lifetime
 from mailinglist.models import MailingList, Subscriber
 from operations import transport
 
@@ -131,6 +132,17 @@ def address_changed_notice_send(*, subscriber: Subscriber, old_email: str) -> st
         "mailing_address": settings.MAILING_ADDRESS,
     }
     return email_send(template="address_changed", to=old_email, context=context)
+
+
+def data_link_send(*, subscriber: Subscriber, purpose: tokens.DataPurpose, url: str) -> str:
+    """The link that opens a reader's data (download or erasure), to their own address."""
+    context = {
+        "subscriber": subscriber,
+        "url": url,
+        "lifetime": data_link_lifetime(),
+        "mailing_address": settings.MAILING_ADDRESS,
+    }
+    return email_send(template=f"data_{purpose}", to=subscriber.email, context=context)
 
 
 def email_mask(email: str) -> str:

@@ -15,6 +15,7 @@ from django.urls import reverse
 
 from mailinglist import tokens
 from mailinglist.models import MailingList, Subscriber
+from mailinglist.preferences import email_ref
 
 ONE_CLICK_POST_BODY = "List-Unsubscribe=One-Click"  # RFC 8058 §3.1
 # A digest's unsubscribe links end in ?digest=<id>, so an unsubscribe is attributed to the digest
@@ -63,6 +64,14 @@ def address_change_url(*, subscriber: Subscriber, new_email: str, old_email_ref:
         public_id=subscriber.public_id, new_email=new_email, old_email_ref=old_email_ref
     )
     return _token_url(name="mailinglist:address_change", token=token)
+
+
+def data_link_url(*, subscriber: Subscriber, purpose: tokens.DataPurpose) -> str:
+    """The link that opens the reader's data for `purpose`, for the address they have now."""
+    token = tokens.data_link_token_make(
+        purpose=purpose, public_id=subscriber.public_id, email_ref=email_ref(subscriber.email)
+    )
+    return _token_url(name=f"mailinglist:data_{purpose}", token=token)
 
 
 def digest_ref_read(raw: str | None) -> int | None:

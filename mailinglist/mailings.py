@@ -18,6 +18,7 @@ from mailinglist import emails, links
 from mailinglist.models import MailingList, Subscriber, Subscription, Suppression
 from mailinglist.preferences import email_ref
 from mailinglist.suppressions import is_suppressed, signup_blocked, suppression_add
+from mailinglist.tokens import data_purpose_read
 from operations.transport import TransportFailure
 
 logger = logging.getLogger(__name__)
@@ -106,5 +107,28 @@ def address_changed_notice_mail_send(*, subscriber_id: int, old_email: str) -> s
         lambda: emails.address_changed_notice_send(subscriber=subscriber, old_email=old_email),
         to=old_email,
         what="address changed notice",
+        subscriber_id=subscriber_id,
+    )
+
+
+def data_link_mail_send(*, subscriber_id: int, purpose: str) -> str | None:
+    """A fresh link to the reader's own address that opens their data for `purpose`.
+
+    Made here, when the mail goes, so its hour counts from sending and it names the address it
+    is sent to. Nothing goes to an erased or suppressed reader, nor for a purpose we don't know
+    (a task from another version of the code).
+    """
+    subscriber = Subscriber.objects.filter(pk=subscriber_id).first()
+    if subscriber is None or is_suppressed(email=subscriber.email):
+        return None
+    known = data_purpose_read(purpose)
+    if known is None:
+        logger.warning("No data link for an unknown purpose %r", purpose)
+        return None
+    url = links.data_link_url(subscriber=subscriber, purpose=known)
+    return _settled(
+        lambda: emails.data_link_send(subscriber=subscriber, purpose=known, url=url),
+        to=subscriber.email,
+        what=f"data {purpose} link",
         subscriber_id=subscriber_id,
     )

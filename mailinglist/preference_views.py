@@ -7,22 +7,23 @@ POSTs need no cookie or CSRF token (see views.py).
 from __future__ import annotations
 
 import functools
-import json
 from collections.abc import Callable
 from typing import Any
 
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 
 from mailinglist import preferences as preference_centre
 from mailinglist import subscriptions, tokens
+from mailinglist.data_links import Asked, data_link_request
+from mailinglist.data_views import data_link_asked_message
 from mailinglist.forms import (
     AddressChangeForm,
-    EraseForm,
     PauseForm,
     PreferencesForm,
 )
@@ -30,6 +31,7 @@ from mailinglist.models import Subscriber, Subscription
 from mailinglist.signup import (
     request_meta,
 )
+from mailinglist.tokens import DataPurpose
 from mailinglist.views import _invalid_link, _preferences_path, _subscriber
 
 
@@ -201,31 +203,32 @@ def preferences_unsubscribe_all(
     return redirect("mailinglist:preferences", token=token)
 
 
+def _data_link_asked(
+    request: HttpRequest, token: str, subscriber: Subscriber, purpose: DataPurpose
+) -> HttpResponse:
+    """Mail a data link to the reader's address (never the data itself: see data_links.py)."""
+    asked = data_link_request(subscriber=subscriber, purpose=purpose)
+    message = data_link_asked_message(asked=asked, subscriber=subscriber, purpose=purpose)
+    if asked.outcome is Asked.SENT:
+        messages.success(request, message)
+    else:
+        messages.warning(request, message)
+    # To the top of the page, where the answer is shown.
+    return redirect("mailinglist:preferences", token=token)
+
+
 @csrf_exempt
 @require_POST
 @_reader_from_token
 def preferences_export(request: HttpRequest, token: str, subscriber: Subscriber) -> HttpResponse:
-    data = preference_centre.subscriber_export(subscriber=subscriber)
-    response = HttpResponse(
-        json.dumps(data, indent=2, ensure_ascii=False),
-        content_type="application/json; charset=utf-8",
-    )
-    response["Content-Disposition"] = 'attachment; filename="my-newsletter-data.json"'
-    return response
+    return _data_link_asked(request, token, subscriber, "export")
 
 
-@never_cache
 @csrf_exempt
 @require_http_methods(["GET", "POST"])
 @_reader_from_token
 def preferences_erase(request: HttpRequest, token: str, subscriber: Subscriber) -> HttpResponse:
-    form = EraseForm(request.POST if request.method == "POST" else None)
-    if request.method == "GET" or not form.is_valid():
-        status = 400 if request.method == "POST" else 200
-        return render(
-            request, "mailinglist/erase.html", {"form": form, "token": token}, status=status
-        )
-    preference_centre.subscriber_erase(
-        subscriber=subscriber, meta=request_meta(request), by="reader"
-    )
-    return render(request, "mailinglist/erased.html")
+    if request.method == "GET":
+        # Where "delete me" used to ask for the tick box; a bookmark of it lands on the buttons.
+        return redirect(reverse("mailinglist:preferences", args=[token]) + "#your-data")
+    return _data_link_asked(request, token, subscriber, "erase")

@@ -66,6 +66,11 @@ IP_LIMIT = 60
 IP_WINDOW_SECONDS = 10 * 60
 # Per address: at most one confirmation email a day, however many signups arrive.
 CONFIRMATION_WINDOW_SECONDS = 24 * 60 * 60
+# Per reader: links to download or erase their data (mailed to them on request from the
+# preference page). A few an hour is room for a reader who lost one; a forwarded preference
+# link cannot be used to fill their inbox.
+DATA_LINK_LIMIT = 3
+DATA_LINK_WINDOW_SECONDS = 60 * 60
 
 # KEYS[1]: the counter; ARGV[1]: its lifetime. Returns the count after this hit. The expiry is
 # set when the counter has none (its first hit), in the same atomic step as the INCR, so a
@@ -182,11 +187,30 @@ def ip_limit_hit(*, ip: str | None) -> None:
     """Count one signup from `ip`; raise RateLimited past IP_LIMIT in the window."""
     if not ip:
         return
-    window = int(time.time() // IP_WINDOW_SECONDS)
-    key = cache.make_key(f"signup:ip:{ip}:{window}")
-    count = int(_count_hit_script(redis_client())(keys=[key], args=[IP_WINDOW_SECONDS]))
-    if count > getattr(settings, "SIGNUP_IP_LIMIT", IP_LIMIT):
-        retry_after = IP_WINDOW_SECONDS - int(time.time() % IP_WINDOW_SECONDS)
+    _window_hit(
+        name=f"signup:ip:{ip}",
+        limit=getattr(settings, "SIGNUP_IP_LIMIT", IP_LIMIT),
+        window_seconds=IP_WINDOW_SECONDS,
+    )
+
+
+def data_link_limit_hit(*, public_id: str) -> None:
+    """Count one data link asked for by a reader; raise RateLimited past DATA_LINK_LIMIT."""
+    # Under "signup:" with the other per-reader slots (address change, confirmation).
+    _window_hit(
+        name=f"signup:data-link:{public_id}",
+        limit=DATA_LINK_LIMIT,
+        window_seconds=DATA_LINK_WINDOW_SECONDS,
+    )
+
+
+def _window_hit(*, name: str, limit: int, window_seconds: int) -> None:
+    """One hit on a fixed-window counter in Redis; RateLimited once it passes `limit`."""
+    window = int(time.time() // window_seconds)
+    key = cache.make_key(f"{name}:{window}")
+    count = int(_count_hit_script(redis_client())(keys=[key], args=[window_seconds]))
+    if count > limit:
+        retry_after = window_seconds - int(time.time() % window_seconds)
         raise RateLimited(retry_after_seconds=retry_after)
 
 

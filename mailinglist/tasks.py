@@ -1,7 +1,8 @@
 """Thin Celery adapters over the audience's domain functions: ids in, one call each.
 
 Queues come from CELERY_TASK_ROUTES: everything here is `transactional` (a reader is waiting)
-except the housekeeping tick and CSV imports, which go to `default`.
+except the housekeeping tick, which goes to `default`, and CSV imports, which run for minutes on
+`long`.
 """
 
 from __future__ import annotations
@@ -57,6 +58,11 @@ def send_address_change(subscriber_id: int, new_email: str) -> None:
 @mail_task
 def send_address_changed_notice(subscriber_id: int, old_email: str) -> None:
     mailings.address_changed_notice_mail_send(subscriber_id=subscriber_id, old_email=old_email)
+
+
+@mail_task
+def send_data_link(subscriber_id: int, purpose: str) -> None:
+    mailings.data_link_mail_send(subscriber_id=subscriber_id, purpose=purpose)
 
 
 @shared_task(expires=50)

@@ -3,8 +3,9 @@
 A token made for one purpose is rejected by every other (the salt differs), tampering breaks the
 signature, and a confirmation token expires after a week. Unsubscribe tokens never expire: readers
 unsubscribe from mail they received long ago, and leaving must always work. Preference tokens
-(which also open "download my data" and "delete me") last PREFERENCES_LIFETIME; every mail carries
-a fresh one.
+last PREFERENCES_LIFETIME; every mail carries a fresh one. A digest is forwarded, so its preference
+link opens no one's data: "download my data" and "delete me" mail a data link of their own to the
+address, which expires within the hour (DATA_LINK_MAX_AGE_SECONDS).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import json
 import time
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Literal
 
 from django.conf import settings
 from django.core import signing
@@ -24,6 +26,12 @@ CONFIRM_SALT = "mailinglist.confirm"
 UNSUBSCRIBE_SALT = "mailinglist.unsubscribe"
 PREFERENCES_SALT = "mailinglist.preferences"
 ADDRESS_CHANGE_SALT = "mailinglist.change-address"
+# The two rights a data link opens; one salt each, so a download link never works as an erasure.
+DataPurpose = Literal["export", "erase"]
+DATA_LINK_SALTS: dict[DataPurpose, str] = {
+    "export": "mailinglist.data-export",
+    "erase": "mailinglist.data-erase",
+}
 
 CONFIRM_LIFETIME = timedelta(days=7)
 PREFERENCES_LIFETIME = timedelta(days=2 * 365)
@@ -171,3 +179,40 @@ def address_change_token_read(token: str) -> AddressChangeData:
     if not (isinstance(public_id, str) and isinstance(new_email, str) and isinstance(old_ref, str)):
         raise TokenInvalid("payload fields missing")
     return AddressChangeData(public_id=public_id, new_email=new_email, old_email_ref=old_ref)
+
+
+def data_purpose_read(raw: str) -> DataPurpose | None:
+    """`raw` as a data link's purpose, or None: a URL or a queued task carries it as text."""
+    return next((purpose for purpose in DATA_LINK_SALTS if purpose == raw), None)
+
+
+@dataclass(frozen=True)
+class DataLinkData:
+    public_id: str
+    # A prefix of the hash of the address the link was mailed to: once the reader moves to
+    # another address, a link still sitting in the old mailbox opens nothing.
+    email_ref: str
+
+
+def data_link_token_make(*, purpose: DataPurpose, public_id: str, email_ref: str) -> str:
+    """The link that opens a reader's data for `purpose` ("export" or "erase")."""
+    return _sign(DATA_LINK_SALTS[purpose], {"p": public_id, "o": email_ref})
+
+
+def data_link_token_read(token: str, *, purpose: DataPurpose) -> DataLinkData:
+    """Its reader, or TokenExpired (with whose it was) / TokenInvalid."""
+    salt = DATA_LINK_SALTS[purpose]
+    max_age = timedelta(seconds=settings.DATA_LINK_MAX_AGE_SECONDS)
+    try:
+        payload = _unsign(salt, token, max_age)
+    except signing.SignatureExpired:
+        payload = _unsign(salt, token, None)
+        if isinstance(payload, dict) and isinstance(payload.get("p"), str):
+            raise TokenExpired(payload["p"], []) from None
+        raise TokenInvalid("payload fields missing") from None
+    if not isinstance(payload, dict):
+        raise TokenInvalid("payload is not an object")
+    public_id, email_ref = payload.get("p"), payload.get("o")
+    if not (isinstance(public_id, str) and isinstance(email_ref, str)):
+        raise TokenInvalid("payload fields missing")
+    return DataLinkData(public_id=public_id, email_ref=email_ref)

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from mailinglist import preference_views, views
+from mailinglist import data_views, preference_views, views
 
 app_name = "mailinglist"
 urlpatterns = [
@@ -38,5 +38,18 @@ urlpatterns = [
         "preferences/<str:token>/erase/",
         preference_views.preferences_erase,
         name="preferences_erase",
+    ),
+    # The links "Download my data" and "Erase me" mail to the reader (data_links.py).
+    path("my-data/export/<str:token>/", data_views.data_export, name="data_export"),
+    path(
+        "my-data/export/<str:token>/resend/",
+        data_views.data_export_resend,
+        name="data_export_resend",
+    ),
+    path("my-data/erase/<str:token>/", data_views.data_erase, name="data_erase"),
+    path(
+        "my-data/erase/<str:token>/resend/",
+        data_views.data_erase_resend,
+        name="data_erase_resend",
     ),
 ]

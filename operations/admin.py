@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from axes.models import AccessFailureLog, AccessLog  # type: ignore[import-untyped]
 from django.contrib import admin, messages
 from django.forms import ModelForm
 from django.http import HttpRequest
@@ -82,3 +83,9 @@ class ApiTokenAdmin(AuditedAdmin[ApiToken], ActionsNeedPermission[ApiToken]):
         messages.warning(
             request, f"API token for {obj.user}: {token} — copy it now, it will not be shown again."
         )
+
+
+# django-axes' lockouts are under Axes → Access attempts (deleting one lifts it). Its login logs
+# are off (AXES_DISABLE_ACCESS_LOG: a row per staff login would grow forever, and the audit trail
+# records what staff do), so their empty pages are not offered.
+admin.site.unregister([AccessLog, AccessFailureLog])

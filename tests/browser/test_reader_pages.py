@@ -147,7 +147,8 @@ def _reader_paths(live_server: Any) -> list[str]:
         _path(links.confirm_url(subscriber=subscriber, list_ids=[weekend.pk])),
         _path(links.unsubscribe_url(subscriber=subscriber, mailing_list=morning)),
         preferences,
-        preferences + "erase/",
+        _path(links.data_link_url(subscriber=subscriber, purpose="export")),
+        _path(links.data_link_url(subscriber=subscriber, purpose="erase")),
         _path(
             links.address_change_url(
                 subscriber=subscriber, new_email="grace@new.example", old_email_ref="x"

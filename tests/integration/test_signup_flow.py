@@ -112,11 +112,15 @@ def test_erasure_then_signing_up_again_needs_a_new_double_opt_in(
     welcome = smtp_sink.wait_for(2)[1]
     preferences = _link(welcome, "/preferences/")
 
-    assert client.post(preferences + "erase/", {"confirm": "on"}).status_code == 200
+    # The preference link only has a link to the erasure mailed to the address.
+    assert client.post(preferences + "erase/").status_code == 302
+    erase_mail = smtp_sink.wait_for(3)[2]
+    assert erase_mail.rcpt_tos == ["grace@example.com"]
+    assert client.post(_link(erase_mail, "/my-data/erase/"), {"confirm": "on"}).status_code == 200
     assert not Subscriber.objects.filter(email="grace@example.com").exists()
 
     _signup(client, "grace@example.com")
-    again = smtp_sink.wait_for(3)[2]
+    again = smtp_sink.wait_for(4)[3]
     assert again.message["Subject"].startswith("Confirm your subscription")
     subscription = wait_until(
         lambda: Subscription.objects.filter(subscriber__email="grace@example.com").first()
@@ -127,7 +131,7 @@ def test_erasure_then_signing_up_again_needs_a_new_double_opt_in(
     subscription.refresh_from_db()
     assert subscription.state == State.ACTIVE
     # Let the welcome mail land here rather than in the next test's sink.
-    assert smtp_sink.wait_for(4)[3].message["Subject"].startswith("Welcome")
+    assert smtp_sink.wait_for(5)[4].message["Subject"].startswith("Welcome")
 
 
 def test_signups_whose_task_redis_lost_are_picked_up_again(

@@ -160,9 +160,9 @@ def test_erase_without_the_tick_shows_the_error_by_the_box_and_above_the_button(
     client: Client, daily: MailingList
 ) -> None:
     subscriber = SubscriptionFactory.create(mailing_list=daily).subscriber
-    path = _path(links.preferences_url(subscriber=subscriber))
+    path = _path(links.data_link_url(subscriber=subscriber, purpose="erase"))
 
-    html = client.post(path + "erase/", {}).content.decode()
+    html = client.post(path, {}).content.decode()
 
     assert html.index('class="field-error"') < html.index('class="error-summary"')
     assert html.index('class="error-summary"') < html.index("Delete my data</button>")

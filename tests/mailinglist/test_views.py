@@ -74,7 +74,15 @@ def test_an_expired_confirmation_offers_a_fresh_link(
 
 
 @pytest.mark.parametrize(
-    "path", ["/confirm/{t}/", "/unsubscribe/{t}/", "/preferences/{t}/", "/preferences/{t}/erase/"]
+    "path",
+    [
+        "/confirm/{t}/",
+        "/unsubscribe/{t}/",
+        "/preferences/{t}/",
+        "/preferences/{t}/erase/",
+        "/my-data/export/{t}/",
+        "/my-data/erase/{t}/",
+    ],
 )
 def test_tampered_or_cross_purpose_links_get_a_friendly_page(
     client: Client, daily: MailingList, path: str
@@ -187,13 +195,23 @@ def test_preference_centre_pause_leave_export_and_erase(client: Client, daily: M
 
     paused = client.post(path + "pause/", {"weeks": "4"}, follow=True)
     bad_pause = client.post(path + "pause/", {"weeks": "9999"})
-    exported = client.post(path + "export/")
+    asked_export = client.post(path + "export/", follow=True)
     left = client.post(path + "unsubscribe-all/", follow=True)
-    refused = client.post(path + "erase/", {})
-    erased = client.post(path + "erase/", {"confirm": "on"})
+    asked_erase = client.post(path + "erase/", follow=True)
+    # What the mailed links open (mailinglist/data_links.py; test_data_links.py has the rest).
+    export_link = _path(links.data_link_url(subscriber=subscriber, purpose="export"))
+    erase_link = _path(links.data_link_url(subscriber=subscriber, purpose="erase"))
+    exported = client.post(export_link)
+    refused = client.post(erase_link, {})
+    erased = client.post(erase_link, {"confirm": "on"})
 
     assert b"Paused for 4 weeks." in paused.content
     assert bad_pause.status_code == 400
+    # The preference link (in every forwarded digest) hands out no data: it mails a link.
+    for asked in (asked_export, asked_erase):
+        assert asked.status_code == 200
+        assert "Content-Disposition" not in asked
+        assert b"sent a link to" in asked.content
     assert exported["Content-Disposition"].startswith("attachment")
     assert exported.json()["email"] == subscriber.email
     assert b"unsubscribed from everything" in left.content
@@ -202,3 +220,4 @@ def test_preference_centre_pause_leave_export_and_erase(client: Client, daily: M
     assert erased.status_code == 200
     assert not Subscriber.objects.exists()
     assert client.get(path).status_code == 400  # the link died with the data
+    assert client.get(erase_link).status_code == 400
