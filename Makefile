@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 
 .PHONY: run test lint bench install clean
 
-run: $(STAMP)  ## set up and run web + worker + beat (+ Redis if none answers) on 127.0.0.1:$${PORT:-8000}
+run: $(STAMP)  ## set up and run the Procfile's processes (+ Redis if none answers) on 127.0.0.1:$${PORT:-8000}
 	@DEBUG=$${DEBUG:-on} $(BIN)/python -m devtools.run
 
 # TEST_REDIS_DB gives a second test run beside the first its own queues (default 15).

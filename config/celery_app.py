@@ -1,6 +1,7 @@
 """The Celery application.
 
-Run as `celery -A config worker -Q transactional,bulk,default` and `celery -A config beat`.
+Run by the Procfile: one worker per kind of queue (`-Q transactional`, `-Q bulk,default`,
+`-Q long`) and exactly one `celery -A config beat`.
 
 All of its configuration lives in settings.py under the CELERY_ prefix, read top to bottom with the
 rest; this module only wires Celery to Django and adds the worker heartbeat that /healthz reads.

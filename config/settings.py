@@ -193,17 +193,23 @@ CELERY_TASK_TIME_LIMIT = 300
 # We never use long ETA/countdown (schedules are send_at rows a beat tick dispatches), which is the
 # case where a short visibility_timeout would duplicate work.
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 900}
-CELERY_TASK_QUEUES = [Queue("transactional"), Queue("bulk"), Queue("default")]
+# One queue per kind of wait (the Procfile gives each its own worker): `transactional` a reader or
+# an editor is waiting for, `bulk` digest batches, `default` beat's ticks and short jobs, and `long`
+# jobs that run for minutes (imports, ledger retention), so the dispatch tick and the reconciler
+# never queue behind them.
+CELERY_TASK_QUEUES = [Queue("transactional"), Queue("bulk"), Queue("default"), Queue("long")]
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ROUTES = {
     "operations.tasks.send_mail_check": {"queue": "transactional"},
     "mailinglist.tasks.*": {"queue": "transactional"},
     "mailinglist.tasks.requeue_signup_requests": {"queue": "default"},
-    "mailinglist.tasks.import_subscribers": {"queue": "default"},
+    "mailinglist.tasks.import_subscribers": {"queue": "long"},
     # An editor is waiting for their test copy.
     "newsletters.tasks.send_test_digest": {"queue": "transactional"},
     "newsletters.tasks.notify_publisher": {"queue": "transactional"},
     "newsletters.tasks.send_batch": {"queue": "bulk"},
+    # Deletes whole ledgers (a million rows a digest): minutes, hourly, and nobody waits for it.
+    "newsletters.tasks.retain_deliveries": {"queue": "long"},
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {

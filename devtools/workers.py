@@ -1,10 +1,11 @@
-"""Celery workers the developer's kit starts: `make run`'s, the test suite's and the benchmarks'.
+"""Celery workers the developer's kit starts: the test suite's and the benchmarks'.
 
-One launcher so the three agree on the command (`celery -A config worker -Q …`, as in production),
-on running each worker in a session of its own (so stopping it stops its prefork pool too) and on
-what "up" and "idle" mean: up is answering a broadcast ping by its name, idle is no task
-reported active. Test and bench workers skip mingle and gossip (syncing with other workers at
-start and after): they work alone, and the sync only slows their start.
+(`make run` runs the Procfile's, as production does.) One launcher so the two agree on the command
+(`celery -A config worker -Q …`, as in production), on running each worker in a session of its own
+(so stopping it stops its prefork pool too) and on what "up" and "idle" mean: up is answering a
+broadcast ping by its name, idle is no task reported active. Test and bench workers skip mingle
+and gossip (syncing with other workers at start and after): they work alone, and the sync only
+slows their start.
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ from typing import Any
 from urllib.parse import quote
 
 ROOT = Path(__file__).resolve().parent.parent
-QUEUES = "transactional,bulk,default"  # the production worker's queues
+# Every queue: one kit worker stands in for all of the Procfile's (transactional, worker, long).
+QUEUES = "transactional,bulk,default,long"
 CELERY = (sys.executable, "-m", "celery")
 
 
@@ -44,7 +46,7 @@ class Worker:
     """One `celery worker` process (and its pool), started in a session of its own.
 
     Output goes to `log_path` (appended, so a restarted worker's log keeps what came before), or
-    to a pipe in `process.stdout` for a caller that shows it (`make run`). A worker without a
+    to a pipe in `process.stdout` for a caller that shows it. A worker without a
     `name` gets Celery's default and cannot be pinged by name: start it with `wait=False`.
     """
 
