@@ -34,6 +34,7 @@ from config.environment import (
     read_webhook_secret,
     redact_email_url,
 )
+from config.observability import logging_config, read_log_format, read_metrics_token, sentry_init
 
 # Lets `admin.ModelAdmin[Model]` and friends be subscripted at run time, as the type hints need.
 django_stubs_ext.monkeypatch()
@@ -368,13 +369,22 @@ STORAGES = {
 }
 
 # --- Logging -----------------------------------------------------------------------------------
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": "INFO"},
-    # Django's default config gives "django" a console handler of its own; with ours on the root
-    # every line would print twice.
-    "loggers": {"django": {"handlers": [], "level": "INFO", "propagate": True}},
-}
+# `text` for people, `json` (one object per line, with digest_id and batch) for a log collector.
+LOG_FORMAT = read_log_format("LOG_FORMAT")
+LOGGING = logging_config(log_format=LOG_FORMAT)
+# django-axes logs four lines at INFO for every staff login; its failures and lockouts are
+# warnings, and those are what an operator needs.
+LOGGING["loggers"]["axes"] = {"level": "WARNING"}
+# Celery would replace the root handler with its own in every worker; keeping ours gives web,
+# workers and beat one format, and workers' lines the digest and batch they are about.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+
+# --- Observability -----------------------------------------------------------------------------
+# /metrics (Prometheus) answers only with `Authorization: Bearer <METRICS_TOKEN>`; unset, it is off.
+METRICS_TOKEN = read_metrics_token("METRICS_TOKEN")
+# Errors of web, workers and beat go to Sentry when SENTRY_DSN is set (nothing is sent otherwise).
+sentry_init(
+    name="SENTRY_DSN",
+    environment=read_str("SENTRY_ENVIRONMENT", default=None)
+    or ("development" if DEBUG else "production"),
+)

@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 
 from config.api import api
+from newsletters.views import metrics
 from operations.two_factor_views import two_factor_enrol, two_factor_verify
 from operations.views import favicon, healthz
 
@@ -11,6 +12,8 @@ admin.site.index_title = "Newsletters, audience and delivery"
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
+    # Prometheus, behind METRICS_TOKEN (newsletters/metrics.py).
+    path("metrics", metrics, name="metrics"),
     path("favicon.ico", favicon, name="favicon"),
     path("api/v1/", api.urls),
     # ESP tracking webhooks (bounces, complaints, unsubscribes): /anymail/<esp>/tracking/.

@@ -7,7 +7,9 @@ Every figure is counted through indexes, so it stays fast at a million readers:
 - the audience per day: consent records by (kind, at) and the suppression list by
   (reason, created_at). Days that are over do not change (records are appended at the time they
   happen), so they are counted once and kept in the cache until midnight; today is counted live;
-- signups by source page: the same consent records, grouped by the page they came from.
+- signups by source page: the same consent records, grouped by the page they came from;
+- all-time counters for /metrics: signup requests by their id, confirmations by (kind, at)
+  with the days before today kept until midnight.
 
 The cache is Redis; when Redis is down everything is counted live (slower, never wrong).
 """
@@ -28,7 +30,7 @@ from django.db.models import Count, QuerySet
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
-from mailinglist.models import ConsentEvent, MailingList, Subscription, Suppression
+from mailinglist.models import ConsentEvent, MailingList, SignupRequest, Subscription, Suppression
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -248,3 +250,34 @@ def signups_by_source(
         merged[page] += n
     ranked = sorted(merged.items(), key=lambda item: (-item[1], item[0]))[:limit]
     return [SourceSignups(source=page, signups=n) for page, n in ranked]
+
+
+# --- All-time counters (for /metrics) ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AudienceCounters:
+    signups: int  # signup requests received, from the form and the API
+    confirmations: int  # double opt-ins completed
+
+
+def audience_counters(*, now: datetime | None = None) -> AudienceCounters:
+    """Signups and confirmations since the product started, counted cheaply enough to scrape.
+
+    Signup requests are deleted a week after they are applied, so they are counted by their id,
+    which every request takes in turn and no deletion gives back (AUTOINCREMENT on SQLite, a
+    sequence on PostgreSQL). Confirmations are consent records, counted through (kind, at).
+    """
+    now = now or timezone.now()
+    today = _day_start(timezone.localdate(now))
+    confirmations = ConsentEvent.objects.filter(kind=Kind.CONFIRM)
+    before_today = _cached(
+        f"confirmations-before:{today.isoformat()}",
+        _seconds_to_midnight(now),
+        lambda: confirmations.filter(at__lt=today).count(),
+    )
+    latest = SignupRequest.objects.order_by("-pk").values_list("pk", flat=True).first()
+    return AudienceCounters(
+        signups=latest or 0,
+        confirmations=before_today + confirmations.filter(at__gte=today).count(),
+    )

@@ -6,6 +6,7 @@ from celery import Task, shared_task
 
 from newsletters import editions, feeds, proofs
 from newsletters.delivery import batch, dispatch, notices, reconciler, retention
+from operations.logcontext import log_context
 
 
 @shared_task(expires=55)
@@ -23,7 +24,8 @@ def prepare_editions() -> None:
 
 @shared_task(acks_late=True, time_limit=120, soft_time_limit=90)
 def send_test_digest(digest_id: int, to_email: str, name: str = "") -> None:
-    proofs.digest_test_send(digest_id=digest_id, to_email=to_email, name=name)
+    with log_context(digest_id=digest_id):
+        proofs.digest_test_send(digest_id=digest_id, to_email=to_email, name=name)
 
 
 @shared_task(expires=14)
@@ -35,26 +37,33 @@ def dispatch_due_digests() -> None:
 @shared_task(acks_late=True, time_limit=60, soft_time_limit=45)
 def notify_publisher(digest_id: int, action: str) -> None:
     # A send ended ("sent") or the engine paused it ("paused"): tell the person who started it.
-    notices.digest_notify_publisher(digest_id=digest_id, action=action)
+    with log_context(digest_id=digest_id):
+        notices.digest_notify_publisher(digest_id=digest_id, action=action)
 
 
 @shared_task(acks_late=True, time_limit=540, soft_time_limit=480)
 def start_digest(digest_id: int) -> None:
     # "Send now" (or an approval of a due digest): start without waiting for the beat tick,
     # which would start it anyway if this task were lost.
-    dispatch.digest_start(digest_id=digest_id)
+    with log_context(digest_id=digest_id):
+        dispatch.digest_start(digest_id=digest_id)
 
 
 @shared_task(bind=True, acks_late=True, time_limit=540, soft_time_limit=480)
 def send_batch(self: Task[..., None], digest_id: int, first_id: int, last_id: int) -> None:
-    batch.batch_send(
-        digest_id=digest_id, first_id=first_id, last_id=last_id, worker=self.request.hostname or ""
-    )
+    # Every line logged while the batch runs names it (LOG_FORMAT=json: digest_id, batch).
+    with log_context(digest_id=digest_id, batch=f"{first_id}-{last_id}"):
+        batch.batch_send(
+            digest_id=digest_id,
+            first_id=first_id,
+            last_id=last_id,
+            worker=self.request.hostname or "",
+        )
 
 
-@shared_task(expires=55)
+@shared_task(expires=25)
 def reconcile_deliveries() -> None:
-    # Beat tick (every minute): expired claims, lost batches, finished digests.
+    # Beat tick (every 30 s): dead claims, lost batches, finished digests.
     reconciler.deliveries_reconcile()
 
 

@@ -1,15 +1,23 @@
 from __future__ import annotations
 
+import logging
+
 from django.contrib.syndication.views import Feed
 from django.core.paginator import Paginator
+from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from newsletters import rendering
 from newsletters.archive import archive_digests
+from newsletters.metrics import metrics_exposition
 from newsletters.models import Digest
+from operations.metrics import metrics_refusal
+
+logger = logging.getLogger(__name__)
 
 
 @require_GET
@@ -50,3 +58,21 @@ class ArchiveFeed(Feed[Digest, None]):
 
     def item_pubdate(self, item: Digest):  # type: ignore[no-untyped-def]
         return item.sent_at
+
+
+@never_cache
+@require_GET
+def metrics(request: HttpRequest) -> HttpResponse:
+    """Prometheus metrics for the whole cluster; 404 unless METRICS_TOKEN is set, 401 without it."""
+    refusal = metrics_refusal(request)
+    if refusal is not None:
+        return refusal
+    try:
+        body, content_type = metrics_exposition(accept=request.headers.get("Accept", ""))
+    except DatabaseError as exc:
+        # Prometheus records the failed scrape (`up` is 0); a 503 says why without a traceback.
+        logger.warning("Metrics scrape without the database: %s", exc)
+        return HttpResponse(
+            "The database did not answer.\n", status=503, content_type="text/plain; charset=utf-8"
+        )
+    return HttpResponse(body, content_type=content_type)

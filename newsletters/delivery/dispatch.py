@@ -9,6 +9,7 @@ from django.utils import timezone
 from newsletters.delivery import snapshot
 from newsletters.delivery.ledger import State, digest_event
 from newsletters.models import Digest
+from operations.logcontext import log_context
 
 
 def digests_dispatch_due(*, now: datetime | None = None) -> list[int]:
@@ -17,7 +18,12 @@ def digests_dispatch_due(*, now: datetime | None = None) -> list[int]:
     due = Digest.objects.filter(state=State.SCHEDULED, send_at__lte=moment).values_list(
         "pk", flat=True
     )
-    return [digest_id for digest_id in list(due[:100]) if digest_start(digest_id=digest_id)]
+    started = []
+    for digest_id in list(due[:100]):
+        with log_context(digest_id=digest_id):  # what its start logs names it
+            if digest_start(digest_id=digest_id):
+                started.append(digest_id)
+    return started
 
 
 def digest_start(*, digest_id: int) -> bool:

@@ -13,6 +13,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from newsletters.delivery.failure_kinds import failures_by_kind
 from newsletters.delivery.figures import digest_ledger_outcomes
 from newsletters.delivery.progress import digest_counts, digest_possible_duplicates
 from newsletters.models import Delivery, Digest
@@ -38,7 +39,9 @@ def deliveries_retain(*, older_than: timedelta | None = None, limit: int = 50) -
             counts["possible_duplicates"] = digest_possible_duplicates(digest_id=digest_id)
             # Hard bounces and complaints are known only from the rows: kept for the rates.
             counts.update(digest_ledger_outcomes(digest_id=digest_id))
-            Digest.objects.filter(pk=digest_id).update(retained_counts=counts)
+            # Failures by kind, so the failure counters of /metrics do not move when rows go.
+            kept = {**counts, "failed_kinds": failures_by_kind(digest_ids=[digest_id])}
+            Digest.objects.filter(pk=digest_id).update(retained_counts=kept)
             Delivery.objects.filter(digest_id=digest_id).delete()
         done += 1
     return done

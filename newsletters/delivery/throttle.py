@@ -21,9 +21,11 @@ from __future__ import annotations
 import functools
 
 import redis
+from django.conf import settings
 from redis.commands.core import Script
 
 from operations.redis_client import redis_client
+from operations.transport import SMTP_BACKEND
 
 KEY_PREFIX = "newsdesk:throttle:"
 # Burst capacity in seconds of rate: 25 ms keeps every 1-second window under 1.025 R.
@@ -148,6 +150,13 @@ def throttle_slow_down(
     if hold_seconds <= 0:
         raise ValueError("hold_seconds must be positive")
     _run("slow_down", backend_key, factor, hold_seconds, SLOW_DOWN_GRACE, MIN_FACTOR, IDLE_TTL)
+
+
+def throttle_backend_key() -> str:
+    """The bucket of the server EMAIL_URL names, shared by every worker that sends to it."""
+    if settings.EMAIL_BACKEND == SMTP_BACKEND:
+        return f"smtp:{settings.EMAIL_HOST}:{settings.EMAIL_PORT}"
+    return str(settings.EMAIL_BACKEND)
 
 
 def throttle_effective_rate(*, backend_key: str, rate: float) -> float:
