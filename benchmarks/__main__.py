@@ -15,6 +15,8 @@ def _plan(args: argparse.Namespace) -> list[tuple[str, list[str]]]:
     return [
         # The limit (raw smtplib into a fast sink) and the end-to-end send, in the same run.
         ("send_path", ["--n", str(args.n)]),
+        # What recording each accepted message at once costs (the crash bound's price).
+        ("ledger_record", []),
         ("render_path", []),
         ("signup_path", []),
         ("throttle_rate", []),

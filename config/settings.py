@@ -185,7 +185,10 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
-CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
+# When the broker connection drops, a running batch carries on (its database work does not need
+# Redis) and stops by itself if Redis stays away long enough that its claim may lapse
+# (newsletters/delivery/claims.py). Cancelling it would kill its pool process mid-message.
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = False
 CELERY_TASK_SOFT_TIME_LIMIT = 240
 CELERY_TASK_TIME_LIMIT = 300
 # The Redis transport re-delivers a task that is not acknowledged within visibility_timeout.
@@ -222,7 +225,8 @@ CELERY_BEAT_SCHEDULE = {
     "poll-feeds": {"task": "newsletters.tasks.poll_feeds", "schedule": 60.0},
     "prepare-editions": {"task": "newsletters.tasks.prepare_editions", "schedule": 60.0},
     "dispatch-due-digests": {"task": "newsletters.tasks.dispatch_due_digests", "schedule": 15.0},
-    "reconcile-deliveries": {"task": "newsletters.tasks.reconcile_deliveries", "schedule": 60.0},
+    # Every 30 s: rows of a dead worker go back within a minute of its death.
+    "reconcile-deliveries": {"task": "newsletters.tasks.reconcile_deliveries", "schedule": 30.0},
     "retain-deliveries": {"task": "newsletters.tasks.retain_deliveries", "schedule": 3600.0},
 }
 CELERY_TIMEZONE = "UTC"
@@ -266,6 +270,10 @@ DELIVERY_RETENTION_DAYS = 30
 # further one twice as long up to an hour. A setting (not an environment variable) so the tests'
 # workers can shorten it.
 DELIVERY_RETRY_BASE_SECONDS = 60
+# After a fault that is the server's or ours rather than a reader's (unreachable, refusing our
+# login), every batch for that server waits this long before trying again; attempts are not
+# counted. A setting for the same reason.
+DELIVERY_HALT_SECONDS = 60
 # Messages per second for all workers together (a shared token bucket in Redis); 0 = unlimited.
 SEND_RATE = read_float("SEND_RATE", default=0.0)
 # CAN-SPAM and most ESPs require a physical postal address in every bulk mail.

@@ -139,17 +139,23 @@ class SmtpSink:
         self._attempts: defaultdict[str, list[float]] = defaultdict(list)
         self._data_attempts: defaultdict[str, int] = defaultdict(int)
         self._counters = {"accepted": 0, "temp_failed": 0, "perm_failed": 0, "dropped": 0}
-        self._controller = Controller(_Handler(self), hostname="127.0.0.1", port=self.port)
+        self._controller: Controller | None = None
 
     @property
     def url(self) -> str:
         return f"smtp://127.0.0.1:{self.port}"
 
     def start(self) -> None:
+        """Listen on `port`; after stop(), again on the same port, keeping what was received."""
+        # A controller's event loop is closed by stop(): a server that comes back needs a new one.
+        self._controller = Controller(_Handler(self), hostname="127.0.0.1", port=self.port)
         self._controller.start()
 
     def stop(self) -> None:
-        self._controller.stop()
+        """Stop listening (connections are refused until start()); stopping twice is harmless."""
+        if self._controller is not None:
+            self._controller.stop()
+            self._controller = None
 
     def set_faults(
         self,

@@ -1,27 +1,29 @@
 """One batch of a digest's ledger: claim the rows, re-check each reader, send, record.
 
 A batch claims its block's due pending rows by one conditional UPDATE (so two copies of a batch
-task send each message once), then works through them a group at a time: the digest's state
-and whether each reader may still be mailed (mailinglist.audience: subscribed, not pausing, not
-suppressed) are checked again right before the group goes out, every message is sent over the
-process's one connection, and the group's outcomes are written as soon as it is done — failures
-at once, successes in one statement per group. What a worker held when it died is found by the
-reconciler (reconciler.py), never lost.
+task send each message once), under a token that a keeper (claims.py) keeps alive in Redis while
+the batch runs. It then works through the rows a group at a time: the digest's state and whether
+each reader may still be mailed (mailinglist.audience: subscribed, not pausing, not suppressed)
+are checked again right before the group goes out, every message is sent over the process's one
+connection, and each outcome is written the moment the server gives it. So at any instant at
+most one message per connection has been accepted without being recorded — the one on the wire —
+and it is the lowest row the claim still holds, which is the one the reconciler marks as a
+possible duplicate when it takes back a dead worker's rows (reconciler.py).
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import random
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 import redis
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import connection
 from django.db.models import Q
 from django.utils import timezone
 
@@ -29,7 +31,7 @@ from mailinglist import audience
 from mailinglist.models import Suppression
 from mailinglist.subscriptions import suppression_add
 from newsletters import rendering
-from newsletters.delivery import messages, throttle
+from newsletters.delivery import claims, messages, throttle
 from newsletters.delivery.ledger import (
     BatchRange,
     digest_event,
@@ -46,15 +48,11 @@ State = Digest.State
 Row = Delivery.State
 
 # Re-check subscriptions this many rows at a time, just before sending them: an unsubscribe
-# that commits mid-batch is honoured within one group. Also the most messages a killed worker
-# can have sent without recording them (they are then marked as possible duplicates).
+# that commits mid-batch is honoured within one group.
 GROUP_SIZE = 20
 MAX_ATTEMPTS = 8
 # The first retry waits settings.DELIVERY_RETRY_BASE_SECONDS; each further one twice as long.
 RETRY_MAX_SECONDS = 3600
-# After a fault that is the server's or ours rather than a reader's (unreachable, refusing our
-# login), every batch for that server waits this long before trying again.
-HALT_SECONDS = 60
 
 
 @dataclass
@@ -73,32 +71,30 @@ class _Halted(Exception):
         self.outcome = outcome
 
 
-@dataclass
-class _SentRows:
-    """Rows the server accepted, written together when their group is done."""
+class _ClaimLost(Exception):
+    """The claim's key could not be refreshed: another worker may now own these rows."""
 
-    rows: list[tuple[str, Any, int, str]] = field(default_factory=list)
 
-    def add(self, *, row: Delivery, message_id: str, sent_at: Any) -> None:
-        self.rows.append((message_id, sent_at, row.pk, row.claimed_by))
-
-    def flush(self) -> int:
-        if not self.rows:
-            return 0
-        table = Delivery._meta.db_table
-        # One statement for the group; conditional on the claim, so a row the reconciler took
-        # back (or a webhook already failed) is left as it is.
-        with transaction.atomic(), connection.cursor() as cursor:
-            cursor.executemany(
-                f"""
-                UPDATE {table} SET state = '{Row.SENT}', attempts = attempts + 1,
-                    message_id = %s, sent_at = %s, last_error = '', claimed_by = ''
-                WHERE id = %s AND claimed_by = %s AND state = '{Row.SENDING}'
-                """,  # noqa: S608 - table and states are our own constants; values are parameters
-                self.rows,
-            )
-        written, self.rows = len(self.rows), []
-        return written
+def _sent_record(*, row: Delivery, message_id: str) -> int:
+    """Record one accepted message at once, conditional on the claim still being ours."""
+    table = Delivery._meta.db_table
+    # One statement, committed on its own (autocommit): a row the reconciler took back, or a
+    # webhook already failed, is left as it is.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            UPDATE {table} SET state = '{Row.SENT}', attempts = attempts + 1,
+                message_id = %s, sent_at = %s, last_error = '', claimed_by = ''
+            WHERE id = %s AND claimed_by = %s AND state = '{Row.SENDING}'
+            """,  # noqa: S608 - table and states are our own constants; values are parameters
+            [
+                message_id,
+                connection.ops.adapt_datetimefield_value(timezone.now()),
+                row.pk,
+                row.claimed_by,
+            ],
+        )
+        return int(cursor.rowcount)
 
 
 _templates: dict[tuple[int, str], messages.MessageTemplate] = {}
@@ -130,12 +126,12 @@ def retry_at(attempts: int) -> datetime:
 
 def batch_send(*, digest_id: int, first_id: int, last_id: int, worker: str = "") -> BatchResult:
     """Send the due pending rows in [first_id, last_id] of a sending digest, recording each."""
-    try:
-        return _batch_run(digest_id=digest_id, first_id=first_id, last_id=last_id, worker=worker)
-    finally:
-        # However the batch ended, it is no longer queued: the reconciler may queue it again if
-        # rows of its block are still (or again) owed.
+    # The block is no longer queued once a worker has it: whatever happens to this run (a
+    # crash, the database or Redis gone), the reconciler may queue it again if rows of it are
+    # still, or again, owed; a copy queued meanwhile finds the rows claimed and does nothing.
+    with contextlib.suppress(redis.RedisError):
         redis_client().delete(queued_key(BatchRange(digest_id, first_id, last_id)))
+    return _batch_run(digest_id=digest_id, first_id=first_id, last_id=last_id, worker=worker)
 
 
 def _batch_run(*, digest_id: int, first_id: int, last_id: int, worker: str) -> BatchResult:
@@ -146,20 +142,35 @@ def _batch_run(*, digest_id: int, first_id: int, last_id: int, worker: str) -> B
     if _halted_until() is not None:
         return result  # the server is down or refusing us: the reconciler re-queues later
     token = f"{worker or 'worker'}:{uuid.uuid4().hex[:12]}"
-    now = timezone.now()
+    with claims.ClaimKeeper(token) as keeper:
+        _claimed_send(
+            digest=digest, first_id=first_id, last_id=last_id, keeper=keeper, result=result
+        )
+    digest_finish_if_done(digest_id=digest_id)
+    return result
+
+
+def _claimed_send(
+    *, digest: Digest, first_id: int, last_id: int, keeper: claims.ClaimKeeper, result: BatchResult
+) -> None:
+    digest_id, now = digest.pk, timezone.now()
     claimed = Delivery.objects.filter(
         Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now),
         digest_id=digest_id,
         pk__gte=first_id,
         pk__lte=last_id,
         state=Row.PENDING,
-    ).update(state=Row.SENDING, claimed_by=token, claimed_at=now)
+    ).update(state=Row.SENDING, claimed_by=keeper.token, claimed_at=now)
     if not claimed:
-        return result
+        return
     template = _template(digest)
     # The block's own rows (by primary key range), then the claim: an index range of one batch.
     mine = Delivery.objects.filter(
-        digest_id=digest_id, pk__gte=first_id, pk__lte=last_id, claimed_by=token, state=Row.SENDING
+        digest_id=digest_id,
+        pk__gte=first_id,
+        pk__lte=last_id,
+        claimed_by=keeper.token,
+        state=Row.SENDING,
     )
     rows = list(mine.select_related("subscriber").order_by("pk"))
     wait_until: datetime | None = None
@@ -168,10 +179,14 @@ def _batch_run(*, digest_id: int, first_id: int, last_id: int, worker: str) -> B
             if _digest_state(digest_id) != State.SENDING:
                 break
             group = rows[start : start + GROUP_SIZE]
-            _group_send(digest=digest, template=template, rows=group, result=result)
+            _group_send(digest=digest, template=template, rows=group, keeper=keeper, result=result)
     except throttle.ThrottleUnavailable:
         # Redis is down: stop; the rows go back to pending and are retried later.
         logger.warning("Throttle unavailable (REDIS_URL); batch of digest %s stopped", digest_id)
+    except _ClaimLost:
+        logger.warning(
+            "Claim %s lost (REDIS_URL); batch of digest %s stopped", keeper.token, digest_id
+        )
     except _Halted as halted:
         result.halted = halted.outcome.error
         wait_until = _halt(digest_id=digest_id, outcome=halted.outcome)
@@ -184,50 +199,46 @@ def _batch_run(*, digest_id: int, first_id: int, last_id: int, worker: str) -> B
             result.released = mine.update(
                 state=Row.PENDING, claimed_by="", next_attempt_at=wait_until
             )
-    digest_finish_if_done(digest_id=digest_id)
-    return result
 
 
 def _group_send(
-    *, digest: Digest, template: messages.MessageTemplate, rows: list[Delivery], result: BatchResult
+    *,
+    digest: Digest,
+    template: messages.MessageTemplate,
+    rows: list[Delivery],
+    keeper: claims.ClaimKeeper,
+    result: BatchResult,
 ) -> None:
     allowed = _still_allowed(digest=digest, rows=rows)
-    sent = _SentRows()
-    try:
-        for row in rows:
-            if row.subscriber_id not in allowed:
-                Delivery.objects.filter(pk=row.pk, claimed_by=row.claimed_by).update(
-                    state=Row.SKIPPED,
-                    last_error=_skip_reason(digest=digest, row=row),
-                    claimed_by="",
-                )
-                result.skipped += 1
-                continue
-            recipient = messages.recipient_values(
-                template=template, subscriber=row.subscriber, mailing_list=digest.mailing_list
+    for row in rows:
+        if row.subscriber_id not in allowed:
+            Delivery.objects.filter(pk=row.pk, claimed_by=row.claimed_by).update(
+                state=Row.SKIPPED,
+                last_error=_skip_reason(digest=digest, row=row),
+                claimed_by="",
             )
-            _throttle_wait()
-            outcome = transport.message_send(
-                from_address=template.envelope_from,
-                to=row.subscriber.email,
-                raw=messages.message_bytes(template=template, recipient=recipient),
-                # Echoed back by ESP tracking webhooks, which find the ledger row by it.
-                metadata={"digest": str(digest.pk), "delivery": str(row.pk)},
-            )
-            if outcome.slow_down:
-                throttle.throttle_slow_down(backend_key=_backend_key())
-            if outcome.ok:
-                sent.add(
-                    row=row,
-                    message_id=recipient.values[rendering.SLOT_MESSAGE_ID].decode(),
-                    sent_at=connection.ops.adapt_datetimefield_value(timezone.now()),
-                )
-            else:
-                _record_failure(row=row, outcome=outcome, result=result)
-    finally:
-        # Written even when the group stops part-way (a halt, a paused throttle): whatever the
-        # server accepted is recorded before anything else happens.
-        result.sent += sent.flush()
+            result.skipped += 1
+            continue
+        if keeper.lost:
+            raise _ClaimLost
+        recipient = messages.recipient_values(
+            template=template, subscriber=row.subscriber, mailing_list=digest.mailing_list
+        )
+        _throttle_wait()
+        outcome = transport.message_send(
+            from_address=template.envelope_from,
+            to=row.subscriber.email,
+            raw=messages.message_bytes(template=template, recipient=recipient),
+            # Echoed back by ESP tracking webhooks, which find the ledger row by it.
+            metadata={"digest": str(digest.pk), "delivery": str(row.pk)},
+        )
+        if outcome.slow_down:
+            throttle.throttle_slow_down(backend_key=throttle.throttle_backend_key())
+        if outcome.ok:
+            message_id = recipient.values[rendering.SLOT_MESSAGE_ID].decode()
+            result.sent += _sent_record(row=row, message_id=message_id)
+        else:
+            _record_failure(row=row, outcome=outcome, result=result)
 
 
 def _still_allowed(*, digest: Digest, rows: list[Delivery]) -> set[int]:
@@ -261,7 +272,7 @@ def _record_failure(*, row: Delivery, outcome: transport.Outcome, result: BatchR
         rows.update(
             state=Row.PENDING,
             last_error=outcome.error,
-            next_attempt_at=timezone.now() + timedelta(seconds=HALT_SECONDS),
+            next_attempt_at=timezone.now() + timedelta(seconds=settings.DELIVERY_HALT_SECONDS),
             claimed_by="",
         )
         raise _Halted(outcome)
@@ -287,7 +298,7 @@ def _record_failure(*, row: Delivery, outcome: transport.Outcome, result: BatchR
 
 
 def _halt_key() -> str:
-    return f"newsdesk:halted:{_backend_key()}"
+    return f"newsdesk:halted:{throttle.throttle_backend_key()}"
 
 
 def _halted_until() -> str | None:
@@ -301,24 +312,18 @@ def _halted_until() -> str | None:
 def _halt(*, digest_id: int, outcome: transport.Outcome) -> datetime:
     """Hold every batch for this server for a while; pause the digest if a person must act."""
     logger.warning("Sending of digest %s halted: %s", digest_id, outcome.error)
-    redis_client().set(_halt_key(), outcome.error[:200], ex=HALT_SECONDS)
+    redis_client().set(_halt_key(), outcome.error[:200], ex=settings.DELIVERY_HALT_SECONDS)
     if outcome.pause and Digest.objects.filter(pk=digest_id, state=State.SENDING).update(
         state=State.PAUSED, updated_at=timezone.now()
     ):
         digest_event(digest_id, "paused", detail=f"Paused automatically: {outcome.error}")
         publisher_notify(digest_id=digest_id, action="paused")
-    return timezone.now() + timedelta(seconds=HALT_SECONDS)
-
-
-def _backend_key() -> str:
-    # One bucket per mail server (or ESP backend), shared by every worker that sends to it.
-    if settings.EMAIL_BACKEND == transport.SMTP_BACKEND:
-        return f"smtp:{settings.EMAIL_HOST}:{settings.EMAIL_PORT}"
-    return str(settings.EMAIL_BACKEND)
+    return timezone.now() + timedelta(seconds=settings.DELIVERY_HALT_SECONDS)
 
 
 def _throttle_wait() -> None:
     # Waiting here is the throttle's whole point (SEND_RATE is shared by all workers); the
     # waits are a token's worth, fractions of a second.
-    while (wait := throttle.throttle_take(backend_key=_backend_key(), rate=settings.SEND_RATE)) > 0:
+    bucket = throttle.throttle_backend_key()
+    while (wait := throttle.throttle_take(backend_key=bucket, rate=settings.SEND_RATE)) > 0:
         time.sleep(wait)

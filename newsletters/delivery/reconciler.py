@@ -1,19 +1,25 @@
-"""The reconciler: the beat's safety net under the sending engine (every minute).
+"""The reconciler: the beat's safety net under the sending engine (every 30 seconds).
 
-Rows claimed by a worker that died go back to pending once their lease runs out; a digest whose
-snapshot was interrupted is snapshotted again; blocks of owed rows whose task Redis lost are
-queued again; and a digest becomes `sent` only when nothing is pending or sending.
+Rows claimed by a batch that is gone go back to pending: as soon as Redis shows its claim is no
+longer kept alive (claims.py: a dead host, a killed process, a batch ended by an error), or, when
+Redis cannot tell, once the ledger's lease runs out. Of each such claim only its lowest row can
+have left without its outcome being written (a batch records every message as the server accepts
+it, in row order), so only that row is marked as a possible duplicate. A digest whose snapshot
+was interrupted is snapshotted again; blocks of owed rows whose task Redis lost are queued again,
+ahead of the digest's other work; and a digest becomes `sent` only when nothing is pending or
+sending.
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from celery import current_app
-from django.db.models import F
+from django.db.models import F, Min
 from django.utils import timezone
 
-from newsletters.delivery.fanout import batches_enqueue
+from newsletters.delivery import claims
+from newsletters.delivery.fanout import RECOVERED_PRIORITY, batches_enqueue
 from newsletters.delivery.ledger import LEASE, digest_finish_if_done
 from newsletters.delivery.snapshot import digest_snapshot
 from newsletters.models import Delivery, Digest
@@ -24,22 +30,10 @@ Row = Delivery.State
 
 
 def deliveries_reconcile(*, lease: timedelta = LEASE) -> dict[str, int]:
-    """The beat's safety net: expired claims to pending, lost work re-queued, digests finished."""
+    """The beat's safety net: dead claims to pending, lost work re-queued, digests finished."""
     _queues_declare()
     now = timezone.now()
-    stale = Delivery.objects.filter(state=Row.SENDING, claimed_at__lt=now - lease)
-    # A batch whose worker died never cleared its "queued" marker: clear it so the block is
-    # queued again below.
-    for digest_id in set(stale.values_list("digest_id", flat=True)):
-        _queued_markers_clear(digest_id=digest_id)
-    # The worker may have sent some of these before it died: count it on the row, so a reader
-    # who gets the digest twice is found in the ledger (and in the digest's admin page).
-    expired = stale.update(
-        state=Row.PENDING,
-        claimed_by="",
-        expired_claims=F("expired_claims") + 1,
-        last_error="The worker sending this died; sent again (the reader may have it twice).",
-    )
+    expired = _dead_claims_release(now=now, lease=lease)
     resnapshot = list(
         Digest.objects.filter(
             state=State.SENDING, snapshot_at__isnull=True, updated_at__lt=now - timedelta(minutes=2)
@@ -53,7 +47,7 @@ def deliveries_reconcile(*, lease: timedelta = LEASE) -> dict[str, int]:
     ).values_list("pk", flat=True):
         # Batches are idempotent (rows are claimed), so re-queuing work that is in fact still
         # queued costs a no-op task, never a second message.
-        requeued += batches_enqueue(digest_id=digest_id)
+        requeued += batches_enqueue(digest_id=digest_id, priority=RECOVERED_PRIORITY)
         finished += digest_finish_if_done(digest_id=digest_id)
     return {
         "expired": expired,
@@ -61,6 +55,33 @@ def deliveries_reconcile(*, lease: timedelta = LEASE) -> dict[str, int]:
         "requeued": requeued,
         "finished": finished,
     }
+
+
+def _dead_claims_release(*, now: datetime, lease: timedelta) -> int:
+    """Put the rows of every claim nobody holds any more back to pending; returns how many."""
+    sending = Delivery.objects.filter(state=Row.SENDING)
+    held = dict(sending.values_list("claimed_by").annotate(since=Min("claimed_at")))
+    if not held:
+        return 0
+    dead = claims.claims_dead(held) or set()
+    dead |= {token for token, since in held.items() if since is not None and since < now - lease}
+    if not dead:
+        return 0
+    stale = sending.filter(claimed_by__in=dead)
+    # The worker may have sent the lowest row of each claim before it died (it was on the wire):
+    # count it on the row, so a reader who gets the digest twice is found in the ledger (and on
+    # the digest's admin page). The claim's other rows had not been tried.
+    on_the_wire = list(stale.values("claimed_by").annotate(first=Min("pk")).values_list("first"))
+    stale.filter(pk__in=[pk for (pk,) in on_the_wire]).update(
+        expired_claims=F("expired_claims") + 1,
+        last_error="The worker sending this died; sent again (the reader may have it twice).",
+    )
+    # A dead worker may also have taken other blocks' tasks without starting them; their
+    # markers would hold those blocks back until the broker hands the tasks out again (15 min).
+    # Cleared, every owed block is queued again below, ahead of the digest's other work.
+    for digest_id in set(stale.values_list("digest_id", flat=True)):
+        _queued_markers_clear(digest_id=digest_id)
+    return stale.update(state=Row.PENDING, claimed_by="")
 
 
 def _queued_markers_clear(*, digest_id: int) -> None:

@@ -150,44 +150,6 @@ def test_cancel_mid_send(celery_worker: Worker, smtp_sink: SmtpSink) -> None:
     assert counts["sent"] + counts["skipped"] == counts["total"] == 1500
 
 
-def test_a_worker_killed_twice_mid_send_loses_nobody_and_its_duplicates_are_in_the_ledger(
-    celery_worker: Worker, smtp_sink: SmtpSink
-) -> None:
-    digest = _started(2000)
-    in_flight: set[str] = set()
-    for threshold in (300, 900):
-        wait_until(lambda: _sent_count(digest) >= threshold)  # noqa: B023 - used at once
-        celery_worker.kill()  # SIGKILL to the main process and its pool, mid-batch
-        killed_at = timezone.now()
-        # Whatever it held when it died is all that can have gone out without being recorded.
-        in_flight |= set(
-            Delivery.objects.filter(digest=digest, state=Row.SENDING).values_list(
-                "subscriber__email", flat=True
-            )
-        )
-        celery_worker.start()
-        # The dead worker's rows stay claimed until their lease runs out; the reconciler (beat,
-        # every minute) then puts them back. Here the lease ends at the kill, not ten minutes on,
-        # so only the dead worker's claims expire, never the new worker's.
-        reconciler.deliveries_reconcile(lease=timezone.now() - killed_at)
-
-    _done(digest)
-
-    received = _per_recipient(smtp_sink)
-    assert len(received) == 2000  # nobody lost
-    duplicated = {email for email, n in received.items() if n > 1}
-    assert duplicated <= in_flight
-    flagged = set(
-        Delivery.objects.filter(digest=digest, expired_claims__gt=0).values_list(
-            "subscriber__email", flat=True
-        )
-    )
-    assert in_flight and flagged == in_flight  # every row the dead worker held is marked
-    assert duplicated <= flagged  # so every duplicate is visible in the ledger
-    assert progress.digest_possible_duplicates(digest_id=digest.pk) == len(flagged)
-    assert progress.digest_counts(digest_id=digest.pk)["sent"] == 2000
-
-
 def test_redis_flushed_mid_send_loses_nobody_and_resends_nothing(
     celery_worker: Worker, smtp_sink: SmtpSink
 ) -> None:
