@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 from hypothesis import assume, given
@@ -22,31 +20,11 @@ from config.environment import (
     redact_email_url,
     redact_url,
 )
-
-ROOT = Path(__file__).resolve().parents[2]
-PRODUCTION = {
-    "DEBUG": "off",
-    "SECRET_KEY": "x" * 50,
-    "SITE_URL": "https://news.example.com",
-    "MAILING_ADDRESS": "1 Example Street",
-    "DEFAULT_FROM_EMAIL": "The Example News <newsletter@news.example.com>",
-    # A developer's .env (which `make run` writes) must not fill in what a test leaves unset.
-    "ENV_FILE": os.devnull,
-}
+from tests.config.settings_process import PRODUCTION, python_run
 
 
 def _manage(env_overrides: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if k not in PRODUCTION and k not in env_overrides}
-    env.update(env_overrides)
-    env = {k: v for k, v in env.items() if v != "<unset>"}
-    return subprocess.run(
-        [sys.executable, "manage.py", *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    return python_run(env_overrides, "manage.py", *args)
 
 
 def test_production_settings_load_when_everything_is_given() -> None:

@@ -6,7 +6,6 @@ import gzip
 import json
 import os
 import subprocess
-import sys
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -15,25 +14,13 @@ from typing import Any
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-PRODUCTION = {
-    "DEBUG": "off",
-    "SECRET_KEY": "x" * 50,
-    "SITE_URL": "https://news.example.com",
-    "MAILING_ADDRESS": "1 Example Street",
-    "DEFAULT_FROM_EMAIL": "The Example News <newsletter@news.example.com>",
-    # A developer's .env (which `make run` writes) must not fill in what a test leaves unset.
-    "ENV_FILE": os.devnull,
-}
+from tests.config.settings_process import PRODUCTION, python_run
+
 OURS = ("LOG_FORMAT", "METRICS_TOKEN", "SENTRY_DSN", "SENTRY_ENVIRONMENT")
 
 
 def _run(env_overrides: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if k not in PRODUCTION and k not in OURS}
-    env.update(env_overrides)
-    return subprocess.run(
-        [sys.executable, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=90
-    )
+    return python_run(env_overrides, *args, clear=OURS)
 
 
 @pytest.mark.parametrize(

@@ -11,10 +11,11 @@ from django.utils import timezone
 
 from devtools.smtp_sink import SmtpSink
 from devtools.workers import Worker
-from mailinglist.models import MailingList, Subscriber, Subscription
+from mailinglist.models import Subscriber, Subscription
 from newsletters import scheduling
 from newsletters.delivery import controls, dispatch, progress, reconciler
 from newsletters.models import Delivery, Digest
+from tests.integration.cluster import readers_add
 from tests.newsletters.digests import make_digest
 from tests.polling import wait_until
 
@@ -22,21 +23,9 @@ pytestmark = pytest.mark.integration
 Row = Delivery.State
 
 
-def _audience(mailing_list: MailingList, count: int) -> list[Subscriber]:
-    subscribers = Subscriber.objects.bulk_create(
-        Subscriber(email=f"reader{n}@example.com", public_id=f"pid-{mailing_list.pk}-{n}")
-        for n in range(count)
-    )
-    Subscription.objects.bulk_create(
-        Subscription(subscriber=s, mailing_list=mailing_list, state=Subscription.State.ACTIVE)
-        for s in subscribers
-    )
-    return list(Subscriber.objects.order_by("pk"))
-
-
 def _started(count: int, *, stories: int = 3) -> Digest:
     digest = make_digest(stories=stories)
-    _audience(digest.mailing_list, count)
+    readers_add(digest.mailing_list, count, prefix="reader")
     scheduling.digest_schedule(digest_id=digest.pk, send_at=timezone.now(), by=None)
     assert dispatch.digests_dispatch_due() == [digest.pk]  # what the beat tick does
     return digest
@@ -176,7 +165,7 @@ def test_a_digest_scheduled_ahead_goes_out_once_when_due(
     # No ETA task waits in Redis (where visibility_timeout would re-deliver it): send_at is a row
     # that each beat tick looks at, so however far ahead, it starts once, when due.
     digest = make_digest(stories=1)
-    _audience(digest.mailing_list, 50)
+    readers_add(digest.mailing_list, 50, prefix="reader")
     scheduling.digest_schedule(
         digest_id=digest.pk, send_at=timezone.now() + timedelta(seconds=2), by=None
     )
