@@ -1,7 +1,7 @@
 """What recording each accepted message at once costs, against recording a group of 20 together.
 
 A batch writes a message's outcome the moment the server accepts it (newsletters/delivery/
-batch.py `_sent_record`): one UPDATE, committed on its own, so that a worker killed mid-send
+record.py): one UPDATE, committed on its own, so that a worker killed mid-send
 leaves at most the message on the wire unrecorded. Before, a group of 20 outcomes was written
 by one `executemany` in one transaction. This times both on the same ledger rows (claimed,
 as a batch holds them), on a fresh SQLite file or, with DATABASE_URL=postgres://…, a database
@@ -56,7 +56,7 @@ def main() -> None:
 def _measure(*, n: int, runs: int) -> tuple[float, float]:
     from django.db import connection, transaction
 
-    from newsletters.delivery import batch, snapshot
+    from newsletters.delivery import record, snapshot
     from newsletters.models import Delivery
 
     mailing_list = send_setup.mailing_list_create()
@@ -79,7 +79,9 @@ def _measure(*, n: int, runs: int) -> tuple[float, float]:
 
     def each(rows: list[Delivery]) -> None:
         for row in rows:
-            batch._sent_record(row=row, message_id=f"<{row.pk}@bench>")
+            record.sent_record(
+                row_id=row.pk, claimed_by=row.claimed_by, message_id=f"<{row.pk}@bench>"
+            )
 
     def grouped(rows: list[Delivery]) -> None:
         for start in range(0, len(rows), GROUP):
@@ -93,10 +95,10 @@ def _measure(*, n: int, runs: int) -> tuple[float, float]:
 
     timings: dict[str, list[float]] = {"each": [], "grouped": []}
     for run in range(runs):
-        for name, record in (("each", each), ("grouped", grouped)):
+        for name, way in (("each", each), ("grouped", grouped)):
             rows = claimed(f"bench:{name}{run}")
             started = time.perf_counter()
-            record(rows)
+            way(rows)
             timings[name].append((time.perf_counter() - started) / len(rows) * 1e6)
             assert ledger.filter(state="sent").count() == n, name
     return median(timings["each"]), median(timings["grouped"])

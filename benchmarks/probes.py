@@ -164,7 +164,7 @@ STEPS: dict[str, tuple[str, list[str]]] = {
     "record": (
         "ledger: recording outcomes",
         [
-            "newsletters.delivery.batch:_sent_record",
+            "newsletters.delivery.record:sent_record",
             "newsletters.delivery.batch:_record_failure",
             "newsletters.delivery.batch:_record",
             "newsletters.sending:_record",

@@ -30,6 +30,7 @@ def bench_environment(*, port: int, tmp: Path, bench_id: str) -> None:
             "SITE_URL": f"http://127.0.0.1:{port}",
             "ALLOWED_HOSTS": "127.0.0.1",
             "MAILING_ADDRESS": "Bench, 1 Example Street, Springfield",
+            "DEFAULT_FROM_EMAIL": "Bench <newsletter@news.example.com>",
         }
     )
     os.environ.setdefault("DATABASE_URL", f"sqlite:///{tmp / 'bench.sqlite3'}")

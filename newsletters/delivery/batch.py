@@ -31,7 +31,7 @@ from mailinglist import audience
 from mailinglist.models import Suppression
 from mailinglist.subscriptions import suppression_add
 from newsletters import rendering
-from newsletters.delivery import claims, messages, throttle
+from newsletters.delivery import claims, messages, record, throttle
 from newsletters.delivery.ledger import (
     BatchRange,
     digest_event,
@@ -73,28 +73,6 @@ class _Halted(Exception):
 
 class _ClaimLost(Exception):
     """The claim's key could not be refreshed: another worker may now own these rows."""
-
-
-def _sent_record(*, row: Delivery, message_id: str) -> int:
-    """Record one accepted message at once, conditional on the claim still being ours."""
-    table = Delivery._meta.db_table
-    # One statement, committed on its own (autocommit): a row the reconciler took back, or a
-    # webhook already failed, is left as it is.
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"""
-            UPDATE {table} SET state = '{Row.SENT}', attempts = attempts + 1,
-                message_id = %s, sent_at = %s, last_error = '', claimed_by = ''
-            WHERE id = %s AND claimed_by = %s AND state = '{Row.SENDING}'
-            """,  # noqa: S608 - table and states are our own constants; values are parameters
-            [
-                message_id,
-                connection.ops.adapt_datetimefield_value(timezone.now()),
-                row.pk,
-                row.claimed_by,
-            ],
-        )
-        return int(cursor.rowcount)
 
 
 _templates: dict[tuple[int, str], messages.MessageTemplate] = {}
@@ -235,8 +213,11 @@ def _group_send(
         if outcome.slow_down:
             throttle.throttle_slow_down(backend_key=throttle.throttle_backend_key())
         if outcome.ok:
-            message_id = recipient.values[rendering.SLOT_MESSAGE_ID].decode()
-            result.sent += _sent_record(row=row, message_id=message_id)
+            result.sent += record.sent_record(
+                row_id=row.pk,
+                claimed_by=row.claimed_by,
+                message_id=recipient.values[rendering.SLOT_MESSAGE_ID].decode(),
+            )
         else:
             _record_failure(row=row, outcome=outcome, result=result)
 

@@ -96,6 +96,7 @@ def test_run_serves_the_site_healthy_and_ctrl_c_stops_every_process(tmp_path: Pa
     with _make_run(tmp_path) as run:
         assert "Staff login: editor / " in "".join(run.output)
         assert (tmp_path / ".env").read_text().count("SECRET_KEY=") == 1
+        _assert_manage_py_sees_what_make_run_sees(run.env)
 
         health = _get(run.port, "/healthz")
         assert health.status == 200
@@ -198,3 +199,23 @@ def _assert_a_signup_is_confirmed_by_mail(port: int, output: list[str]) -> None:
         time.sleep(0.25)
     log = "".join(output)[-4000:]
     pytest.fail(f"no confirmation mail to {address} in {outbox} within 30 s:\n{log}")
+
+
+def _assert_manage_py_sees_what_make_run_sees(run_env: dict[str, str]) -> None:
+    """README's next step after `make run`: `manage.py changepassword editor`, with nothing but
+    the .env that make run wrote (no DEBUG, no SECRET_KEY in the environment)."""
+    env = {k: v for k, v in run_env.items() if k not in {"DEBUG", "SECRET_KEY"}}
+    password = "a-new-editor-password-77"
+    # A session of its own has no terminal, so getpass reads the two answers from stdin.
+    changed = subprocess.run(
+        [sys.executable, "manage.py", "changepassword", "editor"],
+        cwd=ROOT,
+        env=env,
+        input=f"{password}\n{password}\n",
+        capture_output=True,
+        text=True,
+        timeout=60,
+        start_new_session=True,
+    )
+    assert changed.returncode == 0, changed.stdout + changed.stderr
+    assert "Password changed successfully for user 'editor'" in changed.stdout
