@@ -4,32 +4,20 @@ opens the data. A real worker sends the mail to the suite's SMTP sink."""
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from devtools.smtp_sink import Received, SmtpSink
+from devtools.smtp_sink import SmtpSink
 from devtools.workers import Worker
 from mailinglist import links
 from mailinglist.models import ConsentEvent, Subscriber
 from tests.factories import MailingListFactory, SubscriberFactory, SubscriptionFactory
+from tests.mail_links import mail_link, url_path
 
 pytestmark = pytest.mark.browser
 PHONE = {"width": 390, "height": 844}
-
-
-def _path(url: str) -> str:
-    return re.sub(r"^https?://[^/]+", "", url)
-
-
-def _link(received: Received, path_prefix: str) -> str:
-    text = received.message.get_body(preferencelist=("plain",))
-    assert text is not None
-    match = re.search(rf"https?://[^/\s]+({re.escape(path_prefix)}[^\s]+)", text.get_content())
-    assert match, text.get_content()
-    return match.group(1)
 
 
 def _reader() -> Subscriber:
@@ -43,7 +31,7 @@ def _ask_from_the_preference_page(
     page: Any, base_url: str, reader: Subscriber, button: str
 ) -> None:
     # The link every digest carries (newsletters/ renders it with this function per reader).
-    page.goto(base_url + _path(links.preferences_url(subscriber=reader)))
+    page.goto(base_url + url_path(links.preferences_url(subscriber=reader)))
     page.get_by_role("button", name=button).click()
     message = page.locator(".messages").inner_text()
     assert "We've sent a link to a••@example.com" in message, message
@@ -60,7 +48,7 @@ def test_download_my_data_through_the_link_mailed_to_the_reader(
     (mail,) = smtp_sink.wait_for(1, timeout=60)
     assert mail.rcpt_tos == ["ada@example.com"]
     assert mail.message["Subject"] == "Your link to download your data from The Daily Ledger"
-    page.goto(live_server.url + _link(mail, "/my-data/export/"))
+    page.goto(live_server.url + mail_link(mail, "/my-data/export/"))
     assert page.locator("h1").inner_text() == "Download your data"
     with page.expect_download() as download_info:
         page.get_by_role("button", name="Download my data").click()
@@ -85,7 +73,7 @@ def test_erase_me_through_the_link_mailed_to_the_reader(
 
     (mail,) = smtp_sink.wait_for(1, timeout=60)
     assert mail.message["Subject"] == "Your link to delete your data from The Daily Ledger"
-    page.goto(live_server.url + _link(mail, "/my-data/erase/"))
+    page.goto(live_server.url + mail_link(mail, "/my-data/erase/"))
     page.get_by_role("button", name="Delete my data").click()
     assert "Tick the box" in page.locator(".error-summary").inner_text()
     assert Subscriber.objects.filter(pk=reader.pk).exists()
@@ -101,7 +89,7 @@ def test_an_expired_link_sends_a_new_one_at_the_press_of_its_button(
     page: Any, live_server: Any, celery_worker: Worker, smtp_sink: SmtpSink, settings: Any
 ) -> None:
     reader = _reader()
-    link = _path(links.data_link_url(subscriber=reader, purpose="export"))
+    link = url_path(links.data_link_url(subscriber=reader, purpose="export"))
     settings.DATA_LINK_MAX_AGE_SECONDS = -1  # every link is already too old
 
     page.goto(live_server.url + link)

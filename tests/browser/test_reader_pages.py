@@ -2,33 +2,21 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import pytest
 
-from devtools.smtp_sink import Received, SmtpSink
+from devtools.smtp_sink import SmtpSink
 from devtools.workers import Worker
 from mailinglist import links
 from mailinglist.models import MailingList, Subscriber, Subscription
 from tests.factories import MailingListFactory, SubscriberFactory, SubscriptionFactory
+from tests.mail_links import mail_link, url_path
 from tests.polling import wait_until
 
 pytestmark = pytest.mark.browser
 State = Subscription.State
 PHONE = {"width": 390, "height": 844}
-
-
-def _path(url: str) -> str:
-    return re.sub(r"^https?://[^/]+", "", url)
-
-
-def _link(received: Received, path_prefix: str) -> str:
-    text = received.message.get_body(preferencelist=("plain",))
-    assert text is not None
-    match = re.search(rf"https?://[^/\s]+({re.escape(path_prefix)}[^\s]+)", text.get_content())
-    assert match, text.get_content()
-    return match.group(1)
 
 
 def _lists() -> tuple[MailingList, MailingList]:
@@ -47,7 +35,7 @@ def test_confirm_twice_the_second_visit_says_already_subscribed_and_one_welcome_
         SubscriptionFactory.create(
             subscriber=subscriber, mailing_list=mailing_list, state=State.PENDING
         )
-    path = _path(links.confirm_url(subscriber=subscriber, list_ids=[morning.pk, weekend.pk]))
+    path = url_path(links.confirm_url(subscriber=subscriber, list_ids=[morning.pk, weekend.pk]))
 
     page.goto(live_server.url + path)
     page.get_by_role("button", name="Yes, subscribe me").click()
@@ -73,7 +61,7 @@ def test_unsubscribe_twice_the_second_visit_says_so_and_offers_the_way_back(
 ) -> None:
     morning, _ = _lists()
     subscription = SubscriptionFactory.create(mailing_list=morning)
-    path = _path(links.unsubscribe_url(subscriber=subscription.subscriber, mailing_list=morning))
+    path = url_path(links.unsubscribe_url(subscriber=subscription.subscriber, mailing_list=morning))
 
     page.goto(live_server.url + path)
     page.get_by_role("button", name="Unsubscribe").click()
@@ -96,7 +84,7 @@ def test_change_address_from_the_preference_centre_through_the_link_at_the_new_a
         mailing_list=morning, subscriber=SubscriberFactory.create(email="ada@old.example")
     ).subscriber
 
-    page.goto(live_server.url + _path(links.preferences_url(subscriber=subscriber)))
+    page.goto(live_server.url + url_path(links.preferences_url(subscriber=subscriber)))
     page.get_by_label("New email address").fill("ada@new.example")
     page.get_by_role("button", name="Send me the link").click()
     assert "We've sent a link to ada@new.example" in page.locator(".messages").inner_text()
@@ -104,7 +92,7 @@ def test_change_address_from_the_preference_centre_through_the_link_at_the_new_a
     (mail,) = smtp_sink.wait_for(1, timeout=60)
     assert mail.rcpt_tos == ["ada@new.example"]
     assert Subscriber.objects.get(pk=subscriber.pk).email == "ada@old.example"
-    page.goto(live_server.url + _link(mail, "/address/"))
+    page.goto(live_server.url + mail_link(mail, "/address/"))
     page.get_by_role("button", name="Yes, use this address").click()
 
     assert page.locator("h1").inner_text() == "Your address is changed"
@@ -121,7 +109,7 @@ def test_change_address_from_the_preference_centre_through_the_link_at_the_new_a
 def test_the_pause_selector_default_is_what_its_button_does(page: Any, live_server: Any) -> None:
     morning, _ = _lists()
     subscriber = SubscriptionFactory.create(mailing_list=morning).subscriber
-    page.goto(live_server.url + _path(links.preferences_url(subscriber=subscriber)))
+    page.goto(live_server.url + url_path(links.preferences_url(subscriber=subscriber)))
 
     select = page.get_by_label("Pause all newsletters for")
     chosen = select.evaluate("s => s.options[s.selectedIndex].text")
@@ -142,14 +130,14 @@ def _reader_paths(live_server: Any) -> list[str]:
     subscriber = SubscriberFactory.create(email="grace@example.com")
     SubscriptionFactory.create(subscriber=subscriber, mailing_list=morning)
     SubscriptionFactory.create(subscriber=subscriber, mailing_list=weekend, state=State.PENDING)
-    preferences = _path(links.preferences_url(subscriber=subscriber))
+    preferences = url_path(links.preferences_url(subscriber=subscriber))
     return [
-        _path(links.confirm_url(subscriber=subscriber, list_ids=[weekend.pk])),
-        _path(links.unsubscribe_url(subscriber=subscriber, mailing_list=morning)),
+        url_path(links.confirm_url(subscriber=subscriber, list_ids=[weekend.pk])),
+        url_path(links.unsubscribe_url(subscriber=subscriber, mailing_list=morning)),
         preferences,
-        _path(links.data_link_url(subscriber=subscriber, purpose="export")),
-        _path(links.data_link_url(subscriber=subscriber, purpose="erase")),
-        _path(
+        url_path(links.data_link_url(subscriber=subscriber, purpose="export")),
+        url_path(links.data_link_url(subscriber=subscriber, purpose="erase")),
+        url_path(
             links.address_change_url(
                 subscriber=subscriber, new_email="grace@new.example", old_email_ref="x"
             )
@@ -193,7 +181,7 @@ def test_preference_checkboxes_are_pressed_by_their_labels_on_a_phone(
     page.set_viewport_size(PHONE)
     morning, weekend = _lists()
     subscriber = SubscriptionFactory.create(mailing_list=morning).subscriber
-    page.goto(live_server.url + _path(links.preferences_url(subscriber=subscriber)))
+    page.goto(live_server.url + url_path(links.preferences_url(subscriber=subscriber)))
 
     page.get_by_text("Weekend Reads").click()
     page.get_by_role("button", name="Save").click()

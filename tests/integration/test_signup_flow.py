@@ -8,11 +8,12 @@ import time
 import pytest
 from django.test import Client
 
-from devtools.smtp_sink import Received, SmtpSink
+from devtools.smtp_sink import SmtpSink
 from devtools.workers import Worker
 from mailinglist import protection
 from mailinglist.models import MailingList, SignupRequest, Subscriber, Subscription
 from tests.factories import MailingListFactory
+from tests.mail_links import mail_link
 from tests.polling import wait_until
 
 pytestmark = pytest.mark.integration
@@ -39,14 +40,6 @@ def _signup(client: Client, email: str, *, ip: str = "198.51.100.20") -> None:
     assert response.status_code == 302
 
 
-def _link(received: Received, path_prefix: str) -> str:
-    text = received.message.get_body(preferencelist=("plain",))
-    assert text is not None
-    match = re.search(rf"https?://[^/\s]+({re.escape(path_prefix)}[^\s]+)", text.get_content())
-    assert match, text.get_content()
-    return match.group(1)
-
-
 def test_signup_confirm_welcome_and_one_click_unsubscribe(
     daily: MailingList, smtp_sink: SmtpSink, client: Client
 ) -> None:
@@ -57,7 +50,7 @@ def test_signup_confirm_welcome_and_one_click_unsubscribe(
     assert confirmation.rcpt_tos == ["ada@example.com"]
     assert message["Subject"] == "Confirm your subscription to The Morning Briefing"
     assert message.get_body(preferencelist=("html",)) is not None
-    confirm_path = _link(confirmation, "/confirm/")
+    confirm_path = mail_link(confirmation, "/confirm/")
 
     client.get(confirm_path)  # what a link scanner does
     subscription = Subscription.objects.get(subscriber__email="ada@example.com")
@@ -108,15 +101,17 @@ def test_erasure_then_signing_up_again_needs_a_new_double_opt_in(
     daily: MailingList, smtp_sink: SmtpSink, client: Client
 ) -> None:
     _signup(client, "grace@example.com")
-    client.post(_link(smtp_sink.wait_for(1)[0], "/confirm/"))
+    client.post(mail_link(smtp_sink.wait_for(1)[0], "/confirm/"))
     welcome = smtp_sink.wait_for(2)[1]
-    preferences = _link(welcome, "/preferences/")
+    preferences = mail_link(welcome, "/preferences/")
 
     # The preference link only has a link to the erasure mailed to the address.
     assert client.post(preferences + "erase/").status_code == 302
     erase_mail = smtp_sink.wait_for(3)[2]
     assert erase_mail.rcpt_tos == ["grace@example.com"]
-    assert client.post(_link(erase_mail, "/my-data/erase/"), {"confirm": "on"}).status_code == 200
+    assert (
+        client.post(mail_link(erase_mail, "/my-data/erase/"), {"confirm": "on"}).status_code == 200
+    )
     assert not Subscriber.objects.filter(email="grace@example.com").exists()
 
     _signup(client, "grace@example.com")
@@ -127,7 +122,7 @@ def test_erasure_then_signing_up_again_needs_a_new_double_opt_in(
     )
     assert subscription.state == State.PENDING
 
-    client.post(_link(again, "/confirm/"))
+    client.post(mail_link(again, "/confirm/"))
     subscription.refresh_from_db()
     assert subscription.state == State.ACTIVE
     # Let the welcome mail land here rather than in the next test's sink.

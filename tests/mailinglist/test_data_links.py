@@ -19,13 +19,10 @@ from mailinglist import links, mailings, protection, tokens
 from mailinglist.models import ConsentEvent, Subscriber, Suppression
 from mailinglist.suppressions import suppression_add
 from tests.factories import MailingListFactory, SubscriberFactory, SubscriptionFactory
+from tests.mail_links import url_path
 from tests.mail_transport import transport_to
 
 pytestmark = pytest.mark.django_db
-
-
-def _path(url: str) -> str:
-    return re.sub(r"^https?://[^/]+", "", url)
 
 
 @pytest.fixture
@@ -48,7 +45,7 @@ def sink() -> Iterator[SmtpSink]:
 
 
 def _preferences(subscriber: Subscriber) -> str:
-    return _path(links.preferences_url(subscriber=subscriber))
+    return url_path(links.preferences_url(subscriber=subscriber))
 
 
 @pytest.mark.parametrize(("button", "what"), [("export/", "download"), ("erase/", "delete")])
@@ -142,7 +139,7 @@ def test_no_mail_for_a_purpose_the_code_does_not_know(reader: Subscriber, sink: 
 def test_an_erasure_link_asks_once_more_and_only_its_post_erases(
     client: Client, reader: Subscriber
 ) -> None:
-    link = _path(links.data_link_url(subscriber=reader, purpose="erase"))
+    link = url_path(links.data_link_url(subscriber=reader, purpose="erase"))
 
     shown = client.get(link)
     assert shown.status_code == 200
@@ -172,7 +169,7 @@ def test_an_expired_link_offers_a_new_one_and_opens_nothing(
     two_hours_ago = time.time() - 2 * 3600
     with monkeypatch.context() as patched:
         patched.setattr("django.core.signing.time.time", lambda: two_hours_ago)
-        link = _path(links.data_link_url(subscriber=reader, purpose=purpose))
+        link = url_path(links.data_link_url(subscriber=reader, purpose=purpose))
 
     shown = client.get(link)
     posted = client.post(link, {"confirm": "on"})
@@ -193,7 +190,7 @@ def test_an_expired_link_offers_a_new_one_and_opens_nothing(
 def test_a_link_mailed_to_an_address_the_reader_left_opens_nothing(
     client: Client, reader: Subscriber
 ) -> None:
-    link = _path(links.data_link_url(subscriber=reader, purpose="export"))
+    link = url_path(links.data_link_url(subscriber=reader, purpose="export"))
     Subscriber.objects.filter(pk=reader.pk).update(email="ada@new.example")
 
     shown = client.get(link)
@@ -210,7 +207,7 @@ def test_asking_again_from_an_expired_page_is_limited_too(
     two_hours_ago = time.time() - 2 * 3600
     with monkeypatch.context() as patched:
         patched.setattr("django.core.signing.time.time", lambda: two_hours_ago)
-        link = _path(links.data_link_url(subscriber=reader, purpose="erase"))
+        link = url_path(links.data_link_url(subscriber=reader, purpose="erase"))
 
     answers = [client.post(link + "resend/") for _ in range(protection.DATA_LINK_LIMIT + 1)]
 

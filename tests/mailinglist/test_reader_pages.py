@@ -6,7 +6,6 @@ integration tests send it for real).
 
 from __future__ import annotations
 
-import re
 import time
 
 import pytest
@@ -22,6 +21,7 @@ from mailinglist.models import (
 )
 from mailinglist.subscriptions import RequestMeta
 from tests.factories import MailingListFactory, SubscriberFactory, SubscriptionFactory
+from tests.mail_links import url_path
 
 pytestmark = pytest.mark.django_db
 State = Subscription.State
@@ -32,12 +32,8 @@ def daily() -> MailingList:
     return MailingListFactory.create(slug="daily", name="The Morning Briefing")
 
 
-def _path(url: str) -> str:
-    return re.sub(r"^https?://[^/]+", "", url)
-
-
 def _change_path(subscriber: Subscriber, new_email: str) -> str:
-    return _path(
+    return url_path(
         links.address_change_url(
             subscriber=subscriber,
             new_email=new_email,
@@ -58,7 +54,7 @@ def test_a_used_confirmation_link_says_already_subscribed_without_a_button(
         SubscriptionFactory.create(
             subscriber=subscriber, mailing_list=mailing_list, state=State.PENDING
         )
-    path = _path(links.confirm_url(subscriber=subscriber, list_ids=[daily.pk, weekly.pk]))
+    path = url_path(links.confirm_url(subscriber=subscriber, list_ids=[daily.pk, weekly.pk]))
 
     first = client.get(path)
     client.post(path)
@@ -81,7 +77,7 @@ def test_a_confirmation_link_with_a_list_still_pending_keeps_its_button(
     weekly = MailingListFactory.create(slug="weekly")
     subscriber = SubscriptionFactory.create(mailing_list=daily, state=State.ACTIVE).subscriber
     SubscriptionFactory.create(subscriber=subscriber, mailing_list=weekly, state=State.PENDING)
-    path = _path(links.confirm_url(subscriber=subscriber, list_ids=[daily.pk, weekly.pk]))
+    path = url_path(links.confirm_url(subscriber=subscriber, list_ids=[daily.pk, weekly.pk]))
 
     assert b"Yes, subscribe me" in client.get(path).content
 
@@ -90,7 +86,7 @@ def test_a_used_unsubscribe_link_says_so_and_still_offers_the_way_back(
     client: Client, daily: MailingList
 ) -> None:
     subscription = SubscriptionFactory.create(mailing_list=daily)
-    path = _path(links.unsubscribe_url(subscriber=subscription.subscriber, mailing_list=daily))
+    path = url_path(links.unsubscribe_url(subscriber=subscription.subscriber, mailing_list=daily))
 
     done = client.post(path)
     again = client.get(path)
@@ -114,7 +110,7 @@ def test_the_pause_selector_starts_on_a_pause_that_its_button_makes(
     client: Client, daily: MailingList
 ) -> None:
     subscriber = SubscriptionFactory.create(mailing_list=daily).subscriber
-    path = _path(links.preferences_url(subscriber=subscriber))
+    path = url_path(links.preferences_url(subscriber=subscriber))
 
     html = client.get(path).content.decode()
     select = html[html.index('<select name="weeks"') : html.index("</select>")]
@@ -135,7 +131,7 @@ def test_errors_sit_by_their_field_and_a_summary_above_the_button(
     client: Client, daily: MailingList
 ) -> None:
     subscriber = SubscriptionFactory.create(mailing_list=daily).subscriber
-    path = _path(links.preferences_url(subscriber=subscriber))
+    path = url_path(links.preferences_url(subscriber=subscriber))
 
     response = client.post(path + "address/", {"email": "not an address"})
 
@@ -160,7 +156,7 @@ def test_erase_without_the_tick_shows_the_error_by_the_box_and_above_the_button(
     client: Client, daily: MailingList
 ) -> None:
     subscriber = SubscriptionFactory.create(mailing_list=daily).subscriber
-    path = _path(links.data_link_url(subscriber=subscriber, purpose="erase"))
+    path = url_path(links.data_link_url(subscriber=subscriber, purpose="erase"))
 
     html = client.post(path, {}).content.decode()
 
@@ -177,7 +173,7 @@ def test_asking_for_a_new_address_mails_it_a_link_and_changes_nothing_yet(
     subscriber = SubscriptionFactory.create(
         mailing_list=daily, subscriber=SubscriberFactory.create(email="ada@example.com")
     ).subscriber
-    path = _path(links.preferences_url(subscriber=subscriber))
+    path = url_path(links.preferences_url(subscriber=subscriber))
 
     with django_capture_on_commit_callbacks() as enqueued:
         asked = client.post(path + "address/", {"email": "Ada@New.Example"}, follow=True)
@@ -192,7 +188,7 @@ def test_asking_for_ones_own_address_is_a_field_error(client: Client, daily: Mai
     subscriber = SubscriptionFactory.create(
         mailing_list=daily, subscriber=SubscriberFactory.create(email="ada@example.com")
     ).subscriber
-    path = _path(links.preferences_url(subscriber=subscriber))
+    path = url_path(links.preferences_url(subscriber=subscriber))
 
     response = client.post(path + "address/", {"email": "ADA@example.com"})
 
@@ -206,7 +202,7 @@ def test_the_answer_is_the_same_for_a_taken_or_suppressed_address_and_nothing_is
     subscriber = SubscriptionFactory.create(mailing_list=daily).subscriber
     SubscriberFactory.create(email="taken@example.com")
     subscriptions.suppression_add(email="bounced@example.com", reason=Suppression.Reason.BOUNCED)
-    path = _path(links.preferences_url(subscriber=subscriber))
+    path = url_path(links.preferences_url(subscriber=subscriber))
 
     with django_capture_on_commit_callbacks() as enqueued:
         answers = [
@@ -345,8 +341,8 @@ def test_confirming_several_lists_enqueues_one_welcome_for_all_of_them(
 def test_pages_have_a_skip_link_a_favicon_and_one_h1(client: Client, daily: MailingList) -> None:
     subscriber = SubscriptionFactory.create(mailing_list=daily).subscriber
     pages = [
-        _path(links.preferences_url(subscriber=subscriber)),
-        _path(links.unsubscribe_url(subscriber=subscriber, mailing_list=daily)),
+        url_path(links.preferences_url(subscriber=subscriber)),
+        url_path(links.unsubscribe_url(subscriber=subscriber, mailing_list=daily)),
         "/confirm/not-a-token/",
         "/no-such-page/",
     ]
