@@ -12,7 +12,7 @@ import os
 import warnings
 from dataclasses import dataclass
 from email.utils import parseaddr
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import parse_qsl, unquote, urlsplit, urlunsplit
 
 import environ
@@ -20,6 +20,9 @@ from django.core.exceptions import ImproperlyConfigured
 
 # The local outbox is a file-per-message backend that staff read in the browser (see outbox/).
 environ.Env.EMAIL_SCHEMES["outbox"] = "outbox.backend.OutboxEmailBackend"
+
+
+T = TypeVar("T")
 
 
 class ConfigurationError(ImproperlyConfigured):
@@ -351,3 +354,13 @@ def read_networks(name: str) -> list[str]:
             )
         networks.append(str(network))
     return networks
+
+
+def read_choice(name: str, *, default: str, choices: set[str], meaning: str) -> str:
+    """One of `choices` (any case), or a start-up error naming them and what the variable says."""
+    value = (read_str(name, default=default) or "").lower()
+    if value not in choices:
+        raise ConfigurationError(
+            f"{name} must be {', '.join(sorted(choices))} (got {value!r}): {meaning}."
+        )
+    return value

@@ -17,27 +17,13 @@ from urllib.parse import urlsplit
 import django_stubs_ext
 from kombu import Queue
 
+from config import deliverability
+from config import environment as env
 from config.env_file import env_file_read
-from config.environment import (
-    ESP_SCHEMES,
-    ConfigurationError,
-    read_bool,
-    read_database,
-    read_email,
-    read_float,
-    read_from_address,
-    read_list,
-    read_networks,
-    read_redis_url,
-    read_site_url,
-    read_str,
-    read_webhook_secret,
-    redact_email_url,
-)
+from config.environment import ConfigurationError
 from config.observability import logging_config, read_log_format, read_metrics_token, sentry_init
 
-# Lets `admin.ModelAdmin[Model]` and friends be subscripted at run time, as the type hints need.
-django_stubs_ext.monkeypatch()
+django_stubs_ext.monkeypatch()  # admin.ModelAdmin[Model] and friends, subscripted at run time
 
 # --- Paths -------------------------------------------------------------------------------------
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -49,9 +35,9 @@ VAR_DIR = BASE_DIR / "var"
 ENV_FILE = env_file_read(BASE_DIR)
 
 # --- Core --------------------------------------------------------------------------------------
-DEBUG = read_bool("DEBUG", default=False)
+DEBUG = env.read_bool("DEBUG", default=False)
 
-SECRET_KEY = read_str("SECRET_KEY", default=None) or ""
+SECRET_KEY = env.read_str("SECRET_KEY", default=None) or ""
 if not SECRET_KEY:
     if not DEBUG:
         raise ConfigurationError(
@@ -61,9 +47,9 @@ if not SECRET_KEY:
         )
     SECRET_KEY = "insecure-local-development-key-never-use-in-production"  # noqa: S105
 
-PORT = int(read_str("PORT", default="8000") or "8000")
+PORT = int(env.read_str("PORT", default="8000") or "8000")
 # Absolute base for links in mail: a reader's mail client has no request to build URLs from.
-SITE_URL = read_site_url("SITE_URL", default=f"http://127.0.0.1:{PORT}" if DEBUG else None)
+SITE_URL = env.read_site_url("SITE_URL", default=f"http://127.0.0.1:{PORT}" if DEBUG else None)
 if SITE_URL is None:
     raise ConfigurationError(
         "SITE_URL is required when DEBUG is off: it is the absolute base (e.g. "
@@ -71,7 +57,7 @@ if SITE_URL is None:
     )
 
 _site_host = urlsplit(SITE_URL).hostname or "localhost"
-ALLOWED_HOSTS = read_list(
+ALLOWED_HOSTS = env.read_list(
     "ALLOWED_HOSTS",
     default=sorted({_site_host, "localhost", "127.0.0.1", "[::1]"}) if DEBUG else [_site_host],
 )
@@ -123,10 +109,8 @@ MIDDLEWARE = [
 MIDDLEWARE.insert(1, "whitenoise.middleware.WhiteNoiseMiddleware")
 WHITENOISE_USE_FINDERS = DEBUG
 WHITENOISE_AUTOREFRESH = DEBUG
-
 ROOT_URLCONF = "config.urls"
 WSGI_APPLICATION = "config.wsgi.application"
-
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
@@ -144,7 +128,7 @@ TEMPLATES = [
 
 # --- Database ----------------------------------------------------------------------------------
 _default_sqlite = VAR_DIR / "db.sqlite3"
-DATABASES = {"default": read_database("DATABASE_URL", default=f"sqlite:///{_default_sqlite}")}
+DATABASES = {"default": env.read_database("DATABASE_URL", default=f"sqlite:///{_default_sqlite}")}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     Path(DATABASES["default"]["NAME"]).parent.mkdir(parents=True, exist_ok=True)
     DATABASES["default"]["OPTIONS"] = {
@@ -163,7 +147,7 @@ DATABASES["default"].setdefault("CONN_MAX_AGE", 0 if DEBUG else 60)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis: broker, cache, rate limits ---------------------------------------------------------
-REDIS_URL = read_redis_url("REDIS_URL", default="redis://127.0.0.1:6379/0")
+REDIS_URL = env.read_redis_url("REDIS_URL", default="redis://127.0.0.1:6379/0")
 CACHES = {
     "default": {
         "BACKEND": "django.core.cache.backends.redis.RedisCache",
@@ -228,14 +212,18 @@ CELERY_BEAT_SCHEDULE = {
     # Every 30 s: rows of a dead worker go back within a minute of its death.
     "reconcile-deliveries": {"task": "newsletters.tasks.reconcile_deliveries", "schedule": 30.0},
     "retain-deliveries": {"task": "newsletters.tasks.retain_deliveries", "schedule": 3600.0},
+    # Does nothing unless BOUNCE_MAILBOX_URL is set.
+    "fetch-bounces": {"task": "newsletters.tasks.fetch_bounces", "schedule": 60.0},
 }
 CELERY_TIMEZONE = "UTC"
 
 # --- Email -------------------------------------------------------------------------------------
-_email = read_email("EMAIL_URL", default="outbox://")
+_email = env.read_email("EMAIL_URL", default="outbox://")
 # Shown in errors and the admin so an operator sees which server was tried, never its password
 # (nor an ESP's API key).
-EMAIL_URL_REDACTED = redact_email_url(read_str("EMAIL_URL", default="outbox://") or "outbox://")
+EMAIL_URL_REDACTED = env.redact_email_url(
+    env.read_str("EMAIL_URL", default="outbox://") or "outbox://"
+)
 EMAIL_BACKEND = _email["EMAIL_BACKEND"]
 EMAIL_HOST = _email.get("EMAIL_HOST") or "localhost"
 EMAIL_PORT = _email.get("EMAIL_PORT") or 25
@@ -246,16 +234,16 @@ EMAIL_USE_SSL = bool(_email.get("EMAIL_USE_SSL"))
 EMAIL_TIMEOUT = 30
 # django-anymail, when EMAIL_URL names an ESP (postmark://TOKEN@, ...): its API settings from the
 # URL, and the basic-auth "user:password" pairs its tracking webhooks (/anymail/<esp>/tracking/)
-# accept. Without ANYMAIL_WEBHOOK_SECRET the webhooks refuse every call.
-# The ESPs EMAIL_URL can name; only their tracking webhooks are mounted.
-ESP_NAMES = sorted(ESP_SCHEMES)
+# accept. Without ANYMAIL_WEBHOOK_SECRET the webhooks refuse every call. Only the tracking
+# webhooks of the ESPs EMAIL_URL can name are mounted.
+ESP_NAMES = sorted(env.ESP_SCHEMES)
 ANYMAIL = {
     **_email.get("ANYMAIL", {}),
     "REQUESTS_TIMEOUT": EMAIL_TIMEOUT,
-    "WEBHOOK_SECRET": read_webhook_secret("ANYMAIL_WEBHOOK_SECRET"),
+    "WEBHOOK_SECRET": env.read_webhook_secret("ANYMAIL_WEBHOOK_SECRET"),
 }
 OUTBOX_DIR = VAR_DIR / "outbox"
-DEFAULT_FROM_EMAIL = read_from_address(
+DEFAULT_FROM_EMAIL = env.read_from_address(
     "DEFAULT_FROM_EMAIL", default="Newsroom <newsletter@localhost>" if DEBUG else None
 )
 if DEFAULT_FROM_EMAIL is None:
@@ -275,9 +263,9 @@ DELIVERY_RETRY_BASE_SECONDS = 60
 # counted. A setting for the same reason.
 DELIVERY_HALT_SECONDS = 60
 # Messages per second for all workers together (a shared token bucket in Redis); 0 = unlimited.
-SEND_RATE = read_float("SEND_RATE", default=0.0)
+SEND_RATE = env.read_float("SEND_RATE", default=0.0)
 # CAN-SPAM and most ESPs require a physical postal address in every bulk mail.
-MAILING_ADDRESS = read_str(
+MAILING_ADDRESS = env.read_str(
     "MAILING_ADDRESS", default="Newsroom, 1 Example Street, Springfield" if DEBUG else None
 )
 if MAILING_ADDRESS is None:
@@ -286,10 +274,24 @@ if MAILING_ADDRESS is None:
         "address (CAN-SPAM, and most mailbox providers' rules)."
     )
 
+# --- Deliverability (docs/deliverability.md) -------------------------------------------------
+# Optional DKIM signing; a list whose From domain is another gets a key of its own in admin.
+DKIM_DOMAIN, DKIM_SELECTOR, DKIM_PRIVATE_KEY_FILE = deliverability.read_dkim()
+# Each message's return path is BOUNCE_ADDRESS with a signed token after a '+' (VERP), so a bounce
+# names its delivery; List-Unsubscribe then offers a mailto: too (the RFC 8058 https link first).
+BOUNCE_ADDRESS = deliverability.read_bounce_address("BOUNCE_ADDRESS")
+# Bounce and feedback-loop mail fetched every minute by beat (`manage.py bounces_fetch`); a soft
+# bounce (mailbox full, ...) suppresses an address once it has this many in the window.
+BOUNCE_MAILBOX = deliverability.read_mailbox_url("BOUNCE_MAILBOX_URL")
+BOUNCE_SOFT_LIMIT = int(env.read_float("BOUNCE_SOFT_LIMIT", default=3, minimum=1))
+BOUNCE_SOFT_WINDOW_DAYS = env.read_float("BOUNCE_SOFT_WINDOW_DAYS", default=14, minimum=1)
+# Messages per second per receiving-domain group (gmail, outlook, yahoo, other) on top of SEND_RATE.
+DOMAIN_SEND_RATES = deliverability.read_domain_rates("DOMAIN_SEND_RATES")
+
 # Sites allowed to embed the signup form / call the public subscribe API from the browser
 # (django-cors-headers reads these; the signup views also accept form POSTs from their pages).
 # Only the public signup endpoints answer cross-origin: the form, its time token and the API.
-CORS_ALLOWED_ORIGINS = read_list("CORS_ALLOWED_ORIGINS", default=[])
+CORS_ALLOWED_ORIGINS = env.read_list("CORS_ALLOWED_ORIGINS", default=[])
 CORS_URLS_REGEX = r"^/(api/v1/subscribe/?|subscribe/|subscribe/token/)$"
 
 # --- Security ----------------------------------------------------------------------------------
@@ -311,7 +313,7 @@ SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^metrics/?$"]
 # Proxies (addresses or CIDRs) whose X-Forwarded-For is believed: the reader's address for the
 # per-IP signup limit, consent records and the audit trail is read through these hops only, and
 # anyone else's header changes nothing (operations/client_address.py).
-TRUSTED_PROXIES = read_networks("TRUSTED_PROXIES")
+TRUSTED_PROXIES = env.read_networks("TRUSTED_PROXIES")
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 AUTH_PASSWORD_VALIDATORS = [
@@ -344,12 +346,12 @@ AXES_LOCKOUT_CALLABLE = "operations.login_throttle.lockout_response"
 # Who must give a code from an authenticator app after the password (operations/two_factor.py):
 # off | senders (staff who may send digests) | all. Off in development, so `make run`'s staff
 # login and the tests need no phone; senders in production.
-STAFF_2FA = (read_str("STAFF_2FA", default="off" if DEBUG else "senders") or "").strip().lower()
-if STAFF_2FA not in {"off", "senders", "all"}:
-    raise ConfigurationError(
-        f"STAFF_2FA must be off, senders or all (got {STAFF_2FA!r}): who must give a code from "
-        "an authenticator app after their password."
-    )
+STAFF_2FA = env.read_choice(
+    "STAFF_2FA",
+    default="off" if DEBUG else "senders",
+    choices={"off", "senders", "all"},
+    meaning="who must give a code from an authenticator app after their password",
+)
 # The name authenticator apps list the account under.
 OTP_TOTP_ISSUER = "Newsdesk"
 # Admin lists and deletes staff devices (a lost phone) but never shows their secret keys.
@@ -393,6 +395,6 @@ METRICS_TOKEN = read_metrics_token("METRICS_TOKEN")
 # Errors of web, workers and beat go to Sentry when SENTRY_DSN is set (nothing is sent otherwise).
 sentry_init(
     name="SENTRY_DSN",
-    environment=read_str("SENTRY_ENVIRONMENT", default=None)
+    environment=env.read_str("SENTRY_ENVIRONMENT", default=None)
     or ("development" if DEBUG else "production"),
 )
