@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from django.test import override_settings
 from hypothesis import given
 from hypothesis import strategies as st
-from pytest_django.fixtures import SettingsWrapper
 
 from mailinglist import return_path
 from mailinglist.return_path import Ref
@@ -15,7 +16,7 @@ pytestmark = pytest.mark.usefixtures("_bounce_address")
 
 
 @pytest.fixture
-def _bounce_address(settings: SettingsWrapper) -> None:
+def _bounce_address(settings: Any) -> None:
     settings.BOUNCE_ADDRESS = "bounces@news.example"
 
 
