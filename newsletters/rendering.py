@@ -35,6 +35,8 @@ SLOT_PREFERENCES_URL = "https://slot.newsdesk.invalid/preferences"
 # The greeting carries the reader's name: escaped in the HTML part, as typed in the text part.
 SLOT_GREETING_HTML = "NEWSDESK-SLOT-GREETING-HTML"
 SLOT_GREETING_TEXT = "NEWSDESK-SLOT-GREETING-TEXT"
+# List-Unsubscribe's mailto: URI (return_path.unsubscribe_mailto); only with BOUNCE_ADDRESS set.
+SLOT_UNSUBSCRIBE_MAILTO = "mailto:unsubscribe@slot.newsdesk.invalid"
 SLOTS = (
     SLOT_TO,
     SLOT_MESSAGE_ID,
@@ -42,6 +44,7 @@ SLOTS = (
     SLOT_PREFERENCES_URL,
     SLOT_GREETING_HTML,
     SLOT_GREETING_TEXT,
+    SLOT_UNSUBSCRIBE_MAILTO,
 )
 
 SITE_NAME = "The Daily Ledger"

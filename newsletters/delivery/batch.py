@@ -204,7 +204,9 @@ def _group_send(
         )
         _throttle_wait()
         outcome = transport.message_send(
-            from_address=template.envelope_from,
+            from_address=messages.envelope_sender(
+                template=template, subscriber_id=row.subscriber_id
+            ),
             to=row.subscriber.email,
             raw=messages.message_bytes(template=template, recipient=recipient),
             # Echoed back by ESP tracking webhooks, which find the ledger row by it.

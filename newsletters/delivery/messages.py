@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 
-from mailinglist import links
+from mailinglist import links, return_path
 from mailinglist.models import MailingList, Subscriber
 from newsletters import rendering
 from operations.transport.prepared import PreparedEmailMessage as PreparedEmailMessage
@@ -39,6 +39,9 @@ class MessageTemplate:
     envelope_from: str
     mailing_list_id: int
     digest_id: int
+    # BOUNCE_ADDRESS was set: each message's envelope sender is the reader's own signed return
+    # path (VERP), and List-Unsubscribe offers a signed mailto: after the https link.
+    has_return_paths: bool = False
 
 
 @dataclass(frozen=True)
@@ -71,6 +74,11 @@ def message_template_build(
     Raises MessageTemplateError if any slot did not survive serialization intact (a part fell
     back to quoted-printable, say): better to refuse a digest than to send broken links.
     """
+    has_return_paths = return_path.is_enabled()
+    unsubscribe = f"<{rendering.unsubscribe_url_slot(digest_id=digest_id)}>"
+    if has_return_paths:
+        # RFC 8058: mail apps use the first https URI for one-click; the mailto: is for the rest.
+        unsubscribe += f", <{rendering.SLOT_UNSUBSCRIBE_MAILTO}>"
     message = EmailMultiAlternatives(
         subject=rendered.subject,
         body=rendered.text,
@@ -79,10 +87,13 @@ def message_template_build(
         reply_to=[mailing_list.reply_to] if mailing_list.reply_to else None,
         headers={
             "Message-ID": f"<{rendering.SLOT_MESSAGE_ID}@{_domain()}>",
-            "List-Unsubscribe": f"<{rendering.unsubscribe_url_slot(digest_id=digest_id)}>",
+            "List-Unsubscribe": unsubscribe,
             "List-Unsubscribe-Post": links.ONE_CLICK_POST_BODY,
             "List-Id": links.list_id(mailing_list=mailing_list),
             "Precedence": "bulk",
+            # Gmail's feedback loop reports complaints per identifier (a:b:c:SenderId); the same
+            # for every message of a digest, so it needs no slot.
+            "Feedback-ID": f"{digest_id}:{mailing_list.pk}:digest:newsdesk",
             **(extra_headers or {}),
         },
     )
@@ -97,6 +108,7 @@ def message_template_build(
         rendering.SLOT_PREFERENCES_URL: 2,
         rendering.SLOT_GREETING_HTML: 1,
         rendering.SLOT_GREETING_TEXT: 1,
+        rendering.SLOT_UNSUBSCRIBE_MAILTO: 1 if has_return_paths else 0,
     }
     found = {slot: slots.count(slot) for slot in expected}
     if found != expected:
@@ -110,6 +122,19 @@ def message_template_build(
         envelope_from=message.from_email,
         mailing_list_id=mailing_list.pk,
         digest_id=digest_id,
+        has_return_paths=has_return_paths,
+    )
+
+
+def envelope_sender(*, template: MessageTemplate, subscriber_id: int) -> str:
+    """The MAIL FROM of one reader's message: their signed return path when BOUNCE_ADDRESS is
+    set (so a bounce names its row whatever the bouncing server writes), else the From address."""
+    if not template.has_return_paths:
+        return template.envelope_from
+    return return_path.bounce_address(
+        subscriber_id=subscriber_id,
+        digest_id=template.digest_id,
+        list_id=template.mailing_list_id,
     )
 
 
@@ -138,6 +163,14 @@ def recipient_values(
         rendering.SLOT_GREETING_HTML: html.escape(greeting).encode("utf-8"),
         rendering.SLOT_GREETING_TEXT: greeting.encode("utf-8"),
     }
+    if template.has_return_paths:
+        # A stand-in reader (a test send) has no id: 0 names nobody, so its mailto unsubscribes
+        # no one.
+        values[rendering.SLOT_UNSUBSCRIBE_MAILTO] = return_path.unsubscribe_mailto(
+            subscriber_id=subscriber.pk or 0,
+            list_id=mailing_list.pk,
+            digest_id=template.digest_id,
+        ).encode("ascii")
     # One scan of all the values (they are on every message's path); the slot only on failure.
     if _UNSAFE.search(b"".join(values.values())):
         slot = next(slot for slot, value in values.items() if _UNSAFE.search(value))
