@@ -6,13 +6,16 @@ Where each figure comes from:
 - sent, failed, skipped, pending: the ledger's states (progress.digest_counts), or the counts
   retention kept on the digest once its rows were deleted;
 - bounced (hard bounces): failed rows whose address is now on the suppression list as bounced
-  (the product suppresses exactly on a hard bounce: a 550/551/553 at RCPT, or an ESP's bounce
-  that is not a temporary 4.x.x);
-- complained: sent rows an ESP's complaint event noted (tracking.py writes the note; the
+  (the product suppresses exactly on a hard bounce: a 550/551/553 at RCPT, an ESP's bounce
+  that is not a temporary 4.x.x, or a bounce mail — newsletters/inbound/, where soft bounces
+  past BOUNCE_SOFT_LIMIT count too);
+- complained: sent rows a complaint noted, an ESP's event or a feedback loop's report by mail
+  (reader_feedback.py writes the note for tracking.py and newsletters/inbound/; the
   partial index `delivery_noted` finds them without reading the rest of the ledger);
 - unsubscribed: consent records of kind unsubscribe that name the digest — the unsubscribe page
   and the RFC 8058 one-click POST reached from the digest's own links (which carry
-  `?digest=<id>`, see mailinglist/links.py) and ESP unsubscribe events. Consent records outlive
+  `?digest=<id>`, see mailinglist/links.py), ESP unsubscribe events and mail to the
+  List-Unsubscribe mailto: address. Consent records outlive
   the ledger, so this one is known for retained digests too;
 - possible duplicates: rows whose claim expired under a dead worker (`expired_claims`).
 
@@ -38,7 +41,7 @@ Row = Delivery.State
 
 COMPLAINT_RATE_LIMIT = 0.003  # 0.3 % of messages delivered
 HARD_BOUNCE_RATE_LIMIT = 0.02  # 2 % of messages attempted
-# How tracking.py notes an ESP's complaint on a sent row (see _complained there); a test drives a
+# How reader_feedback.py notes a complaint on a sent row (reader_complaint_apply); a test drives a
 # real complaint webhook through tracking and counts it here, so the two cannot drift apart.
 COMPLAINT_NOTE_PREFIX = "Reported as spam"
 LOOKUP_CHUNK = 1000  # values in one IN (...): well under SQLite's limit on parameters
@@ -233,7 +236,7 @@ def _bounced(digest_ids: list[int]) -> dict[int, int]:
 
 
 def delivery_complaints(*, digest_ids: list[int]) -> Any:
-    """Sent rows of `digest_ids` an ESP's complaint event noted."""
+    """Sent rows of `digest_ids` a complaint noted (an ESP's event or a feedback loop's report)."""
     # Exactly the partial index's condition first, so the database can use it.
     noted = Delivery.objects.filter(digest_id__in=digest_ids, state=Row.SENT).exclude(last_error="")
     return noted.filter(last_error__startswith=COMPLAINT_NOTE_PREFIX)

@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -20,11 +19,16 @@ from django.db import transaction
 
 from mailinglist.addresses import email_normalise
 from mailinglist.models import Subscriber, Suppression
-from mailinglist.subscriptions import RequestMeta, subscription_unsubscribe, suppression_add
+from mailinglist.subscriptions import RequestMeta, suppression_add
+from newsletters.delivery.reader_feedback import (
+    Target,
+    delivery_fail,
+    reader_complaint_apply,
+    reader_unsubscribe_apply,
+)
 from newsletters.models import Delivery
 
 logger = logging.getLogger(__name__)
-Row = Delivery.State
 
 # An enhanced status code 4.x.x (RFC 3463) or a leading 4xx reply: the receiving server will
 # take mail later (mailbox full, greylisting). Some ESPs still report these as bounces; they
@@ -32,13 +36,6 @@ Row = Delivery.State
 _TRANSIENT_REPLY = re.compile(r"(?<![\d.])4\.\d{1,3}\.\d{1,3}(?![\d.])|^\W*(?:smtp;\s*)?4\d\d\b")
 # anymail's reject reasons that say the address itself cannot receive mail.
 _REJECTED_AS_BOUNCE = {"invalid", "bounced"}
-
-
-@dataclass(frozen=True)
-class _Target:
-    email: str  # the recipient, as stored (normalised)
-    delivery: Delivery | None
-    subscriber: Subscriber | None
 
 
 def tracking_event_apply(*, event: Any, esp_name: str) -> str:
@@ -62,11 +59,11 @@ def tracking_event_apply(*, event: Any, esp_name: str) -> str:
     return done
 
 
-def _row_id(target: _Target) -> str:
+def _row_id(target: Target) -> str:
     return str(target.delivery.pk) if target.delivery is not None else "-"
 
 
-def _target(event: Any) -> _Target | None:
+def _target(event: Any) -> Target | None:
     metadata = getattr(event, "metadata", None)
     metadata = metadata if isinstance(metadata, dict) else {}
     recipient = _address(getattr(event, "recipient", None))
@@ -80,13 +77,13 @@ def _target(event: Any) -> _Target | None:
         # old ledger, say) must not fail or unsubscribe them: trust the address instead.
         delivery = None
     if delivery is not None:
-        return _Target(
+        return Target(
             email=delivery.subscriber.email, delivery=delivery, subscriber=delivery.subscriber
         )
     if not recipient:
         return None
     subscriber = Subscriber.objects.filter(email__iexact=recipient).first()
-    return _Target(email=recipient, delivery=None, subscriber=subscriber)
+    return Target(email=recipient, delivery=None, subscriber=subscriber)
 
 
 def _address(raw: object) -> str:
@@ -119,27 +116,13 @@ def _reason(event: Any) -> str:
     return " ".join(" ".join(parts).split())[:300] or "no reason given"
 
 
-def _row_fail(target: _Target, error: str) -> None:
-    # A skipped row was never sent; anything else the ESP had, and this is its last word.
-    if target.delivery is not None:
-        Delivery.objects.filter(pk=target.delivery.pk).exclude(state=Row.SKIPPED).update(
-            state=Row.FAILED, last_error=error[:500]
-        )
-
-
-def _row_note(target: _Target, note: str) -> None:
-    # The message was delivered; the row stays sent, with what the reader did next beside it.
-    if target.delivery is not None:
-        Delivery.objects.filter(pk=target.delivery.pk, state=Row.SENT).update(last_error=note[:500])
-
-
 def _meta(esp_name: str) -> RequestMeta:
     return RequestMeta(user_agent=f"{esp_name} tracking webhook")
 
 
-def _bounced(event: Any, target: _Target, esp_name: str) -> str:
+def _bounced(event: Any, target: Target, esp_name: str) -> str:
     reason = _reason(event)
-    _row_fail(target, f"Bounced ({esp_name}): {reason}")
+    delivery_fail(target=target, error=f"Bounced ({esp_name}): {reason}")
     if _TRANSIENT_REPLY.search(reason):
         return "row failed; a temporary failure, so not suppressed"
     suppression_add(
@@ -150,45 +133,26 @@ def _bounced(event: Any, target: _Target, esp_name: str) -> str:
     return "row failed, address suppressed (bounced)"
 
 
-def _complained(event: Any, target: _Target, esp_name: str) -> str:
-    suppression_add(
-        email=target.email,
-        reason=Suppression.Reason.COMPLAINED,
-        note=f"{esp_name}: the reader reported a message as spam"[:200],
-    )
-    _row_note(target, f"Reported as spam by the reader ({esp_name}); suppressed, unsubscribed.")
-    left = []
-    if target.subscriber is not None:
-        left = subscription_unsubscribe(
-            subscriber=target.subscriber,
-            list_ids=None,
-            meta=_meta(esp_name),
-            method=f"{esp_name} spam complaint",
-        )
-    return f"suppressed (complained), unsubscribed from {len(left)} list(s)"
+def _complained(event: Any, target: Target, esp_name: str) -> str:
+    return reader_complaint_apply(target=target, who=esp_name, meta=_meta(esp_name))
 
 
-def _unsubscribed(event: Any, target: _Target, esp_name: str) -> str:
-    if target.subscriber is None:
-        return "no subscriber with that address: nothing to unsubscribe"
-    list_ids = [target.delivery.digest.mailing_list_id] if target.delivery is not None else None
-    left = subscription_unsubscribe(
-        subscriber=target.subscriber,
-        list_ids=list_ids,
-        meta=_meta(esp_name),
+def _unsubscribed(event: Any, target: Target, esp_name: str) -> str:
+    delivery = target.delivery
+    return reader_unsubscribe_apply(
+        target=target,
+        list_ids=[delivery.digest.mailing_list_id] if delivery is not None else None,
         method=f"{esp_name} unsubscribe",
-        # The digest's report counts the readers it lost, whichever way they left.
-        from_digest=target.delivery.digest_id if target.delivery is not None else None,
+        meta=_meta(esp_name),
+        from_digest=delivery.digest_id if delivery is not None else None,
+        note=f"The reader unsubscribed through {esp_name}.",
     )
-    if left:
-        _row_note(target, f"The reader unsubscribed through {esp_name}.")
-    return f"unsubscribed from {len(left)} list(s)"
 
 
-def _rejected(event: Any, target: _Target, esp_name: str) -> str:
+def _rejected(event: Any, target: Target, esp_name: str) -> str:
     reject_reason = str(getattr(event, "reject_reason", "") or "other")
     reason = f"{reject_reason}; {_reason(event)}"
-    _row_fail(target, f"Rejected by {esp_name} ({reason})")
+    delivery_fail(target=target, error=f"Rejected by {esp_name} ({reason})")
     if reject_reason in _REJECTED_AS_BOUNCE:
         suppression_add(
             email=target.email,
@@ -206,12 +170,12 @@ def _rejected(event: Any, target: _Target, esp_name: str) -> str:
     return "row failed"
 
 
-def _failed(event: Any, target: _Target, esp_name: str) -> str:
-    _row_fail(target, f"{esp_name} could not send it: {_reason(event)}")
+def _failed(event: Any, target: Target, esp_name: str) -> str:
+    delivery_fail(target=target, error=f"{esp_name} could not send it: {_reason(event)}")
     return "row failed"
 
 
-_HANDLERS: dict[str, Callable[[Any, _Target, str], str]] = {
+_HANDLERS: dict[str, Callable[[Any, Target, str], str]] = {
     "bounced": _bounced,
     "complained": _complained,
     "unsubscribed": _unsubscribed,

@@ -1,0 +1,1 @@
+"""Mail that comes back: bounces, complaints and mailto: unsubscribes (process.py)."""
