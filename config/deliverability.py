@@ -6,6 +6,7 @@ typo in a key path or a mailbox URL is found when the process starts, not at the
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -93,20 +94,24 @@ def read_mailbox_url(name: str) -> MailboxConfig | None:
     value = read_str(name, default=None)
     if value is None:
         return None
-    parts = urlsplit(value)
-    if parts.scheme not in MAILBOX_SCHEMES or not parts.hostname or not parts.username:
-        raise ConfigurationError(
-            f"{name} must be imaps://user:password@host[:port][/folder] or "
-            "pop3s://user:password@host[:port] (TLS only: the mailbox password crosses the "
-            "network)."
-        )
+    usage = (
+        f"{name} must be imaps://user:password@host[:port][/folder] or "
+        "pop3s://user:password@host[:port] (TLS only: the mailbox password crosses the network)."
+    )
+    try:
+        parts = urlsplit(value)
+        hostname = parts.hostname
+    except ValueError:  # an unclosed or malformed [IPv6] host
+        raise ConfigurationError(usage) from None
+    if parts.scheme not in MAILBOX_SCHEMES or not hostname or not parts.username:
+        raise ConfigurationError(usage)
     try:
         port = parts.port or MAILBOX_SCHEMES[parts.scheme]
     except ValueError:
         raise ConfigurationError(f"{name} has a port that is not a number.") from None
     return MailboxConfig(
         scheme=parts.scheme,
-        host=parts.hostname,
+        host=hostname,
         port=port,
         username=unquote(parts.username),
         password=unquote(parts.password or ""),
@@ -134,7 +139,9 @@ def read_domain_rates(name: str) -> dict[str, float]:
         try:
             rate = float(raw)
         except ValueError:
-            raise ConfigurationError(f"{name}: the rate of {group} is not a number.") from None
+            rate = math.nan
+        if not math.isfinite(rate):  # float() also takes "nan" and "inf"
+            raise ConfigurationError(f"{name}: the rate of {group} is not a number.")
         if rate < 0:
             raise ConfigurationError(f"{name}: the rate of {group} must be 0 or more.")
         rates[group] = rate

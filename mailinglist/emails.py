@@ -3,7 +3,8 @@
 One renderer for subject, text and HTML from the same context, as Zulip does: the text part is
 written for people reading text, not stripped from the HTML. The message is built with Django's
 mail classes and handed to the product's one transport (operations.transport), the path digests
-take, on a lane of its own: it never waits for a digest's send rate.
+take, on a lane of its own: it never waits for a digest's send rate. What headers each mail
+carries, and why, is docs/deliverability.md's "Headers every mail carries".
 """
 
 from __future__ import annotations
@@ -12,13 +13,13 @@ from typing import Any
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
-from django.core.mail.message import make_msgid
 from django.template.loader import render_to_string
 
-from mailinglist import links, tokens
+from mailinglist import links, return_path, tokens
 from mailinglist.data_links import data_link_lifetime
-from mailinglist.models import MailingList, Subscriber
+from mailinglist.models import MailingList, Subscriber, Subscription
 from operations import transport
+from operations.transport.message_ids import message_id_make
 
 
 def _from_header(mailing_list: MailingList | None) -> str:
@@ -40,66 +41,119 @@ def email_render(*, template: str, context: dict[str, Any]) -> tuple[str, str, s
     return subject, text, html
 
 
+def _reader_link(subscriber: Subscriber) -> tuple[MailingList, str] | None:
+    """The list a mail about the reader as a whole (their address, their data) is filed under,
+    with its unsubscribe link: their first list still current (pending or active), else the
+    first they were ever on (the link then says they have left it)."""
+    on_lists = MailingList.objects.order_by("pk")
+    current = on_lists.filter(
+        subscriptions__subscriber=subscriber,
+        subscriptions__state__in=[Subscription.State.PENDING, Subscription.State.ACTIVE],
+    ).first()
+    mailing_list = current or on_lists.filter(subscriptions__subscriber=subscriber).first()
+    if mailing_list is None:
+        return None
+    return mailing_list, links.unsubscribe_url(subscriber=subscriber, mailing_list=mailing_list)
+
+
+def _envelope_from(*, reader: Subscriber, to: str) -> str | None:
+    if not return_path.is_enabled():
+        return None  # the From header's address, as before BOUNCE_ADDRESS existed
+    if to.lower() != reader.email.lower():
+        # A new address to confirm, or one the reader left: a bounce of it is not theirs, so it
+        # comes back to BOUNCE_ADDRESS unsigned and suppresses nobody's current address.
+        return str(settings.BOUNCE_ADDRESS)
+    return return_path.bounce_address(subscriber_id=reader.pk)
+
+
 def email_send(
     *,
     template: str,
     to: str,
     context: dict[str, Any],
-    mailing_list: MailingList | None = None,
-    headers: dict[str, str] | None = None,
+    reader: Subscriber,
+    about: tuple[MailingList, str] | None,
+    sender: MailingList | None = None,
 ) -> str:
-    """Render and send one mail over EMAIL_URL; returns its Message-ID.
+    """Render and send one mail to a reader over EMAIL_URL; returns its Message-ID.
 
+    It carries a Message-ID on our domain, and the List-Id and List-Unsubscribe of the list it
+    is `about` (that list and the unsubscribe link its body shows, also in the context as
+    `list_unsubscribe`); a reader on no list gets neither. It is not bulk mail, so no
+    RFC 8058 one-click header and no Precedence: bulk. With BOUNCE_ADDRESS set, mail to the
+    reader's own address leaves with their signed return path. `sender` picks From/Reply-To.
     Raises transport.TransportFailure, with the server's answer, if the mail was not taken.
     """
+    headers = {"Message-ID": message_id_make()}
+    if about is not None:
+        mailing_list, unsubscribe_url = about
+        headers |= links.transactional_list_headers(
+            mailing_list=mailing_list, unsubscribe_url=unsubscribe_url
+        )
+        context = {
+            **context,
+            "list_unsubscribe": {"mailing_list": mailing_list, "url": unsubscribe_url},
+        }
     subject, text, html = email_render(template=template, context=context)
-    domain = (str(settings.DEFAULT_FROM_EMAIL).rsplit("@", 1)[-1].strip(" >")) or "localhost"
-    message_id = make_msgid(domain=domain)
     message = EmailMultiAlternatives(
         subject=subject,
         body=text,
-        from_email=_from_header(mailing_list),
+        from_email=_from_header(sender),
         to=[to],
-        reply_to=[mailing_list.reply_to]
-        if mailing_list is not None and mailing_list.reply_to
-        else None,
-        headers={"Message-ID": message_id, **(headers or {})},
+        reply_to=[sender.reply_to] if sender is not None and sender.reply_to else None,
+        headers=headers,
     )
     message.attach_alternative(html, "text/html")
-    outcome = transport.email_message_send(message=message)
+    outcome = transport.email_message_send(
+        message=message, envelope_from=_envelope_from(reader=reader, to=to)
+    )
     if not outcome.ok:
         raise transport.TransportFailure(outcome)
-    return message_id
+    return headers["Message-ID"]
 
 
 def confirmation_send(*, subscriber: Subscriber, lists: list[MailingList]) -> str:
+    """Ask to confirm `lists`; each can be cancelled from the mail (its unsubscribe link), and
+    the headers name the first, as one mail has one List-Id."""
+    cancel_links = [
+        (mailing_list, links.unsubscribe_url(subscriber=subscriber, mailing_list=mailing_list))
+        for mailing_list in lists
+    ]
     context = {
         "subscriber": subscriber,
         "lists": lists,
         "confirm_url": links.confirm_url(subscriber=subscriber, list_ids=[m.pk for m in lists]),
+        "cancel_links": cancel_links,
         "site_url": settings.SITE_URL,
         "mailing_address": settings.MAILING_ADDRESS,
     }
-    return email_send(template="confirm", to=subscriber.email, context=context)
+    return email_send(
+        template="confirm",
+        to=subscriber.email,
+        context=context,
+        reader=subscriber,
+        about=cancel_links[0],
+    )
 
 
 def welcome_send(*, subscriber: Subscriber, lists: list[MailingList]) -> str:
     """One welcome naming every list the reader just confirmed, however many.
 
     Lists may have different senders; one mail has one From, so it comes from the first list's
-    sender (and carries that list's List-Unsubscribe headers), while its body gives an
-    unsubscribe link per list. Once lists have languages (#9), the caller sends one welcome per
-    language, each in its own.
+    sender (and carries that list's List-* headers), while its body gives an unsubscribe link
+    per list. Once lists have languages (#9), the caller sends one welcome per language, each
+    in its own.
     """
     first = lists[0]
+    list_links = [
+        (mailing_list, links.unsubscribe_url(subscriber=subscriber, mailing_list=mailing_list))
+        for mailing_list in lists
+    ]
     context = {
         "subscriber": subscriber,
         "lists": lists,
         "mailing_list": first,
-        "list_links": [
-            (mailing_list, links.unsubscribe_url(subscriber=subscriber, mailing_list=mailing_list))
-            for mailing_list in lists
-        ],
+        "list_links": list_links,
         "preferences_url": links.preferences_url(subscriber=subscriber),
         "site_url": settings.SITE_URL,
         "mailing_address": settings.MAILING_ADDRESS,
@@ -108,8 +162,9 @@ def welcome_send(*, subscriber: Subscriber, lists: list[MailingList]) -> str:
         template="welcome",
         to=subscriber.email,
         context=context,
-        mailing_list=first,
-        headers=links.list_headers(subscriber=subscriber, mailing_list=first),
+        reader=subscriber,
+        about=list_links[0],
+        sender=first,
     )
 
 
@@ -121,7 +176,13 @@ def address_change_send(*, subscriber: Subscriber, new_email: str, change_url: s
         "change_url": change_url,
         "mailing_address": settings.MAILING_ADDRESS,
     }
-    return email_send(template="address_change", to=new_email, context=context)
+    return email_send(
+        template="address_change",
+        to=new_email,
+        context=context,
+        reader=subscriber,
+        about=_reader_link(subscriber),
+    )
 
 
 def address_changed_notice_send(*, subscriber: Subscriber, old_email: str) -> str:
@@ -131,7 +192,13 @@ def address_changed_notice_send(*, subscriber: Subscriber, old_email: str) -> st
         "new_email_masked": email_mask(subscriber.email),
         "mailing_address": settings.MAILING_ADDRESS,
     }
-    return email_send(template="address_changed", to=old_email, context=context)
+    return email_send(
+        template="address_changed",
+        to=old_email,
+        context=context,
+        reader=subscriber,
+        about=_reader_link(subscriber),
+    )
 
 
 def data_link_send(*, subscriber: Subscriber, purpose: tokens.DataPurpose, url: str) -> str:
@@ -142,7 +209,13 @@ def data_link_send(*, subscriber: Subscriber, purpose: tokens.DataPurpose, url: 
         "lifetime": data_link_lifetime(),
         "mailing_address": settings.MAILING_ADDRESS,
     }
-    return email_send(template=f"data_{purpose}", to=subscriber.email, context=context)
+    return email_send(
+        template=f"data_{purpose}",
+        to=subscriber.email,
+        context=context,
+        reader=subscriber,
+        about=_reader_link(subscriber),
+    )
 
 
 def email_mask(email: str) -> str:

@@ -96,3 +96,19 @@ def list_headers(*, subscriber: Subscriber, mailing_list: MailingList) -> dict[s
         "List-Unsubscribe-Post": ONE_CLICK_POST_BODY,
         "List-Id": list_id(mailing_list=mailing_list),
     }
+
+
+def transactional_list_headers(
+    *, mailing_list: MailingList, unsubscribe_url: str
+) -> dict[str, str]:
+    """List-Unsubscribe and List-Id of a reader's transactional mail about one list.
+
+    `unsubscribe_url` is the link the mail's body shows, so header and body agree. No
+    List-Unsubscribe-Post: RFC 8058's one-click is for the list's own bulk mail; a mailbox's
+    unsubscribe button on a confirmation or a welcome opens the page, which asks once (and for
+    a signup still pending, cancels it).
+    """
+    return {
+        "List-Unsubscribe": f"<{unsubscribe_url}>",
+        "List-Id": list_id(mailing_list=mailing_list),
+    }

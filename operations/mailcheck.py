@@ -12,12 +12,12 @@ import logging
 from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.mail import EmailMessage
-from django.core.mail.message import make_msgid
 from django.db import transaction
 from django.utils import timezone
 
 from operations import transport
 from operations.models import MailCheck
+from operations.transport.message_ids import message_id_make
 
 logger = logging.getLogger(__name__)
 
@@ -40,7 +40,7 @@ def mail_check_send(*, check_id: int, worker: str = "") -> MailCheck:
     check = MailCheck.objects.get(pk=check_id)
     if check.state != MailCheck.State.QUEUED:
         return check  # a re-delivered task must not send a second message
-    message_id = make_msgid(domain=_message_id_domain())
+    message_id = message_id_make()
     message = EmailMessage(
         subject="Mail check: your newsletter server can send mail",
         body=(
@@ -67,8 +67,3 @@ def mail_check_send(*, check_id: int, worker: str = "") -> MailCheck:
     check.finished_at = timezone.now()
     check.save(update_fields=["state", "error", "message_id", "worker", "finished_at"])
     return check
-
-
-def _message_id_domain() -> str:
-    domain = str(settings.DEFAULT_FROM_EMAIL).rsplit("@", 1)[-1].strip(" >")
-    return domain or "localhost"

@@ -19,6 +19,7 @@ from django.conf import settings
 from django.core.mail import EmailMessage, get_connection
 
 from operations.transport import esp, smtp
+from operations.transport.message_ids import message_id_make
 from operations.transport.outcomes import Outcome, TransportFailure
 from operations.transport.prepared import PreparedEmailMessage
 from operations.transport.smtp import SMTP_BACKEND
@@ -66,17 +67,21 @@ def message_send_or_raise(
         raise TransportFailure(outcome)
 
 
-def email_message_send(*, message: EmailMessage) -> Outcome:
+def email_message_send(*, message: EmailMessage, envelope_from: str | None = None) -> Outcome:
     """A message built with Django's mail classes, sent as its bytes to its one recipient.
 
-    Django's classes build the headers (and refuse CR/LF in them); the envelope sender is the
-    From header's address, as Django's SMTP backend would use.
+    Django's classes build the headers (and refuse CR/LF in them). The envelope sender is
+    `envelope_from` when given (a reader's signed VERP return path, so a bounce names them),
+    else the From header's address, as Django's SMTP backend would use. A message without a
+    Message-ID gets one on our domain, never Django's default on the machine's name.
     """
     if len(message.recipients()) != 1:
         raise ValueError("one recipient per message: each reader's outcome is its own")
+    if not any(name.lower() == "message-id" for name in message.extra_headers):
+        message.extra_headers["Message-ID"] = message_id_make()
     raw = message.message().as_bytes(linesep="\r\n")
     return message_send(
-        from_address=parseaddr(message.from_email)[1] or message.from_email,
+        from_address=envelope_from or parseaddr(message.from_email)[1] or message.from_email,
         to=message.recipients()[0],
         raw=raw,
     )
