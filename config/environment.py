@@ -356,11 +356,10 @@ def read_networks(name: str) -> list[str]:
     return networks
 
 
-def read_choice(name: str, *, default: str, choices: set[str], meaning: str) -> str:
+def read_choice(name: str, *, default: str, choices: tuple[str, ...], meaning: str) -> str:
     """One of `choices` (any case), or a start-up error naming them and what the variable says."""
     value = (read_str(name, default=default) or "").lower()
     if value not in choices:
-        raise ConfigurationError(
-            f"{name} must be {', '.join(sorted(choices))} (got {value!r}): {meaning}."
-        )
+        named = f"{', '.join(choices[:-1])} or {choices[-1]}"
+        raise ConfigurationError(f"{name} must be {named} (got {value!r}): {meaning}.")
     return value

@@ -349,7 +349,7 @@ AXES_LOCKOUT_CALLABLE = "operations.login_throttle.lockout_response"
 STAFF_2FA = env.read_choice(
     "STAFF_2FA",
     default="off" if DEBUG else "senders",
-    choices={"off", "senders", "all"},
+    choices=("off", "senders", "all"),
     meaning="who must give a code from an authenticator app after their password",
 )
 # The name authenticator apps list the account under.

@@ -63,9 +63,6 @@ KINDS = {
     "address change link": Kind("transactional", "bounces"),
     "address changed notice": Kind("transactional", "bounces"),
 }
-# Rules another part of #11 makes true (the digest's VERP return path and mailto:); until it
-# lands these fail as expected, and once it has, each passing one must be removed from here.
-AWAITING = {("digest", "return path"), ("digest", "mailto unsubscribe")}
 
 
 @dataclass(frozen=True)
@@ -298,11 +295,4 @@ def test_every_mail_carries_the_headers_its_kind_requires(
             if problem is not None:
                 problems[(name, rule)] = problem
 
-    # The awaited rules are about BOUNCE_ADDRESS: without it every rule holds already.
-    awaited = AWAITING if audit_worker else set()
-    unexpected = {key: problem for key, problem in problems.items() if key not in awaited}
-    assert unexpected == {}
-    landed = sorted(awaited - problems.keys())
-    assert landed == [], f"{landed} now pass: take them out of AWAITING"
-    if awaited:
-        pytest.xfail(f"awaiting the digest part of #11: {problems}")
+    assert problems == {}
