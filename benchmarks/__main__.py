@@ -15,6 +15,8 @@ def _plan(args: argparse.Namespace) -> list[tuple[str, list[str]]]:
     return [
         # The limit (raw smtplib into a fast sink) and the end-to-end send, in the same run.
         ("send_path", ["--n", str(args.n)]),
+        # DKIM's price: µs to sign one digest message (Ed25519, RSA-2048) and the signed send.
+        ("dkim_sign", []),
         # What recording each accepted message at once costs (the crash bound's price).
         ("ledger_record", []),
         ("render_path", []),

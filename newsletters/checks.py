@@ -2,7 +2,8 @@
 
 Run on the rendered message with sample recipient values, so they judge what readers would get:
 every link absolute http(s), every image described, the HTML under Gmail's clipping size, the
-unsubscribe link where readers and mailbox providers look for it.
+unsubscribe link where readers and mailbox providers look for it. A warning (`is_warning`) is
+shown but does not stop scheduling: DKIM, say, may be done by the mail server instead of here.
 """
 
 from __future__ import annotations
@@ -11,8 +12,11 @@ from dataclasses import dataclass
 from html.parser import HTMLParser
 from urllib.parse import urlsplit
 
+from django.conf import settings
+
 from newsletters import rendering
 from newsletters.models import Digest
+from operations.dkim.selection import address_domain, signer_for
 
 # Gmail clips messages whose HTML passes ~102 KB and hides the rest, unsubscribe link included.
 MAX_HTML_BYTES = 100 * 1024
@@ -24,6 +28,7 @@ class Check:
     name: str
     ok: bool
     message: str
+    is_warning: bool = False  # when not ok: shown, but the digest may still be scheduled
 
 
 class _LinksAndImages(HTMLParser):
@@ -47,10 +52,26 @@ def _sample(html: str) -> str:
     return html.replace(rendering.SLOT_GREETING_HTML, "Hello Alexandra Montgomery-Smith,")
 
 
+def _dkim_check(digest: Digest) -> Check:
+    # Gmail and Yahoo require bulk senders to sign with a key aligned with the From domain
+    # (DMARC); without one, mail is likelier to be filtered, but it can still be delivered.
+    domain = address_domain(digest.mailing_list.from_email or str(settings.DEFAULT_FROM_EMAIL))
+    signer = signer_for(domain) if domain else None
+    if signer is not None:
+        return Check("dkim", True, f"Signed with DKIM for {signer.domain}.")
+    return Check(
+        "dkim",
+        False,
+        f"No DKIM key aligned with {domain or 'the From address'}: mail goes out unsigned "
+        "unless your mail server signs it (OpenDKIM). Add a signing key in Operations.",
+        is_warning=True,
+    )
+
+
 def digest_checks(
     *, digest: Digest, rendered: rendering.RenderedDigest | None = None
 ) -> list[Check]:
-    """Every check with its result; a digest may be scheduled only when all are ok."""
+    """Every check with its result; a digest may be scheduled when all but warnings are ok."""
     rendered = rendered or rendering.digest_render(digest=digest)
     story_count = digest.items.count()
     parser = _LinksAndImages()
@@ -114,9 +135,14 @@ def digest_checks(
             if has_unsubscribe
             else "The template lost its unsubscribe link.",
         ),
+        _dkim_check(digest),
     ]
 
 
 def digest_problems(*, digest: Digest) -> list[str]:
     """What to fix before `digest` may be scheduled; empty when it is ready."""
-    return [check.message for check in digest_checks(digest=digest) if not check.ok]
+    return [
+        check.message
+        for check in digest_checks(digest=digest)
+        if not check.ok and not check.is_warning
+    ]

@@ -3,15 +3,23 @@ from __future__ import annotations
 from typing import Any
 
 from axes.models import AccessFailureLog, AccessLog  # type: ignore[import-untyped]
+from django import forms
 from django.contrib import admin, messages
+from django.db.models import QuerySet
 from django.forms import ModelForm
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.urls import reverse
+from django.utils.html import format_html
 
 from audit.admin_logging import AuditedAdmin
 from operations.admin_permissions import ActionsNeedPermission
 from operations.api_tokens import api_token_issue
+from operations.dkim.dns_check import dkim_record_check
+from operations.dkim.keygen import signing_key_create, signing_key_record
+from operations.dkim.keys import domain_is_valid, selector_is_valid
+from operations.dkim.selection import signers_forget
 from operations.mailcheck import mail_check_create
-from operations.models import ApiToken, MailCheck
+from operations.models import ApiToken, MailCheck, SigningKey
 
 
 @admin.register(MailCheck)
@@ -83,6 +91,106 @@ class ApiTokenAdmin(AuditedAdmin[ApiToken], ActionsNeedPermission[ApiToken]):
         messages.warning(
             request, f"API token for {obj.user}: {token} — copy it now, it will not be shown again."
         )
+
+
+class SigningKeyForm(forms.ModelForm[SigningKey]):
+    class Meta:
+        model = SigningKey
+        fields = ["domain", "selector", "algorithm"]
+
+    def clean_domain(self) -> str:
+        domain = str(self.cleaned_data["domain"]).strip().rstrip(".").lower()
+        if not domain_is_valid(domain):
+            raise forms.ValidationError("Enter a domain name, such as news.example.com.")
+        if SigningKey.objects.filter(domain=domain).exists():
+            raise forms.ValidationError(
+                "This domain has a key already. To replace it, publish the new record under a "
+                "new selector first, then delete the old key and add the new one."
+            )
+        return domain
+
+    def clean_selector(self) -> str:
+        selector = str(self.cleaned_data["selector"]).strip()
+        if not selector_is_valid(selector):
+            raise forms.ValidationError("One DNS label: letters, digits and '-' (newsdesk1).")
+        return selector
+
+
+DNS_STATUS = {
+    "match": "✔ Published and matching: receivers can verify the signatures.",
+    "mismatch": "✘ A different key is published at this name: signatures fail until the "
+    "record above replaces it.",
+    "missing": "✘ Not published yet: add the TXT record above in DNS.",
+    "unknown": "? Unknown: DNS did not answer from this server; check again later.",
+}
+
+
+@admin.register(SigningKey)
+class SigningKeyAdmin(AuditedAdmin[SigningKey], ActionsNeedPermission[SigningKey]):
+    """Adding one generates the key (never shown); its page shows the DNS record and whether
+    DNS publishes it. Not editable: a key is replaced by a new one under a new selector."""
+
+    form = SigningKeyForm
+    list_display = ["domain", "selector", "algorithm", "created_at"]
+    audit_noun = "signing_key"
+    readonly_fields = ["created_at", "dns_record_name", "dns_record_value", "dns_status"]
+
+    def get_fields(self, request: HttpRequest, obj: SigningKey | None = None) -> list[str]:  # type: ignore[override]
+        fields = ["domain", "selector", "algorithm"]
+        return fields if obj is None else [*fields, *self.readonly_fields]
+
+    def has_change_permission(self, request: HttpRequest, obj: SigningKey | None = None) -> bool:
+        return False  # editing the domain or selector would unpublish the key's record
+
+    @admin.display(description="DNS record name (TXT)")
+    def dns_record_name(self, obj: SigningKey) -> str:
+        return signing_key_record(signing_key=obj).name
+
+    @admin.display(description="DNS record value")
+    def dns_record_value(self, obj: SigningKey) -> str:
+        return format_html(
+            "<code class='dkim-record' style='word-break: break-all'>{}</code>",
+            signing_key_record(signing_key=obj).value,
+        )
+
+    @admin.display(description="DNS check")
+    def dns_status(self, obj: SigningKey) -> str:
+        status = dkim_record_check(
+            domain=obj.domain,
+            selector=obj.selector,
+            public_record=signing_key_record(signing_key=obj).value,
+        )
+        return format_html("<span class='dkim-dns-{}'>{}</span>", status, DNS_STATUS[status])
+
+    def save_model(
+        self, request: HttpRequest, obj: SigningKey, form: ModelForm[SigningKey], change: bool
+    ) -> None:
+        # The form has checked domain and selector (and that the domain has no key yet).
+        created = signing_key_create(
+            domain=obj.domain,
+            selector=obj.selector,
+            algorithm=obj.algorithm,  # type: ignore[arg-type]  # one of the form's choices
+        )
+        obj.pk, obj.private_key_pem, obj.created_at = (
+            created.pk,
+            created.private_key_pem,
+            created.created_at,
+        )
+
+    def response_add(
+        self, request: HttpRequest, obj: SigningKey, post_url_continue: str | None = None
+    ) -> HttpResponse:
+        # Straight to the record to publish: the one thing to do next.
+        messages.success(request, f"Key made for {obj.domain}. Publish the TXT record below.")
+        return HttpResponseRedirect(reverse("admin:operations_signingkey_change", args=[obj.pk]))
+
+    def delete_model(self, request: HttpRequest, obj: SigningKey) -> None:
+        super().delete_model(request, obj)
+        signers_forget()
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[SigningKey]) -> None:
+        super().delete_queryset(request, queryset)
+        signers_forget()
 
 
 # django-axes' lockouts are under Axes → Access attempts (deleting one lifts it). Its login logs

@@ -51,3 +51,34 @@ class ApiToken(models.Model):
 
     def __str__(self) -> str:
         return f"{self.prefix}… ({self.user})"
+
+
+class SigningKey(models.Model):
+    """A DKIM key for mail whose From is at `domain` or under it (a list with its own sender).
+
+    Made in admin, never typed in: the private key is generated there and never shown. The key
+    from DKIM_PRIVATE_KEY_FILE is not a row; operations/dkim/selection.py serves both.
+    """
+
+    class Algorithm(models.TextChoices):
+        RSA = "rsa", "RSA-2048 (verified by every receiver)"
+        ED25519 = "ed25519", "Ed25519 (RFC 8463; not yet verified by Gmail)"
+
+    domain = models.CharField(
+        max_length=253,
+        unique=True,
+        help_text="The From address's domain, or a parent of it (news.example.com).",
+    )
+    selector = models.CharField(
+        max_length=63, help_text="The DNS label the record is published under (newsdesk1)."
+    )
+    algorithm = models.CharField(max_length=8, choices=Algorithm.choices, default=Algorithm.RSA)
+    private_key_pem = models.TextField(editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["domain"]
+        verbose_name = "DKIM signing key"
+
+    def __str__(self) -> str:
+        return f"{self.selector}._domainkey.{self.domain}"

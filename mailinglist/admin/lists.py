@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from django import forms
+from django.conf import settings
 from django.contrib import admin
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
@@ -10,6 +13,8 @@ from django.db.models import Count, Q, QuerySet
 from django.http import (
     HttpRequest,
 )
+from django.urls import reverse
+from django.utils.html import format_html
 
 from audit.admin_logging import AuditedAdmin
 from mailinglist.models import (
@@ -18,6 +23,7 @@ from mailinglist.models import (
 )
 from mailinglist.zones import zone_choices
 from operations.admin_permissions import ActionsNeedPermission
+from operations.dkim.selection import address_domain, signer_for
 
 State = Subscription.State
 
@@ -72,6 +78,7 @@ class MailingListAdmin(AuditedAdmin[MailingList], ActionsNeedPermission[MailingL
     list_filter = ["is_public"]
     search_fields = ["name", "slug"]
     prepopulated_fields = {"slug": ("name",)}
+    readonly_fields = ["dkim_status"]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[MailingList]:
         # Counted in the same query as the page of lists, not once per row.
@@ -91,3 +98,25 @@ class MailingListAdmin(AuditedAdmin[MailingList], ActionsNeedPermission[MailingL
     @admin.display(description="Pending confirmation", ordering="pending_count")
     def pending_count(self, obj: MailingList) -> int:
         return int(getattr(obj, "pending_count", 0))
+
+    @admin.display(description="DKIM signing")
+    def dkim_status(self, obj: MailingList) -> str:
+        domain = address_domain(obj.from_email or str(settings.DEFAULT_FROM_EMAIL))
+        signer = signer_for(domain) if domain else None
+        if signer is not None:
+            return format_html(
+                "<span class='dkim-aligned'>✔ Mail from {} is signed "
+                "(key {}._domainkey.{}).</span>",
+                domain,
+                signer.selector,
+                signer.domain,
+            )
+        add_url = reverse("admin:operations_signingkey_add") + "?" + urlencode({"domain": domain})
+        return format_html(
+            "<span class='dkim-missing'>⚠ No DKIM key for {}: mail from this list goes out "
+            "unsigned unless your mail server signs it (OpenDKIM).</span> "
+            "<a href='{}'>Add a signing key for {}</a>",
+            domain or "(no From address)",
+            add_url,
+            domain,
+        )

@@ -141,7 +141,7 @@ class DigestAdmin(DigestDeskMixin, AuditedAdmin[Digest], ActionsNeedPermission[D
             format_html_join(
                 "",
                 "<li class='{}'>{} {}</li>",
-                (("ok" if c.ok else "fail", ("✔" if c.ok else "✘"), c.message) for c in results),
+                (_check_row(c) for c in results),
             ),
         )
 
@@ -236,3 +236,10 @@ class DigestAdmin(DigestDeskMixin, AuditedAdmin[Digest], ActionsNeedPermission[D
         if obj is not None and obj.pk is not None:
             context.update(self.desk_context(request, obj))
         return super().render_change_form(request, context, add, change, form_url, obj)
+
+
+def _check_row(check: checks.Check) -> tuple[str, str, str]:
+    """(class, mark, message) of one pre-send check: ok, a warning that does not block, or fail."""
+    if check.ok:
+        return "ok", "✔", check.message
+    return ("warn", "⚠", check.message) if check.is_warning else ("fail", "✘", check.message)

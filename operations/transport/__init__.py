@@ -18,6 +18,7 @@ from email.utils import parseaddr
 from django.conf import settings
 from django.core.mail import EmailMessage, get_connection
 
+from operations import dkim
 from operations.transport import esp, smtp
 from operations.transport.message_ids import message_id_make
 from operations.transport.outcomes import Outcome, TransportFailure
@@ -43,11 +44,13 @@ def message_send(
 
     `metadata` is for ESPs that echo it in their tracking events; SMTP ignores it.
     """
+    if esp.is_esp_backend(str(settings.EMAIL_BACKEND)):
+        # anymail's backends post structured fields, not bytes (see esp.py); the ESP builds the
+        # message again and signs it with the domain key set up there, so no signature of ours.
+        return esp.esp_send(from_address=from_address, to=to, raw=raw, metadata=metadata or {})
+    raw = dkim.message_sign(raw=raw)  # SMTP and any Django backend get the signed bytes
     if settings.EMAIL_BACKEND == SMTP_BACKEND:
         return smtp.smtp_send(from_address=from_address, to=to, raw=raw)
-    if esp.is_esp_backend(str(settings.EMAIL_BACKEND)):
-        # anymail's backends post structured fields, not bytes (see esp.py).
-        return esp.esp_send(from_address=from_address, to=to, raw=raw, metadata=metadata or {})
     try:
         with get_connection(fail_silently=False) as connection:
             connection.send_messages(

@@ -26,8 +26,10 @@ def test_a_complete_digest_passes_every_check() -> None:
         "image_alt",
         "size",
         "unsubscribe",
+        "dkim",
     ]
-    assert all(c.ok for c in results), [c.message for c in results if not c.ok]
+    blocking = [c.message for c in results if not c.ok and not c.is_warning]
+    assert not blocking, blocking
 
 
 def test_each_failing_check_says_what_to_fix() -> None:
