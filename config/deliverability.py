@@ -13,6 +13,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from config.environment import ConfigurationError, read_str
+from operations.dkim.keys import DkimKeyError, key_load
 
 # The receiving-domain groups with limits and slow-downs of their own (DOMAIN_SEND_RATES);
 # every other domain is in "other". newsletters/delivery/domains.py maps an address to its group.
@@ -46,8 +47,8 @@ def read_dkim(
 ) -> tuple[str, str, str]:
     """(domain, selector, key file path) or ("", "", "") when DKIM_DOMAIN is unset.
 
-    The key itself is read and parsed by operations/dkim (which also serves keys from admin);
-    here only that the three go together and that the file is there and readable.
+    Checked now: the three go together, and the file holds a key operations/dkim can sign with
+    (the same loader, which also serves the keys made in admin).
     """
     values = {name: read_str(name, default=None) or "" for name in (domain, selector, key_file)}
     if not any(values.values()):
@@ -66,12 +67,17 @@ def read_dkim(
         )
     path = Path(values[key_file])
     try:
-        path.read_bytes()
+        pem = path.read_bytes()
     except OSError as error:
         raise ConfigurationError(
             f"{key_file} ({path}) cannot be read: {error.strerror}. Make one with "
             "`manage.py dkim_keygen`."
         ) from None
+    # A key that is not RSA >= 2048 or Ed25519 stops start-up here, not the first send.
+    try:
+        key_load(pem=pem, source=f"{key_file} ({path})")
+    except DkimKeyError as error:
+        raise ConfigurationError(str(error)) from None
     return values[domain].rstrip(".").lower(), values[selector], str(path)
 
 

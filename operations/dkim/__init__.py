@@ -1,5 +1,5 @@
-"""DKIM signing of every message the transport sends (see docs/deliverability.md, "DKIM")."""
+"""DKIM signing of every message the transport sends (see docs/deliverability.md, "DKIM").
 
-from operations.dkim.selection import message_sign
-
-__all__ = ["message_sign"]
+Empty on purpose: settings check DKIM_PRIVATE_KEY_FILE at start-up with keys.key_load, before
+Django's apps (which selection.py's model needs) are ready.
+"""

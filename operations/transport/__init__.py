@@ -18,7 +18,7 @@ from email.utils import parseaddr
 from django.conf import settings
 from django.core.mail import EmailMessage, get_connection
 
-from operations import dkim
+from operations.dkim.selection import message_sign
 from operations.transport import esp, smtp
 from operations.transport.message_ids import message_id_make
 from operations.transport.outcomes import Outcome, TransportFailure
@@ -48,7 +48,7 @@ def message_send(
         # anymail's backends post structured fields, not bytes (see esp.py); the ESP builds the
         # message again and signs it with the domain key set up there, so no signature of ours.
         return esp.esp_send(from_address=from_address, to=to, raw=raw, metadata=metadata or {})
-    raw = dkim.message_sign(raw=raw)  # SMTP and any Django backend get the signed bytes
+    raw = message_sign(raw=raw)  # SMTP and any Django backend get the signed bytes
     if settings.EMAIL_BACKEND == SMTP_BACKEND:
         return smtp.smtp_send(from_address=from_address, to=to, raw=raw)
     try:

@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 from hypothesis import example, given
 from hypothesis import strategies as st
 
@@ -24,6 +26,7 @@ from config.deliverability import (
     read_mailbox_url,
 )
 from config.environment import ConfigurationError
+from operations.dkim.keys import key_generate, key_pem
 from tests.config.settings_process import PRODUCTION, python_run
 
 DKIM_NAMES = ("DKIM_DOMAIN", "DKIM_SELECTOR", "DKIM_PRIVATE_KEY_FILE")
@@ -51,7 +54,7 @@ def environ(**values: str | None) -> Iterator[None]:
 @pytest.fixture
 def key_file(tmp_path: Path) -> str:
     path = tmp_path / "dkim.pem"
-    path.write_text("-----BEGIN PRIVATE KEY-----\n")
+    path.write_text(key_pem(key=key_generate(algorithm="ed25519")))
     return str(path)
 
 
@@ -109,6 +112,35 @@ def test_a_key_file_that_is_a_directory_is_named(tmp_path: Path) -> None:
     with (
         environ(DKIM_DOMAIN="news.example.com", DKIM_SELECTOR="nd1", DKIM_PRIVATE_KEY_FILE="/"),
         pytest.raises(ConfigurationError, match=r"DKIM_PRIVATE_KEY_FILE \(/\) cannot be read"),
+    ):
+        read_dkim()
+
+
+@pytest.mark.parametrize(
+    ("pem", "message"),
+    [
+        (b"-----BEGIN PRIVATE KEY-----\n", "not a PEM private key"),
+        (
+            # A short key on purpose: the loader must refuse it.
+            rsa.generate_private_key(public_exponent=65537, key_size=1024).private_bytes(  # noqa: S505
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            ),
+            "an RSA key of 1024 bits",
+        ),
+    ],
+)
+def test_a_key_the_signer_could_not_use_stops_start_up(
+    tmp_path: Path, pem: bytes, message: str
+) -> None:
+    path = tmp_path / "bad.pem"
+    path.write_bytes(pem)
+    with (
+        environ(
+            DKIM_DOMAIN="news.example.com", DKIM_SELECTOR="nd1", DKIM_PRIVATE_KEY_FILE=str(path)
+        ),
+        pytest.raises(ConfigurationError, match=rf"DKIM_PRIVATE_KEY_FILE \({path}\): {message}"),
     ):
         read_dkim()
 
