@@ -6,6 +6,7 @@ from celery import Task, shared_task
 
 from newsletters import editions, feeds, proofs
 from newsletters.delivery import batch, dispatch, notices, reconciler, retention
+from newsletters.inbound import mailbox
 from operations.logcontext import log_context
 
 
@@ -71,3 +72,11 @@ def reconcile_deliveries() -> None:
 def retain_deliveries() -> None:
     # Daily: finished digests' ledgers older than DELIVERY_RETENTION_DAYS become counts.
     retention.deliveries_retain()
+
+
+@shared_task(expires=55, time_limit=300)
+def fetch_bounces() -> None:
+    # Beat tick (every 60 s): bounce and complaint mail from BOUNCE_MAILBOX_URL; nothing at all
+    # when it is unset. No soft limit: the fetch stops itself within its time budget, and a
+    # message is removed only after it was applied, so even a hard kill loses nothing.
+    mailbox.mailbox_fetch()
