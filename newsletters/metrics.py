@@ -22,7 +22,12 @@ from prometheus_client.exposition import choose_encoder
 
 from mailinglist.figures import AudienceCounters, audience_counters
 from newsletters.delivery.failure_kinds import FAILURE_KINDS
-from newsletters.delivery.metrics import DeliveryTotals, delivery_totals, throttle_rates
+from newsletters.delivery.metrics import (
+    DeliveryTotals,
+    delivery_totals,
+    domain_pacing_rates,
+    throttle_rates,
+)
 from operations.metrics import counters_never_lower
 from operations.queues import worker_health
 
@@ -170,6 +175,18 @@ def _throttle() -> Iterator[Metric]:
             "mail server asks us to slow down (0: unlimited).",
             rates.effective,
         )
+    paces = domain_pacing_rates()
+    if paces is not None:
+        gauge = _gauge_labelled(
+            "domain_pacing_messages_per_second",
+            "Messages per second each receiving-domain group may be sent now: its "
+            "DOMAIN_SEND_RATES rate, or less while its domain asks us to slow down (0: no limit "
+            "of its own beyond SEND_RATE).",
+            ["group"],
+        )
+        for group, rate in paces.items():
+            gauge.add_metric([group], rate)
+        yield gauge
 
 
 # Private: prometheus_client's global registry would add this process's own figures (its

@@ -23,12 +23,16 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 from devtools.ports import free_port
 from devtools.smtp_sink.faults import PERM_FAIL_REPLY, Faults, envelope_key
 
+# What a mailbox provider says at RCPT TO when mail from us comes too fast.
+DOMAIN_SLOW_DOWN_REPLY = "421 4.7.0 Try again later"
+
 
 @dataclass(frozen=True)
 class Received:
     mail_from: str
     rcpt_tos: list[str]
     raw: bytes
+    at: float = 0.0  # time.monotonic() when it was accepted (or dropped)
 
     @property
     def message(self) -> EmailMessage:
@@ -77,6 +81,11 @@ class _Handler:
         rcpt_options: list[str],
     ) -> str:
         reply = self.sink._rcpt_reply(address)
+        if reply is not None and self.sink._closes_after(address):
+            # Once the reply is written (the hook returns straight into its write), as a
+            # provider does after "421 ... closing connection".
+            assert server.transport is not None
+            asyncio.get_running_loop().call_soon(server.transport.close)
         if reply is None:
             envelope.rcpt_tos.append(address)
             envelope.rcpt_options.extend(rcpt_options)
@@ -90,6 +99,7 @@ class _Handler:
             mail_from=envelope.mail_from,
             rcpt_tos=list(envelope.rcpt_tos),
             raw=envelope.original_content,
+            at=time.monotonic(),
         )
         if not self.sink._data_accepted(received):
             assert server.transport is not None
@@ -105,7 +115,8 @@ class SmtpSink:
 
     Counters: `accepted` counts messages answered 250 after DATA; `temp_failed` and
     `perm_failed` count RCPT replies (one per recipient per attempt); `dropped` counts
-    connections closed after DATA.
+    connections closed after DATA; `domain_refused` counts RCPTs refused by `refuse_domains`,
+    which a test switches on and off while the sink runs.
     """
 
     def __init__(
@@ -138,7 +149,16 @@ class SmtpSink:
         self._dropped_after_data: list[Received] = []
         self._attempts: defaultdict[str, list[float]] = defaultdict(list)
         self._data_attempts: defaultdict[str, int] = defaultdict(int)
-        self._counters = {"accepted": 0, "temp_failed": 0, "perm_failed": 0, "dropped": 0}
+        self._counters = {
+            "accepted": 0,
+            "temp_failed": 0,
+            "perm_failed": 0,
+            "dropped": 0,
+            "domain_refused": 0,
+        }
+        # Domain (lower-case) -> the reply every RCPT TO of it gets, before the fault script.
+        self._domain_replies: dict[str, str] = {}
+        self._domain_close = False
         self._controller: Controller | None = None
 
     @property
@@ -175,6 +195,21 @@ class SmtpSink:
                 seed=seed,
                 temp_fail_attempts=temp_fail_attempts,
             )
+
+    def refuse_domains(
+        self, domains: Iterable[str], reply: str = DOMAIN_SLOW_DOWN_REPLY, *, close: bool = False
+    ) -> None:
+        """Answer every RCPT TO of these domains with `reply` from now on (a provider that says
+        "slow down" to us), then hang up if `close`; `accept_domains` ends it."""
+        if not reply[:3].isdigit() or reply[0] not in "45":
+            raise ValueError(f"a refusal is a 4xx or 5xx reply, not {reply!r}")
+        with self._lock:
+            self._domain_replies = {domain.lower(): reply for domain in domains}
+            self._domain_close = close
+
+    def accept_domains(self) -> None:
+        """Stop refusing the domains `refuse_domains` named."""
+        self.refuse_domains([])
 
     @property
     def faults(self) -> Faults:
@@ -238,6 +273,11 @@ class SmtpSink:
     def dropped(self) -> int:
         return self._counter("dropped")
 
+    @property
+    def domain_refused(self) -> int:
+        """RCPT TOs answered with a `refuse_domains` reply."""
+        return self._counter("domain_refused")
+
     def wait_for(self, count: int, *, timeout: float = 30.0) -> list[Received]:
         """Block until at least `count` messages were accepted; fail the test if they were not."""
         deadline = time.monotonic() + timeout
@@ -263,11 +303,19 @@ class SmtpSink:
         with self._lock:
             times = self._attempts[address.lower()]
             times.append(time.monotonic())
+            domain = address.rpartition("@")[2].lower()
+            if domain in self._domain_replies:
+                self._counters["domain_refused"] += 1
+                return self._domain_replies[domain]
             reply = self._faults.rcpt_reply(address, attempt=len(times))
             if reply is not None:
                 kind = "perm_failed" if reply == PERM_FAIL_REPLY else "temp_failed"
                 self._counters[kind] += 1
             return reply
+
+    def _closes_after(self, address: str) -> bool:
+        with self._lock:
+            return self._domain_close and address.rpartition("@")[2].lower() in self._domain_replies
 
     def _data_accepted(self, received: Received) -> bool:
         """Record a complete DATA; False means the connection must be dropped unanswered."""

@@ -31,7 +31,7 @@ from mailinglist import audience
 from mailinglist.models import Suppression
 from mailinglist.subscriptions import suppression_add
 from newsletters import rendering
-from newsletters.delivery import claims, messages, record, throttle
+from newsletters.delivery import claims, domains, messages, pacing, record, throttle
 from newsletters.delivery.ledger import (
     BatchRange,
     digest_event,
@@ -63,6 +63,7 @@ class BatchResult:
     retried: int = 0
     released: int = 0
     halted: str = ""
+    held: int = 0  # put back by their domain group's pacing, no attempt counted
 
 
 class _Halted(Exception):
@@ -152,12 +153,20 @@ def _claimed_send(
     )
     rows = list(mine.select_related("subscriber").order_by("pk"))
     wait_until: datetime | None = None
+    pacer = pacing.BatchPacer()
     try:
         for start in range(0, len(rows), GROUP_SIZE):
             if _digest_state(digest_id) != State.SENDING:
                 break
             group = rows[start : start + GROUP_SIZE]
-            _group_send(digest=digest, template=template, rows=group, keeper=keeper, result=result)
+            _group_send(
+                digest=digest,
+                template=template,
+                rows=group,
+                keeper=keeper,
+                result=result,
+                pacer=pacer,
+            )
     except throttle.ThrottleUnavailable:
         # Redis is down: stop; the rows go back to pending and are retried later.
         logger.warning("Throttle unavailable (REDIS_URL); batch of digest %s stopped", digest_id)
@@ -186,6 +195,7 @@ def _group_send(
     rows: list[Delivery],
     keeper: claims.ClaimKeeper,
     result: BatchResult,
+    pacer: pacing.BatchPacer,
 ) -> None:
     allowed = _still_allowed(digest=digest, rows=rows)
     for row in rows:
@@ -199,6 +209,10 @@ def _group_send(
             continue
         if keeper.lost:
             raise _ClaimLost
+        domain_group = domains.domain_group(row.subscriber.email)
+        if pacer.held_back(row=row, group=domain_group):
+            result.held += 1  # its group has no token for it now: back to pending, uncounted
+            continue
         recipient = messages.recipient_values(
             template=template, subscriber=row.subscriber, mailing_list=digest.mailing_list
         )
@@ -214,6 +228,14 @@ def _group_send(
         )
         if outcome.slow_down:
             throttle.throttle_slow_down(backend_key=throttle.throttle_backend_key())
+        if outcome.domain_slow_down:
+            last = row.attempts + 1 >= MAX_ATTEMPTS
+            later = None if last else retry_at(row.attempts + 1)
+            if pacer.deferred(row=row, group=domain_group, outcome=outcome, retry_at=later):
+                result.retried += 1
+            else:
+                result.failed += 1
+            continue
         if outcome.ok:
             result.sent += record.sent_record(
                 row_id=row.pk,

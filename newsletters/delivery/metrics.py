@@ -40,7 +40,7 @@ from django.db.models.fields.json import KT
 from django.db.models.functions import Cast, Coalesce
 from django.utils import timezone
 
-from newsletters.delivery import throttle
+from newsletters.delivery import pacing, throttle
 from newsletters.delivery.failure_kinds import FAILURE_KINDS, failures_by_kind
 from newsletters.models import Delivery, Digest
 
@@ -102,6 +102,14 @@ def throttle_rates() -> ThrottleRates:
     except throttle.ThrottleUnavailable:
         return ThrottleRates(configured=configured, effective=None)
     return ThrottleRates(configured=configured, effective=effective)
+
+
+def domain_pacing_rates() -> dict[str, float] | None:
+    """Each receiving-domain group's rate now (0: no limit of its own); None when Redis is down."""
+    try:
+        return {pace.group: pace.rate for pace in pacing.pacing_states()}
+    except throttle.ThrottleUnavailable:
+        return None
 
 
 def _untried_rows() -> QuerySet[Delivery]:

@@ -17,7 +17,7 @@ from django.conf import settings
 from django.core.signals import setting_changed
 from django.dispatch import receiver
 
-from operations.transport.outcomes import HARD_BOUNCE_CODES, Outcome, one_line, reply_outcome
+from operations.transport.outcomes import Outcome, one_line, rcpt_outcome, reply_outcome
 
 SMTP_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
 
@@ -117,7 +117,17 @@ class SmtpConnection:
         rcpt = f"RCPT TO:{smtplib.quoteaddr(to)}\r\n"
         if self.pipelining:
             client.send(mail + rcpt + "DATA\r\n")
-            replies = [client.getreply(), client.getreply(), client.getreply()]
+            replies = []
+            for _ in range(3):
+                try:
+                    replies.append(client.getreply())
+                except smtplib.SMTPServerDisconnected:
+                    # RFC 5321 3.8: a server may close the channel right after a 421 (a provider
+                    # refusing a recipient's domain does). Its answer stands; sending again on
+                    # a new connection, as for a lost one, would only collect it twice.
+                    if not any(code == 421 for code, _ in replies):
+                        raise
+                    break
         else:
             replies = []
             for command, accepted in ((mail, {250}), (rcpt, {250, 251}), ("DATA\r\n", {354})):
@@ -143,7 +153,7 @@ class SmtpConnection:
         rcpt_code, rcpt_text = rest[0]
         if rcpt_code not in {250, 251}:
             self._reset(client, data_open=len(rest) == 2 and rest[1][0] == 354)
-            return reply_outcome(rcpt_code, rcpt_text, bounce=rcpt_code in HARD_BOUNCE_CODES)
+            return rcpt_outcome(rcpt_code, rcpt_text)
         data_code, data_text = rest[1]
         if data_code != 354:
             self._reset(client, data_open=False)

@@ -72,6 +72,7 @@ def test_the_right_token_gets_every_metric_with_its_help_text() -> None:
         "newsdesk_oldest_due_delivery_age_seconds": "gauge",
         "newsdesk_throttle_configured_messages_per_second": "gauge",
         "newsdesk_throttle_effective_messages_per_second": "gauge",
+        "newsdesk_domain_pacing_messages_per_second": "gauge",
     }
     assert {name: family.type for name, family in families.items()} == expected
     assert all(family.documentation for family in families.values())
