@@ -22,6 +22,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.signals import setting_changed
+from django.db import DatabaseError
 from django.dispatch import receiver
 
 from operations.dkim.keys import DkimKeyError, key_load
@@ -84,9 +85,15 @@ def _signers() -> dict[str, DkimSigner]:
     if signers is not None and time.monotonic() - _state["loaded_at"] < KEYS_TTL:
         return signers  # type: ignore[no-any-return]
     with _lock:
-        signers = _load()
+        try:
+            signers = _load()
+        except DatabaseError:
+            if signers is None:
+                raise  # never send unsigned what a key exists for: the send is retried
+            # The keys read a minute ago still sign; the rows are read again after KEYS_TTL.
+            logger.warning("DKIM keys not re-read (database unavailable); keeping the last ones")
         _state["signers"], _state["loaded_at"] = signers, time.monotonic()
-    return signers
+    return signers  # type: ignore[no-any-return]
 
 
 def signer_for(from_domain: str) -> DkimSigner | None:

@@ -8,10 +8,12 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from django.db import DatabaseError, connection
 
 from operations.dkim import selection
 from operations.dkim.keygen import signing_key_create
 from operations.dkim.keys import DkimKeyError, key_generate, key_load, key_pem
+from operations.models import SigningKey
 from tests.operations.dkim.keyring import key_made
 
 
@@ -127,3 +129,23 @@ def test_a_broken_env_key_is_logged_and_mail_still_goes_unsigned(
 
     assert selection.message_sign(raw=raw) == raw
     assert "DKIM_PRIVATE_KEY_FILE: not a PEM private key" in caplog.text
+
+
+@pytest.mark.django_db
+def test_keys_read_before_the_database_went_away_keep_signing_and_none_read_means_no_send(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    signing_key_create(domain="news.example.com", selector="s1", algorithm="ed25519")
+    assert selection.signer_for("news.example.com") is not None
+    # The keys' table gone is a real DatabaseError from the real database (rolled back after).
+    with connection.cursor() as cursor:
+        cursor.execute(f"ALTER TABLE {SigningKey._meta.db_table} RENAME TO dkim_keys_away")
+    monkeypatch.setattr(selection, "KEYS_TTL", 0.0)  # every message reads the rows again
+
+    signer = selection.signer_for("news.example.com")  # the rows cannot be read: kept
+
+    assert signer is not None and signer.selector == "s1"
+    selection.signers_forget()
+    with pytest.raises(DatabaseError):
+        # Nothing read yet: the send fails (and is retried) rather than going out unsigned.
+        selection.signer_for("news.example.com")
