@@ -30,6 +30,7 @@ def _message(number: int) -> bytes:
     ).encode()
 
 
+@pytest.mark.django_db  # the transport reads the DKIM keys (none here) from the database
 def test_pipelined_messages_are_counted_once_each_over_one_connection(
     counting_sink: CountingSink,
 ) -> None:

@@ -57,7 +57,8 @@ def test_a_421_after_data_still_halts_the_server() -> None:
 
 
 @pytest.fixture(params=[False, True], ids=["one-command-at-a-time", "pipelining"])
-def sink(request: pytest.FixtureRequest) -> Iterator[SmtpSink]:
+def sink(request: pytest.FixtureRequest, db: None) -> Iterator[SmtpSink]:
+    # `db`: the transport reads the DKIM keys (none here) from the database before it sends.
     server = SmtpSink(pipelining=request.param)
     server.start()
     with transport_to(server.port):
