@@ -63,7 +63,14 @@ def logging_config(*, log_format: str) -> dict[str, Any]:
         "root": {"handlers": ["console"], "level": "INFO"},
         # Django's default config gives "django" a console handler of its own; with ours on the
         # root every line would print twice.
-        "loggers": {"django": {"handlers": [], "level": "INFO", "propagate": True}},
+        "loggers": {
+            "django": {"handlers": [], "level": "INFO", "propagate": True},
+            # flufl.bounce logs each of its seventeen detectors per bounce at INFO, and aiosmtpd
+            # (bounces_serve) every SMTP command with its addresses: our own line per mail says
+            # what came in, without readers' addresses.
+            "flufl.bounce": {"level": "WARNING"},
+            "mail.log": {"level": "WARNING"},
+        },
     }
 
 

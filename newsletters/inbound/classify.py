@@ -17,9 +17,6 @@ from email.message import Message
 from flufl.bounce import all_failures
 
 logger = logging.getLogger(__name__)
-# flufl.bounce logs a line per detector it tries (seventeen per mail) at INFO: noise in a worker's
-# log, where our own line per mail says what was found.
-logging.getLogger("flufl.bounce").setLevel(logging.WARNING)
 
 HARD, SOFT, DELAYED, COMPLAINT, NONE = "hard-bounce", "soft-bounce", "delayed", "complaint", ""
 

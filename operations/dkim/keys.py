@@ -38,6 +38,12 @@ class DnsRecord:
     name: str
     value: str
 
+    def zone_file_line(self) -> str:
+        """The record as a zone file writes it: a TXT string holds at most 255 characters
+        (RFC 1035 §3.3), and an RSA key's value is longer, so it is split into several."""
+        chunks = [self.value[start : start + 255] for start in range(0, len(self.value), 255)]
+        return f"{self.name}. IN TXT ( " + " ".join(f'"{chunk}"' for chunk in chunks) + " )"
+
 
 def domain_is_valid(domain: str) -> bool:
     """True for a domain name of two or more DNS labels (news.example.com)."""

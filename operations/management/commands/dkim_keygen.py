@@ -47,4 +47,7 @@ class Command(BaseCommand):
                 )
         except DkimKeyError as error:
             raise CommandError(str(error)) from None
-        self.stdout.write(f"Publish this TXT record in DNS:\n{record.name}\n{record.value}")
+        self.stdout.write(
+            f"Publish this TXT record in DNS:\n{record.name}\n{record.value}\n\n"
+            f"In a zone file:\n{record.zone_file_line()}"
+        )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import stat
 from io import StringIO
 from pathlib import Path
@@ -69,3 +70,18 @@ def test_store_saves_a_signing_key_row() -> None:
 def test_bad_arguments_get_a_clear_error(args: list[str], says: str) -> None:
     with pytest.raises(CommandError, match=says):
         _run(*args)
+
+
+def test_the_zone_file_line_splits_an_rsa_value_into_strings_a_txt_record_can_hold(
+    tmp_path: Path,
+) -> None:
+    printed = _run(
+        "--domain", "news.example.com", "--selector", "nd1", "--out", str(tmp_path / "k")
+    )
+
+    value = printed.splitlines()[2]
+    zone = printed.splitlines()[-1]
+    assert zone.startswith('nd1._domainkey.news.example.com. IN TXT ( "') and zone.endswith('" )')
+    strings = re.findall(r'"([^"]*)"', zone)
+    assert len(strings) == 2 and all(len(string) <= 255 for string in strings)
+    assert "".join(strings) == value  # a receiver joins them back (RFC 6376 §3.6.2.2)
