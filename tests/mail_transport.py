@@ -7,6 +7,7 @@ from contextlib import contextmanager
 
 from django.test import override_settings
 
+from devtools.smtp_sink import SmtpSink
 from operations import transport
 
 
@@ -29,3 +30,15 @@ def transport_to(port: int) -> Iterator[None]:
             yield
     finally:
         transport.transport_close()
+
+
+def sink_serving(**faults: object) -> Iterator[SmtpSink]:
+    """A fixture's body: a pipelining sink (with `faults`, SmtpSink's options) that the
+    transport sends to until the test ends."""
+    sink = SmtpSink(pipelining=True, **faults)  # type: ignore[arg-type]
+    sink.start()
+    try:
+        with transport_to(sink.port):
+            yield sink
+    finally:
+        sink.stop()

@@ -20,7 +20,7 @@ from mailinglist.models import ConsentEvent, Subscriber, Suppression
 from mailinglist.suppressions import suppression_add
 from tests.factories import MailingListFactory, SubscriberFactory, SubscriptionFactory
 from tests.mail_links import url_path
-from tests.mail_transport import transport_to
+from tests.mail_transport import sink_serving
 
 pytestmark = pytest.mark.django_db
 
@@ -35,13 +35,7 @@ def reader(db: None) -> Subscriber:
 
 @pytest.fixture
 def sink() -> Iterator[SmtpSink]:
-    smtp = SmtpSink(pipelining=True)
-    smtp.start()
-    try:
-        with transport_to(smtp.port):
-            yield smtp
-    finally:
-        smtp.stop()
+    yield from sink_serving()
 
 
 def _preferences(subscriber: Subscriber) -> str:

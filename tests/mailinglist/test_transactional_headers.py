@@ -18,7 +18,7 @@ from mailinglist.models import MailingList, Subscriber, Subscription
 from mailinglist.return_path import Ref
 from operations import transport
 from tests.factories import MailingListFactory, SubscriberFactory, SubscriptionFactory
-from tests.mail_transport import transport_to
+from tests.mail_transport import sink_serving
 
 pytestmark = pytest.mark.django_db
 State = Subscription.State
@@ -26,13 +26,7 @@ State = Subscription.State
 
 @pytest.fixture
 def sink() -> Iterator[SmtpSink]:
-    smtp = SmtpSink(pipelining=True)
-    smtp.start()
-    try:
-        with transport_to(smtp.port):
-            yield smtp
-    finally:
-        smtp.stop()
+    yield from sink_serving()
 
 
 @pytest.fixture

@@ -23,36 +23,26 @@ from operations import transport
 from operations.mailcheck import mail_check_send
 from operations.models import MailCheck
 from tests.factories import MailingListFactory, SubscriberFactory
-from tests.mail_transport import transport_to
+from tests.mail_transport import sink_serving
 from tests.newsletters.digests import make_digest
 
 pytestmark = pytest.mark.django_db
 State = Subscription.State
 
 
-def _sink(**faults: object) -> Iterator[SmtpSink]:
-    sink = SmtpSink(pipelining=True, **faults)  # type: ignore[arg-type]
-    sink.start()
-    try:
-        with transport_to(sink.port):
-            yield sink
-    finally:
-        sink.stop()
-
-
 @pytest.fixture
 def sink() -> Iterator[SmtpSink]:
-    yield from _sink()
+    yield from sink_serving()
 
 
 @pytest.fixture
 def bouncing_sink() -> Iterator[SmtpSink]:
-    yield from _sink(perm_fail_fraction=1.0)
+    yield from sink_serving(perm_fail_fraction=1.0)
 
 
 @pytest.fixture
 def deferring_sink() -> Iterator[SmtpSink]:
-    yield from _sink(temp_fail_first_fraction=1.0)
+    yield from sink_serving(temp_fail_first_fraction=1.0)
 
 
 def _reader(mailing_list: MailingList, state: str, email: str = "ada@example.com") -> Subscriber:
@@ -136,7 +126,7 @@ def test_a_deferral_raises_for_the_task_to_retry(deferring_sink: SmtpSink) -> No
 
 
 def test_the_mail_check_records_the_transports_refusal() -> None:
-    for sink in _sink(sender_reply="550 5.7.1 Sender not allowed"):
+    for sink in sink_serving(sender_reply="550 5.7.1 Sender not allowed"):
         check = MailCheck.objects.create(recipient="ops@example.com")
 
         result = mail_check_send(check_id=check.pk)

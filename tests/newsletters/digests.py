@@ -43,13 +43,20 @@ def make_digest(*, stories: int = 10, mailing_list: MailingList | None = None, *
 
 
 def sending_digest(
-    *, readers: int, email: str = "reader{n}@example.com", stories: int = 1
+    *,
+    readers: int = 0,
+    email: str = "reader{n}@example.com",
+    stories: int = 1,
+    emails: list[str] | None = None,
 ) -> Digest:
     """A digest in `sending` (scheduled, then claimed) whose list has `readers` active readers,
-    not yet snapshot: the state a batch test starts from. `email` is formatted with each `n`."""
+    not yet snapshot: the state a batch test starts from. `email` is formatted with each `n`;
+    `emails` names the readers instead, in the order their rows will have."""
     digest = make_digest(stories=stories)
+    if emails is None:
+        emails = [email.format(n=n) for n in range(readers)]
     subscribers = Subscriber.objects.bulk_create(
-        Subscriber(email=email.format(n=n), public_id=f"{digest.pk}-{n}") for n in range(readers)
+        Subscriber(email=address, public_id=f"{digest.pk}-{n}") for n, address in enumerate(emails)
     )
     Subscription.objects.bulk_create(
         Subscription(

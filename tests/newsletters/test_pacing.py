@@ -13,8 +13,6 @@ from django.test import override_settings
 from django.utils import timezone
 
 from devtools.smtp_sink import SmtpSink
-from mailinglist.models import Subscriber, Subscription
-from newsletters import scheduling
 from newsletters.delivery import batch, fanout, pacing, progress, snapshot, throttle
 from newsletters.delivery.failure_kinds import failures_by_kind
 from newsletters.delivery.metrics import domain_pacing_rates
@@ -22,7 +20,7 @@ from newsletters.models import Delivery, Digest
 from operations.redis_client import redis_client
 from operations.transport.outcomes import rcpt_outcome
 from tests.mail_transport import transport_to
-from tests.newsletters.digests import make_digest
+from tests.newsletters.digests import sending_digest
 
 pytestmark = pytest.mark.django_db
 Row = Delivery.State
@@ -44,18 +42,7 @@ def sink() -> Iterator[SmtpSink]:
 
 def _digest(emails: list[str]) -> Digest:
     """A sending digest of these readers, snapshot: its ledger rows in the order given."""
-    digest = make_digest(stories=1)
-    subscribers = Subscriber.objects.bulk_create(
-        Subscriber(email=email, public_id=f"{digest.pk}-{n}") for n, email in enumerate(emails)
-    )
-    Subscription.objects.bulk_create(
-        Subscription(
-            subscriber=s, mailing_list=digest.mailing_list, state=Subscription.State.ACTIVE
-        )
-        for s in subscribers
-    )
-    scheduling.digest_schedule(digest_id=digest.pk, send_at=timezone.now(), by=None)
-    Digest.objects.filter(pk=digest.pk).update(state=Digest.State.SENDING)
+    digest = sending_digest(emails=emails)
     snapshot.digest_snapshot(digest_id=digest.pk)
     return digest
 
