@@ -186,6 +186,10 @@ def _claimed_send(
             result.released = mine.update(
                 state=Row.PENDING, claimed_by="", next_attempt_at=wait_until
             )
+    if pacer.soonest is not None:
+        pacing.block_requeue(
+            batch=BatchRange(digest_id, first_id, last_id), countdown=pacer.soonest
+        )
 
 
 def _group_send(

@@ -9,7 +9,9 @@ cut starts from SEND_RATE, or from UNKNOWN_BASE_RATE when SEND_RATE is unlimited
 
 A batch never waits long for one group (`BatchPacer`): a row whose group has no token for it is
 put back to pending, without counting an attempt, so the other groups' rows in the batch keep
-their rate; the reconciler queues it again once it is due.
+their rate; the batch then queues its block again for when the first of those rows is due
+(`block_requeue`), so a group held to its own rate keeps that rate rather than waiting for the
+reconciler's next tick (every 30 s), which would cut it to a few messages a tick on a small list.
 """
 
 from __future__ import annotations
@@ -24,7 +26,10 @@ from django.utils import timezone
 
 from newsletters.delivery import throttle
 from newsletters.delivery.domains import DOMAIN_GROUPS, DomainGroup
+from newsletters.delivery.fanout import RECOVERED_PRIORITY
+from newsletters.delivery.ledger import QUEUED_MARKER_SECONDS, BatchRange, queued_key
 from newsletters.models import Delivery
+from operations.redis_client import redis_client
 from operations.transport import Outcome
 
 Row = Delivery.State
@@ -41,6 +46,8 @@ UNKNOWN_BASE_RATE = 10.0
 # often per process: with nothing configured, a send does not pay a round trip per message, and
 # another worker's slow-down reaches this one within a second (holds last DELIVERY_HALT_SECONDS).
 PENALTY_CHECK_SECONDS = 1.0
+# A block queued again by its own batch runs no sooner than this: its held rows are due.
+MIN_REQUEUE_SECONDS = 0.05
 
 _not_slowed_until: dict[tuple[str, str], float] = {}
 
@@ -114,6 +121,25 @@ def pacing_states() -> list[GroupPace]:
     return paces
 
 
+def block_requeue(*, batch: BatchRange, countdown: float) -> bool:
+    """Queue `batch` again to run in `countdown` seconds, unless its task is already queued.
+
+    Seconds, never minutes: a short countdown is held by a worker until it is due, well inside
+    the broker's visibility timeout (settings: 900 s). The queued marker keeps it one task
+    however many batches and reconciler ticks ask.
+    """
+    from newsletters.tasks import send_batch
+
+    if not redis_client().set(queued_key(batch), "1", nx=True, ex=QUEUED_MARKER_SECONDS):
+        return False
+    send_batch.apply_async(
+        (batch.digest_id, batch.first_id, batch.last_id),
+        countdown=max(countdown, MIN_REQUEUE_SECONDS),
+        priority=RECOVERED_PRIORITY,
+    )
+    return True
+
+
 def note_prefix(group: DomainGroup) -> str:
     """How the ledger notes of rows a group put back or deferred begin (progress counts them)."""
     return f"{group}: "
@@ -125,6 +151,8 @@ class BatchPacer:
     def __init__(self) -> None:
         self.slept: dict[DomainGroup, float] = {}
         self.refused: dict[DomainGroup, float] = {}
+        # Seconds until the first row this batch held back is due again (None: none held).
+        self.soonest: float | None = None
 
     def admit(self, *, group: DomainGroup) -> float:
         """0.0 once a token of `group` is taken; else the seconds until it has one (none taken)."""
@@ -146,7 +174,8 @@ class BatchPacer:
         if wait <= 0:
             return False
         # Nothing was sent and it is not the reader's fault: no attempt counted. The row is
-        # due again after `wait`; the reconciler queues its block again.
+        # due again after `wait`, when the batch's block is queued again (block_requeue).
+        self.soonest = wait if self.soonest is None else min(self.soonest, wait)
         Delivery.objects.filter(pk=row.pk, claimed_by=row.claimed_by, state=Row.SENDING).update(
             state=Row.PENDING,
             claimed_by="",

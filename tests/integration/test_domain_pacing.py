@@ -147,3 +147,44 @@ def test_a_421_to_one_domain_group_slows_it_alone_and_it_recovers(
     # Refusals cost attempts only of the few gmail readers tried while it refused.
     attempts = Counter(Delivery.objects.filter(digest=digest).values_list("attempts", flat=True))
     assert max(attempts) < 8
+
+
+def test_a_group_held_to_its_own_rate_keeps_it_without_the_reconciler(
+    transactional_db: None,
+    sink: SmtpSink,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    say: Callable[[str], None],
+) -> None:
+    # One block of outlook readers, paced at 20/s: a batch sends half a second's worth and puts
+    # the rest back; the block must come round again by itself (the reconciler ticks every 10
+    # minutes here), or the digest would stall.
+    rate, readers = 20.0, 120
+    monkeypatch.setenv("DOMAIN_SEND_RATES", f"outlook={rate:g}")
+    with cluster_running(
+        db_url=database_url(connection.settings_dict),
+        email_url=sink.url,
+        workdir=tmp_path,
+        settings_module="tests.slow_reconcile_settings",
+        send_rate=SEND_RATE,
+    ) as cluster:
+        cluster.worker_start("only")
+        digest = make_digest(stories=1, mailing_list=MailingListFactory.create())
+        subscribers = Subscriber.objects.bulk_create(
+            Subscriber(email=f"r{n}@outlook.com", public_id=f"own-rate-{n}") for n in range(readers)
+        )
+        Subscription.objects.bulk_create(
+            Subscription(
+                subscriber=s, mailing_list=digest.mailing_list, state=Subscription.State.ACTIVE
+            )
+            for s in subscribers
+        )
+        scheduling.digest_schedule(digest_id=digest.pk, send_at=timezone.now(), by=None)
+        cluster.beat_start()
+        wait_until(lambda: is_sent(digest), timeout=60, interval=0.5)
+
+    stamps = sorted(message.at for message in sink.received)
+    achieved = (len(stamps) - 1) / (stamps[-1] - stamps[0])
+    say(f"outlook held to {rate:g}/s: {readers} readers at {achieved:.1f}/s, no reconciler tick")
+    assert len(stamps) == readers
+    assert 0.75 * rate <= achieved <= 1.1 * rate
