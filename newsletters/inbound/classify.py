@@ -36,6 +36,8 @@ class Verdict:
     kind: str  # HARD | SOFT | DELAYED | COMPLAINT | NONE
     reason: str  # one line: the server's words, or why it is none
     is_failed: bool = False  # the server gave up on this message (DSN Action: failed)
+    # The addresses the report says failed, lower case (empty when it names none we can read).
+    addresses: frozenset[str] = frozenset()
 
 
 def _one_line(text: str, limit: int = 250) -> str:
@@ -108,6 +110,12 @@ def _dsn_blocks(message: Message) -> list[Message]:
 def _from_dsn(blocks: list[Message]) -> Verdict:
     failed = [b for b in blocks if str(b.get("Action", "")).strip().lower().startswith("fail")]
     if failed:
+        addresses = frozenset(
+            address
+            for b in failed
+            for field in ("Final-Recipient", "Original-Recipient")
+            if (address := _dsn_address(str(b.get(field, ""))))
+        )
         block = failed[0]
         diagnostic = _one_line(str(block.get("Diagnostic-Code", "")))
         status = _status(str(block.get("Status", ""))) or _status(diagnostic)
@@ -115,8 +123,8 @@ def _from_dsn(blocks: list[Message]) -> Verdict:
         if not status or _is_permanent(status):
             # RFC 3464 §2.3.3: "failed" means the message could not be delivered and will not
             # be retried; without a transient status that is the address's fault.
-            return Verdict(HARD, reason or "failed", is_failed=True)
-        return Verdict(SOFT, reason, is_failed=True)
+            return Verdict(HARD, reason or "failed", is_failed=True, addresses=addresses)
+        return Verdict(SOFT, reason, is_failed=True, addresses=addresses)
     delayed = [b for b in blocks if str(b.get("Action", "")).strip().lower().startswith("delay")]
     if delayed:
         diagnostic = _one_line(str(delayed[0].get("Diagnostic-Code", "")))
@@ -124,6 +132,12 @@ def _from_dsn(blocks: list[Message]) -> Verdict:
         return Verdict(DELAYED, _one_line(f"{status} {diagnostic}") or "delayed")
     actions = sorted({_one_line(str(b.get("Action", "")), 20).lower() for b in blocks})
     return Verdict(NONE, f"a delivery report, not a failure (Action: {', '.join(actions)})")
+
+
+def _dsn_address(field: str) -> str:
+    # RFC 3464 §2.3.2: "rfc822; reader@example.com" (the type may be missing on odd servers).
+    address = field.rpartition(";")[2].strip().strip("<>").lower()
+    return address if "@" in address else ""
 
 
 def _status(text: str) -> str:
@@ -144,9 +158,10 @@ def _from_detector(message: Message) -> Verdict:
         return Verdict(DELAYED, line or "delayed (delivery will be retried)")
     status = ".".join(enhanced.groups()) if enhanced else ("".join(reply.groups()) if reply else "")
     reason = line or "failed (" + ", ".join(sorted(a.decode() for a in permanent))[:200] + ")"
+    addresses = frozenset(a.decode("utf-8", "replace").lower() for a in permanent)
     if not status or _is_permanent(status):
-        return Verdict(HARD, reason, is_failed=True)
-    return Verdict(SOFT, reason, is_failed=True)
+        return Verdict(HARD, reason, is_failed=True, addresses=addresses)
+    return Verdict(SOFT, reason, is_failed=True, addresses=addresses)
 
 
 def _notice_text(message: Message) -> str:

@@ -88,7 +88,8 @@ def inbound_message_process(
                     subscriber=subscriber,
                     digest_id=ref.digest_id or None,
                     delivery_id=delivery.pk if delivery is not None else None,
-                    email_hash=email_hash(subscriber.email),
+                    # Soft bounces are scored by the address that failed (_apply).
+                    email_hash=email_hash(_failed_address(verdict, subscriber)),
                     detail=verdict.reason[:300],
                     source=source[:64],
                     fingerprint=fingerprint,
@@ -122,6 +123,13 @@ def _verdict(*, message: Message, ref: Ref, is_report: bool) -> classify.Verdict
     return classify.mail_classify(message=message)
 
 
+def _failed_address(verdict: classify.Verdict, subscriber: Subscriber) -> str:
+    """The reader's address, unless the report names only others (see _apply)."""
+    if not verdict.addresses or subscriber.email.lower() in verdict.addresses:
+        return subscriber.email
+    return min(verdict.addresses)
+
+
 def _delivery(ref: Ref) -> Delivery | None:
     if not ref.digest_id:
         return None  # transactional mail ('t') or a mailto: without a digest has no ledger row
@@ -151,6 +159,13 @@ def _apply(*, verdict: classify.Verdict, target: Target, ref: Ref, event: Inboun
         return "noted; the server keeps trying"
     if verdict.is_failed:
         delivery_fail(target=target, error=f"Bounced ({verdict.kind}): {verdict.reason}")
+    if event.email_hash != email_hash(target.email):
+        # The report names another address: the reader changed theirs since this mail went,
+        # or it was forwarded on and the forward failed. Their address now is not the one that
+        # failed, so it stays mailable.
+        return (
+            "row failed; the report names another address than the reader's, which stays mailable"
+        )
     if verdict.kind == Kind.HARD_BOUNCE:
         suppression_add(
             email=target.email,

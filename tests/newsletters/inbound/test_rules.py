@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from mailinglist import return_path
 from mailinglist.addresses import email_hash
-from mailinglist.models import Subscription, Suppression
+from mailinglist.models import Subscriber, Subscription, Suppression
 from newsletters.inbound.process import inbound_message_process
 from newsletters.models import Delivery, InboundEvent
 from tests.factories import SubscriberFactory
@@ -193,4 +193,21 @@ def test_a_policy_refusal_scores_soft_and_does_not_suppress_the_reader() -> None
     raw = mail_for("postfix_hard", message).replace(b"Status: 5.1.1", b"Status: 5.7.1")
     result = inbound_message_process(raw=raw, source="lmtp")
     assert result.kind == "soft-bounce"
+    assert not Suppression.objects.exists()
+
+
+@pytest.mark.parametrize("name", ["postfix_hard", "exim_hard"])
+def test_a_bounce_for_an_address_the_reader_has_left_does_not_suppress_their_new_one(
+    name: str,
+) -> None:
+    message = sent()
+    raw = mail_for(name, message)  # the report names the address the digest went to
+    Subscriber.objects.filter(pk=message.subscriber.pk).update(email="new-home@readers-isp.example")
+
+    result = inbound_message_process(raw=raw, source="imap")
+
+    assert result.kind == "hard-bounce"
+    assert "which stays mailable" in result.detail
+    message.row.refresh_from_db()
+    assert message.row.state == Row.FAILED  # that message did fail
     assert not Suppression.objects.exists()
