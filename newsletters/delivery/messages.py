@@ -11,7 +11,6 @@ from __future__ import annotations
 import html
 import re
 from dataclasses import dataclass
-from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
@@ -19,6 +18,7 @@ from django.core.mail import EmailMultiAlternatives
 from mailinglist import links, return_path
 from mailinglist.models import MailingList, Subscriber
 from newsletters import rendering
+from operations.transport.message_ids import message_id_domain
 from operations.transport.prepared import PreparedEmailMessage as PreparedEmailMessage
 
 _SLOT_PATTERN = re.compile(
@@ -48,10 +48,6 @@ class MessageTemplate:
 class Recipient:
     email: str
     values: dict[str, bytes]
-
-
-def _domain() -> str:
-    return urlsplit(str(settings.SITE_URL)).hostname or "localhost"
 
 
 def _from_address(mailing_list: MailingList) -> str:
@@ -86,7 +82,7 @@ def message_template_build(
         to=[rendering.SLOT_TO],
         reply_to=[mailing_list.reply_to] if mailing_list.reply_to else None,
         headers={
-            "Message-ID": f"<{rendering.SLOT_MESSAGE_ID}@{_domain()}>",
+            "Message-ID": f"<{rendering.SLOT_MESSAGE_ID}@{message_id_domain()}>",
             "List-Unsubscribe": unsubscribe,
             "List-Unsubscribe-Post": links.ONE_CLICK_POST_BODY,
             "List-Id": links.list_id(mailing_list=mailing_list),

@@ -3,7 +3,7 @@
 Django's make_msgid puts the machine's name after the "@" (socket.getfqdn(): a container id, or
 "localhost"): that leaks a worker's host name, differs from worker to worker, and, unrelated to
 the From and DKIM domains, is one more thing receivers' filters count against a message.
-Digests use the same host for theirs (newsletters/delivery/messages.py).
+Digests take theirs from here too (newsletters/delivery/messages.py).
 """
 
 from __future__ import annotations
