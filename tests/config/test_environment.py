@@ -306,6 +306,6 @@ def test_redacted_esp_urls_hide_keys_and_signing_keys(
 
     redacted = redact_email_url(url)
 
-    assert key not in redacted and signing not in redacted
-    assert redacted.startswith(f"{scheme}://***@{host}?")
-    assert "api_url=https://a.example" in redacted
+    # The whole redacted URL, not "the secret is not in it": a generated secret may be text the
+    # URL shows anyway (hypothesis found "webhook_signing_", the parameter's own name).
+    assert redacted == (f"{scheme}://***@{host}?webhook_signing_key=***&api_url=https://a.example")
