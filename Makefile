@@ -14,8 +14,9 @@ test: $(STAMP)  ## set up and run the whole suite (Redis started if none answers
 	@DEBUG=$${DEBUG:-on} $(BIN)/python -m devtools.with_redis --db $${TEST_REDIS_DB:-15} -- $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # N: readers of the end-to-end send (default 20000; 100000 and 1000000 work); ROWS: CSV import rows.
-bench: $(STAMP)  ## the benchmarks beside the machine's limit, one JSON line per figure
-	@DEBUG=$${DEBUG:-on} $(BIN)/python -m devtools.with_redis --db 14 -- $(BIN)/python -m benchmarks --n $${N:-20000} --rows $${ROWS:-100000}
+# BENCH_DATABASE_URL: the PostgreSQL server of the second pass (skipped, saying so, if it does not answer).
+bench: $(STAMP)  ## the benchmarks beside the machine's limit, one JSON line per figure, on SQLite then PostgreSQL
+	@DEBUG=$${DEBUG:-on} BENCH_DATABASE_URL=$${BENCH_DATABASE_URL-postgres://postgres@127.0.0.1:5432/postgres} $(BIN)/python -m devtools.with_redis --db 14 -- $(BIN)/python -m benchmarks --n $${N:-20000} --rows $${ROWS:-100000}
 
 lint: $(STAMP)  ## ruff + mypy
 	$(BIN)/ruff check .

@@ -2,13 +2,24 @@
 
 `make bench` runs this; `make bench N=100000` sends to 100,000 readers instead of 20,000. Each
 benchmark runs in its own process (its own Django set-up and database) and prints JSON lines.
+
+Every benchmark runs on a throw-away SQLite file first. When BENCH_DATABASE_URL names a
+PostgreSQL server that answers, the ones a database is part of run again there (each creates and
+drops a database of its own on that server); when it does not answer, that pass is skipped with a
+message saying so. Every figure's `db` says which pass it came from.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
+
+from benchmarks.report import db_label
+
+# The benchmarks whose figures depend on the database, run again on PostgreSQL.
+ON_POSTGRESQL = {"send_path", "ledger_record", "signup_path", "csv_import", "dashboard"}
 
 
 def _plan(args: argparse.Namespace) -> list[tuple[str, list[str]]]:
@@ -28,6 +39,34 @@ def _plan(args: argparse.Namespace) -> list[tuple[str, list[str]]]:
     ]
 
 
+def _postgres_reachable(url: str) -> str:
+    """ "" if PostgreSQL at `url` answers, else why not (one line)."""
+    import psycopg
+
+    try:
+        with psycopg.connect(url.replace("postgres://", "postgresql://", 1), connect_timeout=3):
+            return ""
+    except psycopg.Error as exc:
+        return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
+def _passes() -> list[tuple[str, dict[str, str]]]:
+    """(label, environment) of each database pass: SQLite, then PostgreSQL when it answers."""
+    base = {key: value for key, value in os.environ.items() if key != "BENCH_DATABASE_URL"}
+    base.pop("DATABASE_URL", None)
+    passes = [("sqlite", base)]
+    url = os.environ.get("BENCH_DATABASE_URL", "")
+    if not url:
+        print("# PostgreSQL pass skipped: BENCH_DATABASE_URL is not set", file=sys.stderr)
+    elif db_label(url) != "postgresql":
+        print("# PostgreSQL pass skipped: BENCH_DATABASE_URL is not postgres://", file=sys.stderr)
+    elif why := _postgres_reachable(url):
+        print(f"# PostgreSQL pass skipped: {url} does not answer ({why})", file=sys.stderr)
+    else:
+        passes.append(("postgresql", {**base, "DATABASE_URL": url}))
+    return passes
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--n", type=int, default=20_000, help="readers of the end-to-end send")
@@ -35,11 +74,15 @@ def main() -> int:
     parser.add_argument("--only", action="append", default=[], help="run only these benchmarks")
     args = parser.parse_args()
     failed = 0
-    for name, flags in _plan(args):
-        if args.only and name not in args.only:
-            continue
-        print(f"# benchmarks.{name} {' '.join(flags)}".rstrip(), file=sys.stderr, flush=True)
-        failed |= subprocess.call([sys.executable, "-m", f"benchmarks.{name}", *flags])
+    for db, env in _passes():
+        for name, flags in _plan(args):
+            if args.only and name not in args.only:
+                continue
+            if db != "sqlite" and name not in ON_POSTGRESQL:
+                continue
+            title = f"# [{db}] benchmarks.{name} {' '.join(flags)}".rstrip()
+            print(title, file=sys.stderr, flush=True)
+            failed |= subprocess.call([sys.executable, "-m", f"benchmarks.{name}", *flags], env=env)
     return 1 if failed else 0
 
 
