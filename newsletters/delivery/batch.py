@@ -31,7 +31,15 @@ from mailinglist import audience
 from mailinglist.models import Suppression
 from mailinglist.subscriptions import suppression_add
 from newsletters import rendering
-from newsletters.delivery import claims, domains, messages, pacing, record, throttle
+from newsletters.delivery import (
+    claims,
+    commit_mode,
+    domains,
+    messages,
+    pacing,
+    record,
+    throttle,
+)
 from newsletters.delivery.ledger import (
     BatchRange,
     digest_event,
@@ -121,7 +129,7 @@ def _batch_run(*, digest_id: int, first_id: int, last_id: int, worker: str) -> B
     if _halted_until() is not None:
         return result  # the server is down or refusing us: the reconciler re-queues later
     token = f"{worker or 'worker'}:{uuid.uuid4().hex[:12]}"
-    with claims.ClaimKeeper(token) as keeper:
+    with claims.ClaimKeeper(token) as keeper, commit_mode.ledger_commits_unflushed():
         _claimed_send(
             digest=digest, first_id=first_id, last_id=last_id, keeper=keeper, result=result
         )

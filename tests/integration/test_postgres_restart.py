@@ -7,6 +7,7 @@ runs in the PostgreSQL pass of CI (`DATABASE_URL=postgres://…`); elsewhere it 
 
 from __future__ import annotations
 
+import math
 import os
 import subprocess
 import sys
@@ -33,6 +34,9 @@ pytestmark = [
     ),
 ]
 READERS = 1500
+# Three times PostgreSQL's default wal_writer_delay (200 ms): how far an unflushed commit can be
+# from the disk (the WAL writer flushes every delay, a full buffer sooner).
+WAL_WINDOW = 0.6
 
 
 @pytest.fixture
@@ -115,8 +119,12 @@ def test_postgresql_crashed_and_restarted_mid_send_loses_nobody(
     assert ledger.get("sent") == READERS and set(ledger) == {"sent", "digest"}
     # A message the server accepted while the database went away could not be recorded: it is
     # sent again, flagged; at most one per open connection (two workers of two processes).
-    assert duplicated <= _flagged(postgres, digest_id)
-    assert len(duplicated) <= 4
+    # And a batch's ledger writes do not wait for the WAL flush (commit_mode.py): a crash of the
+    # server itself can undo the last WAL_WINDOW seconds of them, whose readers are sent the
+    # digest again without a flag: at most what the workers sent in that window.
+    flagged = _flagged(postgres, digest_id)
+    assert len(duplicated - flagged) <= math.ceil(SEND_RATE * WAL_WINDOW)
+    assert len(duplicated) <= 4 + math.ceil(SEND_RATE * WAL_WINDOW)
 
 
 def _crash_mid_send(cluster: Cluster, server: PrivatePostgres, digest_id: int) -> None:
