@@ -200,6 +200,17 @@ def _claimed_send(
         )
 
 
+@dataclass(frozen=True)
+class _Ready:
+    """A message built and admitted (re-checked, paced), about to be handed to the server."""
+
+    row: Delivery
+    domain_group: domains.DomainGroup
+    sender: str
+    raw: bytes
+    message_id: str
+
+
 def _group_send(
     *,
     digest: Digest,
@@ -209,53 +220,97 @@ def _group_send(
     result: BatchResult,
     pacer: pacing.BatchPacer,
 ) -> None:
+    """Send a group's admitted rows, each message's envelope going out with the one before it.
+
+    A message is handed over once the next one is built and admitted, so the transport can open
+    the next envelope in the same write as this message's content (operations/transport/smtp.py):
+    one round trip a message. Each outcome is still recorded before the next content is sent.
+    """
     allowed = _still_allowed(digest=digest, rows=rows)
-    for row in rows:
-        if row.subscriber_id not in allowed:
-            Delivery.objects.filter(pk=row.pk, claimed_by=row.claimed_by).update(
-                state=Row.SKIPPED,
-                last_error=_skip_reason(digest=digest, row=row),
-                claimed_by="",
+    ready: _Ready | None = None
+    try:
+        for row in rows:
+            if row.subscriber_id not in allowed:
+                Delivery.objects.filter(pk=row.pk, claimed_by=row.claimed_by).update(
+                    state=Row.SKIPPED,
+                    last_error=_skip_reason(digest=digest, row=row),
+                    claimed_by="",
+                )
+                result.skipped += 1
+                continue
+            if keeper.lost:
+                raise _ClaimLost
+            domain_group = domains.domain_group(row.subscriber.email)
+            if pacer.held_back(row=row, group=domain_group):
+                result.held += 1  # its group has no token for it now: back to pending, uncounted
+                continue
+            admitted = _ready_build(
+                digest=digest, template=template, row=row, domain_group=domain_group
             )
-            result.skipped += 1
-            continue
-        if keeper.lost:
-            raise _ClaimLost
-        domain_group = domains.domain_group(row.subscriber.email)
-        if pacer.held_back(row=row, group=domain_group):
-            result.held += 1  # its group has no token for it now: back to pending, uncounted
-            continue
-        recipient = messages.recipient_values(
-            template=template, subscriber=row.subscriber, mailing_list=digest.mailing_list
-        )
-        _throttle_wait()
-        outcome = transport.message_send(
-            from_address=messages.envelope_sender(
-                template=template, subscriber_id=row.subscriber_id
-            ),
-            to=row.subscriber.email,
-            raw=messages.message_bytes(template=template, recipient=recipient),
-            # Echoed back by ESP tracking webhooks, which find the ledger row by it.
-            metadata={"digest": str(digest.pk), "delivery": str(row.pk)},
-        )
-        if outcome.slow_down:
-            throttle.throttle_slow_down(backend_key=throttle.throttle_backend_key())
-        if outcome.domain_slow_down:
-            last = row.attempts + 1 >= MAX_ATTEMPTS
-            later = None if last else retry_at(row.attempts + 1)
-            if pacer.deferred(row=row, group=domain_group, outcome=outcome, retry_at=later):
-                result.retried += 1
-            else:
-                result.failed += 1
-            continue
-        if outcome.ok:
-            result.sent += record.sent_record(
-                row_id=row.pk,
-                claimed_by=row.claimed_by,
-                message_id=recipient.values[rendering.SLOT_MESSAGE_ID].decode(),
-            )
+            _throttle_wait()
+            if ready is not None:
+                _ready_send(digest=digest, ready=ready, then=admitted, result=result, pacer=pacer)
+            ready = admitted
+        if ready is not None:
+            _ready_send(digest=digest, ready=ready, then=None, result=result, pacer=pacer)
+    finally:
+        # Stopped between two messages (halted, claim lost, an error): the next one's envelope
+        # may be open on the connection; it must not be left to become an empty message.
+        transport.pipeline_abandon()
+
+
+def _ready_build(
+    *,
+    digest: Digest,
+    template: messages.MessageTemplate,
+    row: Delivery,
+    domain_group: domains.DomainGroup,
+) -> _Ready:
+    recipient = messages.recipient_values(
+        template=template, subscriber=row.subscriber, mailing_list=digest.mailing_list
+    )
+    return _Ready(
+        row=row,
+        domain_group=domain_group,
+        sender=messages.envelope_sender(template=template, subscriber_id=row.subscriber_id),
+        raw=messages.message_bytes(template=template, recipient=recipient),
+        message_id=recipient.values[rendering.SLOT_MESSAGE_ID].decode(),
+    )
+
+
+def _ready_send(
+    *,
+    digest: Digest,
+    ready: _Ready,
+    then: _Ready | None,
+    result: BatchResult,
+    pacer: pacing.BatchPacer,
+) -> None:
+    row = ready.row
+    outcome = transport.message_send(
+        from_address=ready.sender,
+        to=row.subscriber.email,
+        raw=ready.raw,
+        # Echoed back by ESP tracking webhooks, which find the ledger row by it.
+        metadata={"digest": str(digest.pk), "delivery": str(row.pk)},
+        then=None if then is None else (then.sender, then.row.subscriber.email),
+    )
+    if outcome.slow_down:
+        throttle.throttle_slow_down(backend_key=throttle.throttle_backend_key())
+    if outcome.domain_slow_down:
+        last = row.attempts + 1 >= MAX_ATTEMPTS
+        later = None if last else retry_at(row.attempts + 1)
+        if pacer.deferred(row=row, group=ready.domain_group, outcome=outcome, retry_at=later):
+            result.retried += 1
         else:
-            _record_failure(row=row, outcome=outcome, result=result)
+            result.failed += 1
+        return
+    if outcome.ok:
+        result.sent += record.sent_record(
+            row_id=row.pk, claimed_by=row.claimed_by, message_id=ready.message_id
+        )
+    else:
+        _record_failure(row=row, outcome=outcome, result=result)
 
 
 def _still_allowed(*, digest: Digest, rows: list[Delivery]) -> set[int]:

@@ -33,16 +33,25 @@ __all__ = [
     "email_message_send",
     "message_send",
     "message_send_or_raise",
+    "pipeline_abandon",
     "transport_close",
 ]
 
 
 def message_send(
-    *, from_address: str, to: str, raw: bytes, metadata: dict[str, str] | None = None
+    *,
+    from_address: str,
+    to: str,
+    raw: bytes,
+    metadata: dict[str, str] | None = None,
+    then: smtp.Envelope | None = None,
 ) -> Outcome:
     """Send one prepared message over EMAIL_URL; never raises for the server's answers.
 
-    `metadata` is for ESPs that echo it in their tracking events; SMTP ignores it.
+    `metadata` is for ESPs that echo it in their tracking events; SMTP ignores it. `then` is
+    the (sender, recipient) of the message the caller will send next: over SMTP its envelope
+    goes out with this message's content (smtp.py); a caller that then does not send it calls
+    `pipeline_abandon`. Other senders ignore it.
     """
     if esp.is_esp_backend(str(settings.EMAIL_BACKEND)):
         # anymail's backends post structured fields, not bytes (see esp.py); the ESP builds the
@@ -50,7 +59,7 @@ def message_send(
         return esp.esp_send(from_address=from_address, to=to, raw=raw, metadata=metadata or {})
     raw = message_sign(raw=raw)  # SMTP and any Django backend get the signed bytes
     if settings.EMAIL_BACKEND == SMTP_BACKEND:
-        return smtp.smtp_send(from_address=from_address, to=to, raw=raw)
+        return smtp.smtp_send(from_address=from_address, to=to, raw=raw, then=then)
     try:
         with get_connection(fail_silently=False) as connection:
             connection.send_messages(
@@ -88,6 +97,11 @@ def email_message_send(*, message: EmailMessage, envelope_from: str | None = Non
         to=message.recipients()[0],
         raw=raw,
     )
+
+
+def pipeline_abandon() -> None:
+    """The message named as `then` will not be sent after all: end its open envelope."""
+    smtp.smtp_pipeline_abandon()
 
 
 def transport_close() -> None:

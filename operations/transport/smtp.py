@@ -5,12 +5,21 @@ in one write) rather than through smtplib.sendmail, which re-scans every message
 regular expressions to fix line ends and dot-stuff; ours are CRLF already, so stuffing is one
 bytes.replace. A Celery prefork child runs one task at a time, so digests and transactional
 mail take turns on the same connection and never share it at once.
+
+A caller that knows its next message (a digest's batch does) names its envelope (`then`): its
+MAIL, RCPT and DATA go in the same write as this message's content (RFC 2920 lets content start
+a group), and their replies come back with this message's. A message then costs one round trip
+instead of two, and the server wakes once for it instead of twice. The crash bound is unchanged:
+when `send` returns, this message's outcome is known and the next one has only an open DATA (no
+content), which delivers nothing; a DATA nobody sends content for is ended by closing the
+connection (`pipeline_abandon`), never with an empty message.
 """
 
 from __future__ import annotations
 
 import smtplib
 import ssl
+from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
@@ -20,6 +29,16 @@ from django.dispatch import receiver
 from operations.transport.outcomes import Outcome, one_line, rcpt_outcome, reply_outcome
 
 SMTP_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+Envelope = tuple[str, str]  # (MAIL FROM, RCPT TO)
+Reply = tuple[int, bytes]
+
+
+@dataclass(frozen=True)
+class _Opened:
+    """A next message's envelope sent ahead, with the server's replies to it (up to three)."""
+
+    envelope: Envelope
+    replies: list[Reply]
 
 
 class SmtpConnection:
@@ -28,6 +47,7 @@ class SmtpConnection:
     def __init__(self) -> None:
         self.connection: smtplib.SMTP | None = None
         self.pipelining = False
+        self._opened: _Opened | None = None
 
     def _open(self) -> smtplib.SMTP:
         host, port, timeout = settings.EMAIL_HOST, int(settings.EMAIL_PORT), settings.EMAIL_TIMEOUT
@@ -60,20 +80,40 @@ class SmtpConnection:
 
     def _drop(self) -> None:
         # Mid-dialogue state unknown: the socket is closed rather than reused (no QUIT).
+        self._opened = None
         if self.connection is not None:
             self.connection.close()
             self.connection = None
 
-    def send(self, *, from_address: str, to: str, raw: bytes) -> Outcome:
+    def pipeline_abandon(self) -> None:
+        """End a next message's envelope that was opened and will not be sent after all.
+
+        The server said 354 to its DATA: only content or a closed connection ends that, and
+        content would be an empty message to a reader. So the connection is closed.
+        """
+        if self._opened is not None:
+            self._drop()
+
+    def send(
+        self, *, from_address: str, to: str, raw: bytes, then: Envelope | None = None
+    ) -> Outcome:
         wire = raw.replace(b"\r\n.", b"\r\n..")
         wire += b".\r\n" if wire.endswith(b"\r\n") else b"\r\n.\r\n"
+        opened, self._opened = self._opened, None
+        if opened is not None and opened.envelope != (from_address, to):
+            self._drop()  # opened for another message than this one: see pipeline_abandon
+            opened = None
         # A connection the server closed while we were idle is found out on the first send: reopen
         # once and try again before reporting anything.
         for attempt in (1, 2):
             try:
                 if self.connection is None:
                     self.connection = self._open()
-                return self._transaction(self.connection, from_address, to, wire)
+                    opened = None
+                ahead = then if self.pipelining else None
+                return self._transaction(
+                    self.connection, from_address, to, wire, opened=opened, then=ahead
+                )
             except smtplib.SMTPAuthenticationError as refused:
                 self.close()
                 return Outcome(
@@ -84,7 +124,7 @@ class SmtpConnection:
                     error=one_line(f"The mail server refused the login in EMAIL_URL: {refused}"),
                 )
             except (smtplib.SMTPServerDisconnected, smtplib.SMTPConnectError) as lost:
-                self.connection = None
+                self.connection, self._opened, opened = None, None, None
                 if attempt == 2:
                     return _unreachable(lost)
             except smtplib.SMTPException as refused:
@@ -104,6 +144,7 @@ class SmtpConnection:
                 )
             except OSError as lost:  # refused, reset, timed out, TLS failure
                 self._drop()
+                opened = None
                 if attempt == 2:
                     return _unreachable(lost)
             except BaseException:
@@ -112,22 +153,24 @@ class SmtpConnection:
                 raise
         return Outcome(ok=False, halt=True, error="Could not reach the mail server in EMAIL_URL")
 
-    def _transaction(self, client: smtplib.SMTP, sender: str, to: str, wire: bytes) -> Outcome:
+    def _transaction(
+        self,
+        client: smtplib.SMTP,
+        sender: str,
+        to: str,
+        wire: bytes,
+        *,
+        opened: _Opened | None = None,
+        then: Envelope | None = None,
+    ) -> Outcome:
         mail = f"MAIL FROM:{smtplib.quoteaddr(sender)}\r\n"
         rcpt = f"RCPT TO:{smtplib.quoteaddr(to)}\r\n"
-        if self.pipelining:
+        replies: list[Reply]
+        if opened is not None:
+            replies = opened.replies  # sent with the previous message's content
+        elif self.pipelining:
             client.send(mail + rcpt + "DATA\r\n")
-            replies = []
-            for _ in range(3):
-                try:
-                    replies.append(client.getreply())
-                except smtplib.SMTPServerDisconnected:
-                    # RFC 5321 3.8: a server may close the channel right after a 421 (a provider
-                    # refusing a recipient's domain does). Its answer stands; sending again on
-                    # a new connection, as for a lost one, would only collect it twice.
-                    if not any(code == 421 for code, _ in replies):
-                        raise
-                    break
+            replies = _envelope_replies(client)
         else:
             replies = []
             for command, accepted in ((mail, {250}), (rcpt, {250, 251}), ("DATA\r\n", {354})):
@@ -158,11 +201,25 @@ class SmtpConnection:
         if data_code != 354:
             self._reset(client, data_open=False)
             return reply_outcome(data_code, data_text)
-        client.send(wire)
+        if then is None:
+            client.send(wire)
+        else:
+            client.send(wire + _envelope_commands(then))
         code, text = client.getreply()
-        if code != 250:
-            return reply_outcome(code, text)
-        return Outcome(ok=True)
+        outcome = Outcome(ok=True) if code == 250 else reply_outcome(code, text)
+        if then is not None:
+            self._opened = self._opened_read(client, then)
+        return outcome
+
+    def _opened_read(self, client: smtplib.SMTP, then: Envelope) -> _Opened | None:
+        """The replies to the next envelope; this message's outcome is known whatever happens."""
+        try:
+            return _Opened(envelope=then, replies=_envelope_replies(client))
+        except smtplib.SMTPServerDisconnected:
+            self.connection = None  # the next message opens a new one and starts afresh
+        except (smtplib.SMTPException, OSError):
+            self._drop()
+        return None
 
     def _reset(self, client: smtplib.SMTP, *, data_open: bool) -> None:
         # End the failed transaction so the connection can carry the next message.
@@ -175,6 +232,29 @@ class SmtpConnection:
             self.connection = None
 
 
+def _envelope_commands(envelope: Envelope) -> bytes:
+    sender, to = envelope
+    return (
+        f"MAIL FROM:{smtplib.quoteaddr(sender)}\r\nRCPT TO:{smtplib.quoteaddr(to)}\r\nDATA\r\n"
+    ).encode("ascii")
+
+
+def _envelope_replies(client: smtplib.SMTP) -> list[Reply]:
+    """The replies to a pipelined MAIL, RCPT and DATA (fewer if the server hung up after a 421)."""
+    replies: list[Reply] = []
+    for _ in range(3):
+        try:
+            replies.append(client.getreply())
+        except smtplib.SMTPServerDisconnected:
+            # RFC 5321 3.8: a server may close the channel right after a 421 (a provider
+            # refusing a recipient's domain does). Its answer stands; sending again on a new
+            # connection, as for a lost one, would only collect it twice.
+            if not any(code == 421 for code, _ in replies):
+                raise
+            break
+    return replies
+
+
 def _unreachable(lost: BaseException) -> Outcome:
     return Outcome(
         ok=False, halt=True, error=one_line(f"Could not reach the mail server in EMAIL_URL: {lost}")
@@ -184,9 +264,17 @@ def _unreachable(lost: BaseException) -> Outcome:
 _smtp = SmtpConnection()
 
 
-def smtp_send(*, from_address: str, to: str, raw: bytes) -> Outcome:
-    """Send prepared bytes over this process's connection to EMAIL_URL; never raises for replies."""
-    return _smtp.send(from_address=from_address, to=to, raw=raw)
+def smtp_send(*, from_address: str, to: str, raw: bytes, then: Envelope | None = None) -> Outcome:
+    """Send prepared bytes over this process's connection to EMAIL_URL; never raises for replies.
+
+    `then`: the envelope of the message the caller sends next, opened in the same write.
+    """
+    return _smtp.send(from_address=from_address, to=to, raw=raw, then=then)
+
+
+def smtp_pipeline_abandon() -> None:
+    """Close the connection if a next message's envelope is open (see pipeline_abandon)."""
+    _smtp.pipeline_abandon()
 
 
 def smtp_close() -> None:
