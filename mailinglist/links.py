@@ -1,7 +1,9 @@
 """Absolute links and list headers that every mail to a subscriber carries.
 
-Digests (newsletters/) call these per recipient; they are cheap (one HMAC each) and their values
-are plain ASCII without CR/LF, safe to splice into prepared message bytes.
+Transactional mail signs a token per link here (tokens.py). A digest's message template takes
+the text around the token once (around_token) and signs each reader's links with the message's
+one MAC (message_tokens). Their values are plain ASCII without CR/LF, safe to splice into
+prepared message bytes.
 """
 
 from __future__ import annotations
@@ -20,8 +22,10 @@ from mailinglist.preferences import email_ref
 ONE_CLICK_POST_BODY = "List-Unsubscribe=One-Click"  # RFC 8058 §3.1
 # A digest's unsubscribe links end in ?digest=<id>, so an unsubscribe is attributed to the digest
 # it came from. The id is the same for every reader of that digest: newsletters/ writes it into
-# the render once (the frozen HTML and text, the List-Unsubscribe header), never per reader. It is
-# not signed: a reader who edits it can only misattribute their own unsubscribe.
+# the render once (the frozen HTML and text, the List-Unsubscribe header), never per reader. The
+# token of a digest message names its digest under the MAC too, and that is what counts; the
+# parameter is only read for links sent before, where it is unsigned (a reader who edits it can
+# only misattribute their own unsubscribe).
 DIGEST_PARAM = "digest"
 
 
@@ -57,6 +61,13 @@ def unsubscribe_url(*, subscriber: Subscriber, mailing_list: MailingList) -> str
 def preferences_url(*, subscriber: Subscriber) -> str:
     token = tokens.preferences_token_make(public_id=subscriber.public_id)
     return _token_url(name="mailinglist:preferences", token=token)
+
+
+def around_token(name: str) -> tuple[str, str]:
+    """The absolute link of URL `name` as the text before and after its token: a digest message
+    template resolves it once for all its readers' tokens (message_tokens.MessageSigner)."""
+    before, after = _around_token(name)
+    return f"{settings.SITE_URL}{before}", after
 
 
 def address_change_url(*, subscriber: Subscriber, new_email: str, old_email_ref: str) -> str:

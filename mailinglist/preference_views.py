@@ -19,7 +19,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
 
 from mailinglist import preferences as preference_centre
-from mailinglist import subscriptions, tokens
+from mailinglist import reader_links, subscriptions, tokens
 from mailinglist.data_links import Asked, data_link_request
 from mailinglist.data_views import data_link_asked_message
 from mailinglist.forms import (
@@ -36,11 +36,7 @@ from mailinglist.views import _invalid_link, _preferences_path, _subscriber
 
 
 def _preferences_subscriber(token: str) -> Subscriber | None:
-    try:
-        data = tokens.preferences_token_read(token)
-    except (tokens.TokenInvalid, tokens.TokenExpired):
-        return None
-    return _subscriber(data.public_id)
+    return reader_links.preferences_link_read(token=token)
 
 
 def _reader_from_token(

@@ -16,7 +16,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from mailinglist import links, protection, subscriptions, tokens
+from mailinglist import links, protection, reader_links, subscriptions, tokens
 from mailinglist.forms import (
     form_errors_json,
 )
@@ -196,9 +196,15 @@ def confirm_resend(request: HttpRequest, token: str) -> HttpResponse:
 # --- Unsubscribe ---------------------------------------------------------------------------------
 
 
-def _unsubscribe_target(token: str) -> tuple[Subscriber | None, MailingList | None]:
-    data = tokens.unsubscribe_token_read(token)
-    return _subscriber(data.public_id), MailingList.objects.filter(pk__in=data.list_ids).first()
+def _unsubscribe_target(
+    request: HttpRequest, token: str
+) -> tuple[Subscriber | None, MailingList | None, int | None]:
+    # Which digest's link this is: signed in a digest message's token, else the query string
+    # (on the one-click POST too).
+    link = reader_links.unsubscribe_link_read(
+        token=token, digest_param=request.GET.get(links.DIGEST_PARAM)
+    )
+    return link.subscriber, link.mailing_list, link.from_digest
 
 
 @never_cache
@@ -207,7 +213,7 @@ def _unsubscribe_target(token: str) -> tuple[Subscriber | None, MailingList | No
 def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
     one_click = request.method == "POST" and request.POST.get("List-Unsubscribe") == "One-Click"
     try:
-        subscriber, mailing_list = _unsubscribe_target(token)
+        subscriber, mailing_list, from_digest = _unsubscribe_target(request, token)
     except (tokens.TokenInvalid, tokens.TokenExpired):
         if one_click:
             return HttpResponse("Invalid unsubscribe link.", status=400, content_type="text/plain")
@@ -217,8 +223,6 @@ def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
         if one_click:
             return HttpResponse("Unsubscribed.", content_type="text/plain")
         return render(request, "mailinglist/unsubscribed.html", {"mailing_list": mailing_list})
-    # Which digest's link this is (the query string, on the one-click POST too).
-    from_digest = links.digest_ref_read(request.GET.get(links.DIGEST_PARAM))
     is_subscribed = subscriptions.subscription_is_current(
         subscriber=subscriber, list_id=mailing_list.pk
     )
@@ -252,7 +256,7 @@ def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
 @require_POST
 def unsubscribe_undo(request: HttpRequest, token: str) -> HttpResponse:
     try:
-        subscriber, mailing_list = _unsubscribe_target(token)
+        subscriber, mailing_list, _ = _unsubscribe_target(request, token)
     except (tokens.TokenInvalid, tokens.TokenExpired):
         return _invalid_link(request)
     if subscriber is None or mailing_list is None:

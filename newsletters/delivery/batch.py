@@ -272,7 +272,7 @@ def _ready_build(
     return _Ready(
         row=row,
         domain_group=domain_group,
-        sender=messages.envelope_sender(template=template, subscriber_id=row.subscriber_id),
+        sender=recipient.envelope_from,
         raw=messages.message_bytes(template=template, recipient=recipient),
         message_id=recipient.values[rendering.SLOT_MESSAGE_ID].decode(),
     )

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 
-from mailinglist import links, return_path
+from mailinglist import links, message_tokens, return_path
 from mailinglist.models import MailingList, Subscriber
 from newsletters import rendering
 from operations.transport.message_ids import message_id_domain
@@ -39,6 +39,8 @@ class MessageTemplate:
     envelope_from: str
     mailing_list_id: int
     digest_id: int
+    # Signs each reader's links and addresses, one MAC a message (mailinglist.message_tokens).
+    signer: message_tokens.MessageSigner
     # BOUNCE_ADDRESS was set: each message's envelope sender is the reader's own signed return
     # path (VERP), and List-Unsubscribe offers a signed mailto: after the https link.
     has_return_paths: bool = False
@@ -48,6 +50,9 @@ class MessageTemplate:
 class Recipient:
     email: str
     values: dict[str, bytes]
+    # MAIL FROM: the reader's signed return path with BOUNCE_ADDRESS set, else the From address.
+    # Made with the links, as it is one more slice of the same MAC.
+    envelope_from: str
 
 
 def _from_address(mailing_list: MailingList) -> str:
@@ -112,26 +117,34 @@ def message_template_build(
             f"per-recipient parts did not survive serialization (expected {expected}, found "
             f"{found}); a part may contain a line longer than {rendering.MAX_LINE} characters"
         )
+    signer = message_tokens.MessageSigner(
+        list_id=mailing_list.pk,
+        digest_id=digest_id,
+        unsubscribe=links.around_token("mailinglist:unsubscribe"),
+        preferences=links.around_token("mailinglist:preferences"),
+        return_paths=return_path.around_tokens() if has_return_paths else None,
+    )
     return MessageTemplate(
         segments=tuple(pieces),
         slots=slots,
         envelope_from=message.from_email,
         mailing_list_id=mailing_list.pk,
         digest_id=digest_id,
+        signer=signer,
         has_return_paths=has_return_paths,
     )
 
 
 def envelope_sender(*, template: MessageTemplate, subscriber_id: int) -> str:
     """The MAIL FROM of one reader's message: their signed return path when BOUNCE_ADDRESS is
-    set (so a bounce names its row whatever the bouncing server writes), else the From address."""
+    set (so a bounce names its row whatever the bouncing server writes), else the From address.
+
+    The send loop takes it from recipient_values (Recipient.envelope_from, one MAC for all of a
+    message's signed values); this is for a caller that has no recipient values.
+    """
     if not template.has_return_paths:
         return template.envelope_from
-    return return_path.bounce_address(
-        subscriber_id=subscriber_id,
-        digest_id=template.digest_id,
-        list_id=template.mailing_list_id,
-    )
+    return template.signer.sign(subscriber_id=subscriber_id, public_id="").bounce
 
 
 def message_id(*, digest_id: int, subscriber: Subscriber) -> str:
@@ -145,33 +158,28 @@ def recipient_values(
     """The slot values for one subscriber; every value is checked free of CR/LF/NUL."""
     name = subscriber.name.strip()
     greeting = f"Hello {name}," if name else "Hello,"
+    # One MAC for the message's four signed values. A stand-in reader (a test send) has no id:
+    # 0 names nobody, so its links and mailto unsubscribe no one.
+    signed = template.signer.sign(subscriber_id=subscriber.pk or 0, public_id=subscriber.public_id)
     values = {
         rendering.SLOT_TO: subscriber.email.encode("ascii"),
         rendering.SLOT_MESSAGE_ID: message_id(
             digest_id=template.digest_id, subscriber=subscriber
         ).encode(),
-        rendering.SLOT_UNSUBSCRIBE_URL: links.unsubscribe_url(
-            subscriber=subscriber, mailing_list=mailing_list
-        ).encode("ascii"),
-        rendering.SLOT_PREFERENCES_URL: links.preferences_url(subscriber=subscriber).encode(
-            "ascii"
-        ),
+        rendering.SLOT_UNSUBSCRIBE_URL: signed.unsubscribe.encode("ascii"),
+        rendering.SLOT_PREFERENCES_URL: signed.preferences.encode("ascii"),
         rendering.SLOT_GREETING_HTML: html.escape(greeting).encode("utf-8"),
         rendering.SLOT_GREETING_TEXT: greeting.encode("utf-8"),
     }
+    envelope_from = template.envelope_from
     if template.has_return_paths:
-        # A stand-in reader (a test send) has no id: 0 names nobody, so its mailto unsubscribes
-        # no one.
-        values[rendering.SLOT_UNSUBSCRIBE_MAILTO] = return_path.unsubscribe_mailto(
-            subscriber_id=subscriber.pk or 0,
-            list_id=mailing_list.pk,
-            digest_id=template.digest_id,
-        ).encode("ascii")
+        values[rendering.SLOT_UNSUBSCRIBE_MAILTO] = signed.mailto.encode("ascii")
+        envelope_from = signed.bounce
     # One scan of all the values (they are on every message's path); the slot only on failure.
     if _UNSAFE.search(b"".join(values.values())):
         slot = next(slot for slot, value in values.items() if _UNSAFE.search(value))
         raise MessageTemplateError(f"{slot} for subscriber {subscriber.pk} has a line break")
-    return Recipient(email=subscriber.email, values=values)
+    return Recipient(email=subscriber.email, values=values, envelope_from=envelope_from)
 
 
 def message_bytes(*, template: MessageTemplate, recipient: Recipient) -> bytes:

@@ -30,7 +30,8 @@ def _reader() -> Subscriber:
 def _ask_from_the_preference_page(
     page: Any, base_url: str, reader: Subscriber, button: str
 ) -> None:
-    # The link every digest carries (newsletters/ renders it with this function per reader).
+    # The preference link of transactional mail; a digest message's own (one MAC per message)
+    # opens the same page (test_digest_links.py).
     page.goto(base_url + url_path(links.preferences_url(subscriber=reader)))
     page.get_by_role("button", name=button).click()
     message = page.locator(".messages").inner_text()

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from django.utils import timezone
 
-from mailinglist import return_path
+from mailinglist import message_tokens, return_path
 from mailinglist.models import Subscriber
 from newsletters.delivery import messages
 from newsletters.models import Delivery, Digest
@@ -33,8 +33,14 @@ class Sent:
     unsubscribe: str  # the List-Unsubscribe mailto: address (without "mailto:")
 
 
-def sent(*, email: str = "reader@readers-isp.example", other_lists: int = 0) -> Sent:
-    """A sent row of a digest to one reader, subscribed to its list and `other_lists` more."""
+def sent(
+    *, email: str = "reader@readers-isp.example", other_lists: int = 0, sent_before: bool = False
+) -> Sent:
+    """A sent row of a digest to one reader, subscribed to its list and `other_lists` more.
+
+    Its addresses are what the send loop writes now (slices of the message's one MAC), or with
+    `sent_before` the four-field form digests carried before, which still comes back.
+    """
     started = timezone.now() - timedelta(hours=1)
     digest = make_digest(stories=1, state=Digest.State.SENT, snapshot_at=started)
     subscriber = SubscriberFactory.create(email=email)
@@ -54,12 +60,20 @@ def sent(*, email: str = "reader@readers-isp.example", other_lists: int = 0) -> 
         "digest_id": digest.pk,
         "list_id": digest.mailing_list_id,
     }
-    mailto = return_path.unsubscribe_mailto(**ids)
+    if sent_before:
+        mailto = return_path.unsubscribe_mailto(**ids)
+        bounce = return_path.bounce_address(**ids)
+    else:
+        signed = message_tokens.digest_tokens_make(
+            public_id=subscriber.public_id, return_paths=True, **ids
+        )
+        mailto = return_path.mailto_with_token(signed.mailto)
+        bounce = return_path.address_with_token(signed.bounce)
     return Sent(
         row=row,
         digest=digest,
         subscriber=subscriber,
-        return_path=return_path.bounce_address(**ids),
+        return_path=bounce,
         unsubscribe=mailto.removeprefix("mailto:").partition("?")[0],
     )
 

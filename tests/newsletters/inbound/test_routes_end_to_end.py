@@ -86,6 +86,16 @@ def test_a_hard_bounce_fails_that_row_and_suppresses_that_reader(
     assert InboundEvent.objects.get().delivery_id == message.row.pk
 
 
+def test_a_bounce_to_an_address_sent_before_still_finds_its_row(deliver: Deliver) -> None:
+    message = sent(sent_before=True)
+
+    deliver(mail_for("postfix_hard", message), message.return_path)
+
+    message.row.refresh_from_db()
+    assert message.row.state == Row.FAILED
+    assert Suppression.objects.get().email == message.subscriber.email
+
+
 def test_a_feedback_loop_report_suppresses_and_unsubscribes_the_reader(deliver: Deliver) -> None:
     message, bystander = sent(other_lists=1), sent(email="bystander@readers-isp.example")
 
@@ -101,8 +111,11 @@ def test_a_feedback_loop_report_suppresses_and_unsubscribes_the_reader(deliver: 
     assert InboundEvent.objects.get().kind == "complaint"
 
 
-def test_mail_to_the_unsubscribe_address_leaves_that_list(deliver: Deliver) -> None:
-    message = sent(other_lists=1)
+@pytest.mark.parametrize("sent_before", [False, True], ids=["one-mac", "sent-before"])
+def test_mail_to_the_unsubscribe_address_leaves_that_list(
+    deliver: Deliver, sent_before: bool
+) -> None:
+    message = sent(other_lists=1, sent_before=sent_before)
 
     deliver(mail_for("mailto_unsubscribe", message), message.unsubscribe)
 
