@@ -192,6 +192,8 @@ CELERY_TASK_ROUTES = {
     "mailinglist.tasks.*": {"queue": "transactional"},
     "mailinglist.tasks.requeue_signup_requests": {"queue": "default"},
     "mailinglist.tasks.import_subscribers": {"queue": "long"},
+    # An import's thousands of confirmations never delay the one a reader on the site awaits.
+    "mailinglist.tasks.send_confirmations": {"queue": "bulk"},
     # An editor is waiting for their test copy.
     "newsletters.tasks.send_test_digest": {"queue": "transactional"},
     "newsletters.tasks.notify_publisher": {"queue": "transactional"},

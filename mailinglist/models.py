@@ -278,7 +278,7 @@ class ImportJob(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     file_name = models.CharField(max_length=255)
-    # The file is personal data: it is emptied once the import is done.
+    # The file is personal data: it is emptied as the import starts (imports.import_job_run).
     content = models.TextField(blank=True, help_text="The CSV as uploaded; emptied when done.")
     is_consented = models.BooleanField(
         default=False,

@@ -1,8 +1,8 @@
 """Thin Celery adapters over the audience's domain functions: ids in, one call each.
 
 Queues come from CELERY_TASK_ROUTES: everything here is `transactional` (a reader is waiting)
-except the housekeeping tick, which goes to `default`, and CSV imports, which run for minutes on
-`long`.
+except the housekeeping tick, which goes to `default`, CSV imports, which run for minutes on
+`long`, and an import's batches of confirmations, on `bulk`.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from typing import ParamSpec
 
 from celery import Task, shared_task
 
-from mailinglist import imports, mailings, subscriptions
+from mailinglist import confirmation_batches, imports, mailings, subscriptions
 from operations.transport import TransportFailure
 
 P = ParamSpec("P")
@@ -43,6 +43,13 @@ def process_signup(request_id: int) -> None:
 @mail_task
 def send_confirmation(subscriber_id: int, list_ids: list[int]) -> None:
     mailings.confirmation_mail_send(subscriber_id=subscriber_id, list_ids=list_ids)
+
+
+# Not retried as a whole, which would mail its first addresses again: a mail in it that may go
+# through later is handed to send_confirmation and its retries. Routed to `bulk` (an import's).
+@shared_task(acks_late=True, soft_time_limit=240, time_limit=270)
+def send_confirmations(subscriber_ids: list[int], list_ids: list[int]) -> None:
+    confirmation_batches.confirmation_batch_send(subscriber_ids=subscriber_ids, list_ids=list_ids)
 
 
 @mail_task

@@ -9,7 +9,7 @@ import uuid
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mailinglist import imports, preferences, subscriptions
+from mailinglist import imports, preferences, subscriptions, tasks
 from mailinglist.addresses import email_hash
 from mailinglist.csvfiles import CsvFormatError
 from mailinglist.models import (
@@ -76,12 +76,19 @@ def test_valid_rows_become_active_subscriptions_with_the_consent_note_recorded(
 
 
 def test_without_consent_new_subscriptions_are_pending_and_get_a_confirmation(
-    daily: MailingList, django_capture_on_commit_callbacks
+    daily: MailingList, django_capture_on_commit_callbacks, monkeypatch
 ) -> None:
     ada, bob = _unique("ada"), _unique("bob")
+    published: list[tuple[list[int], list[int]]] = []
+    monkeypatch.setattr(
+        tasks.send_confirmations, "apply_async", lambda args, **_: published.append(args)
+    )
 
     with django_capture_on_commit_callbacks(execute=False) as enqueued:
         job = import_file(f"email\n{ada}\n{bob}\n", daily, consent="")
+    assert published == []  # nothing leaves before the chunk commits
+    for callback in enqueued:
+        callback()
 
     assert job.imported_count == 2
     assert set(Subscription.objects.values_list("state", flat=True)) == {State.PENDING}
@@ -90,7 +97,9 @@ def test_without_consent_new_subscriptions_are_pending_and_get_a_confirmation(
     assert event is not None
     assert event.detail["consent"] is None
     assert event.detail["double_opt_in"] is True
-    assert len(enqueued) == 2  # one confirmation per new address, sent after the commit
+    # One task carries the chunk's confirmations (a batch per 250 addresses), not one each.
+    new_ids = sorted(Subscriber.objects.values_list("pk", flat=True))
+    assert [(sorted(ids), lists) for ids, lists in published] == [(new_ids, [daily.pk])]
 
 
 def test_bad_rows_are_reported_by_line_with_a_reason_and_not_imported(daily: MailingList) -> None:
