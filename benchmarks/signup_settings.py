@@ -6,7 +6,8 @@
 3. Bench-private names in the shared Redis: cache keys under their own prefix and the signup
    task on its own queue, so the bench can delete exactly what it created, and a worker of
    `make run` on the same Redis database does not pick the tasks up (and steal the CPU).
-   Publishing to one queue name costs what publishing to another does.
+   Publishing to one queue name costs what publishing to another does. The bench's own worker
+   (the confirmation latency probe) consumes only that queue.
 
 The priming GET renders `{% static %}`; with DEBUG off the product's manifest storage would need
 `collectstatic` first, so plain storage is used here. No measured request renders a template.
@@ -34,7 +35,9 @@ CACHES: dict[str, Any] = {
 }
 CELERY_TASK_ROUTES: dict[str, Any] = {
     **_product.CELERY_TASK_ROUTES,
-    "mailinglist.tasks.process_signup": {"queue": BENCH_SIGNUP_QUEUE},
+    # The drain a signup's kick publishes, and what the latency probe's worker sends from it.
+    "mailinglist.tasks.drain_signups": {"queue": BENCH_SIGNUP_QUEUE},
+    "mailinglist.tasks.send_confirmation": {"queue": BENCH_SIGNUP_QUEUE},
 }
 STORAGES: dict[str, Any] = {
     **_product.STORAGES,

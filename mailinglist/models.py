@@ -232,7 +232,8 @@ class SignupRequest(models.Model):
 
     The web process only validates and stores this row, which costs the same whatever the state
     of the address: the state-dependent work (and its timing) happens in the worker, so a
-    response never reveals whether someone is subscribed.
+    response never reveals whether someone is subscribed. Workers find the row by draining
+    unprocessed ones (signup_drain.py); no task names it.
     """
 
     email = models.EmailField(max_length=254)

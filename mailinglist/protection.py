@@ -22,9 +22,11 @@ stranger something about that address.
 
 The per-IP counter is taken on every signup POST, so it costs one round trip on the pooled raw
 client (a Lua INCR + EXPIRE) rather than three through the Django cache (SET NX, EXISTS, INCRBY,
-each on a client built per call). Its key is still named by the cache's `make_key` (KEY_PREFIX and
-version), so it sits beside the other signup keys and `cache.get`/`cache.delete` still see it. The
-per-address slot is taken by the worker, not on the request path, and stays on the Django cache.
+each on a client built per call). Its key is still named by the cache's `make_key` (KEY_PREFIX
+and version), so it sits beside the other signup keys and `cache.get`/`cache.delete` still see
+it. For a signup about to be stored, the same round trip also takes the signup drain's kick
+(signup_drain.py), so that signup talks to Redis once. The per-address slot is taken by the
+worker, not on the request path, and stays on the Django cache.
 """
 
 from __future__ import annotations
@@ -88,6 +90,17 @@ for i, key in ipairs(KEYS) do
   taken[i] = redis.call('SET', key, 1, 'NX', 'EX', ARGV[1]) and 1 or 0
 end
 return taken
+"""
+# _COUNT_HIT, then KEYS[2] SET NX for ARGV[2] seconds when the count is within ARGV[3].
+# Returns {count, 1 if this call set KEYS[2] else 0}.
+_COUNT_HIT_CLAIM = """
+local count = redis.call('INCR', KEYS[1])
+if redis.call('TTL', KEYS[1]) < 0 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
+local claimed = 0
+if count <= tonumber(ARGV[3]) and redis.call('SET', KEYS[2], 1, 'NX', 'EX', ARGV[2]) then
+  claimed = 1
+end
+return {count, claimed}
 """
 
 
@@ -191,15 +204,28 @@ def origin_allowed(*, origin: str | None, referer: str | None, allowed: Collecti
     return True
 
 
-def ip_limit_hit(*, ip: str | None) -> None:
-    """Count one signup from `ip`; raise RateLimited past IP_LIMIT in the window."""
+def ip_limit_hit(*, ip: str | None, claim_key: str | None = None, claim_seconds: int = 0) -> bool:
+    """Count one signup from `ip`; raise RateLimited past IP_LIMIT in the window.
+
+    With `claim_key`, the same round trip also SETs that key NX for `claim_seconds` when the
+    signup is within the limit, and returns whether this call set it: the signup drain's kick
+    rides on the counter (signup_drain.py). Returns False otherwise.
+    """
+    client = redis_client()
     if not ip:
-        return
-    _window_hit(
-        name=f"signup:ip:{ip}",
-        limit=getattr(settings, "SIGNUP_IP_LIMIT", IP_LIMIT),
-        window_seconds=IP_WINDOW_SECONDS,
+        return bool(claim_key and client.set(claim_key, 1, nx=True, ex=claim_seconds))
+    limit = getattr(settings, "SIGNUP_IP_LIMIT", IP_LIMIT)
+    if claim_key is None:
+        _window_hit(name=f"signup:ip:{ip}", limit=limit, window_seconds=IP_WINDOW_SECONDS)
+        return False
+    window = int(time.time() // IP_WINDOW_SECONDS)
+    counter = cache.make_key(f"signup:ip:{ip}:{window}")
+    count, claimed = _count_hit_claim_script(client)(
+        keys=[counter, claim_key], args=[IP_WINDOW_SECONDS, claim_seconds, limit]
     )
+    if int(count) > limit:
+        raise RateLimited(retry_after_seconds=_retry_after(IP_WINDOW_SECONDS))
+    return bool(claimed)
 
 
 def data_link_limit_hit(*, public_id: str) -> None:
@@ -218,14 +244,22 @@ def _window_hit(*, name: str, limit: int, window_seconds: int) -> None:
     key = cache.make_key(f"{name}:{window}")
     count = int(_count_hit_script(redis_client())(keys=[key], args=[window_seconds]))
     if count > limit:
-        retry_after = window_seconds - int(time.time() % window_seconds)
-        raise RateLimited(retry_after_seconds=retry_after)
+        raise RateLimited(retry_after_seconds=_retry_after(window_seconds))
+
+
+def _retry_after(window_seconds: int) -> int:
+    return window_seconds - int(time.time() % window_seconds)
 
 
 @functools.cache
 def _count_hit_script(client: redis.Redis) -> Script:
     # Registered once per client: redis-py sends EVALSHA and loads the script on NOSCRIPT.
     return client.register_script(_COUNT_HIT)
+
+
+@functools.cache
+def _count_hit_claim_script(client: redis.Redis) -> Script:
+    return client.register_script(_COUNT_HIT_CLAIM)
 
 
 def confirmation_slot_take(*, email: str) -> bool:

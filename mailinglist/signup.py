@@ -1,7 +1,7 @@
 """The one code path behind every signup: the footer form, /subscribe/, the embed and the API.
 
 Whatever the address, a valid signup gets the same answer: the state-dependent work happens later
-in a worker (see subscriptions.signup_request_submit). What changes the answer never depends on
+in a worker (see signup_drain.signup_request_submit). What changes the answer never depends on
 the address: a page of a foreign origin (403), too many signups from one IP (429), invalid input
 (400, saying what to fix) and a form that proves nothing about its sender (one more step: a
 button). Bots that fill the honeypot or forge a token get the success answer and nothing happens.
@@ -20,7 +20,8 @@ from django.http import HttpRequest
 
 from mailinglist import protection
 from mailinglist.forms import SignupForm
-from mailinglist.subscriptions import RequestMeta, signup_request_submit
+from mailinglist.signup_drain import signup_request_submit
+from mailinglist.subscriptions import RequestMeta
 from operations.client_address import client_ip
 
 ACCEPTED_MESSAGE = (
@@ -101,37 +102,41 @@ def signup_attempt(
     """
     form = SignupForm(data=data)
     if not protection.origin_allowed(
-        origin=request.headers.get("Origin"),
-        referer=request.headers.get("Referer"),
+        origin=request.META.get("HTTP_ORIGIN"),
+        referer=request.META.get("HTTP_REFERER"),
         allowed=signup_allowed_origins(request),
     ):
         return SignupOutcome(result=Result.FOREIGN_ORIGIN, form=form)
     meta = request_meta(request)
+    verdict = form.verdict() if form.is_valid() else None
+    # Every POST is counted, a script's junk as much as valid addresses, in one Redis round trip:
+    # a signup to store is counted with its kick (signup_drain.signup_request_submit),
+    # anything else here. Over the limit, the answer is 429 whatever the form held.
     try:
-        # Counted before validation: a script sending junk spends its budget as fast as one
-        # sending valid addresses.
-        protection.ip_limit_hit(ip=meta.ip)
-    except protection.RateLimited as limited:
-        return SignupOutcome(
-            result=Result.RATE_LIMITED, form=form, retry_after_seconds=limited.retry_after_seconds
-        )
-    if not form.is_valid():
-        return SignupOutcome(result=Result.INVALID, form=form)
-    verdict = form.verdict()
-    if verdict is protection.Verdict.UNSURE and not let_unsure_through:
-        step_token = protection.step_token_make(
-            email=form.cleaned_data["email"], source_url=meta.source_url
-        )
-        return SignupOutcome(result=Result.STEP, form=form, step_token=step_token)
-    if verdict is protection.Verdict.PERSON and form.cleaned_data.get("step_token"):
-        started_on = protection.step_token_source(form.cleaned_data["step_token"])
-        meta = dataclasses.replace(meta, source_url=started_on or meta.source_url)
-    if verdict is not protection.Verdict.BOT:
+        if verdict is None:
+            protection.ip_limit_hit(ip=meta.ip)
+            return SignupOutcome(result=Result.INVALID, form=form)
+        if verdict is protection.Verdict.UNSURE and not let_unsure_through:
+            protection.ip_limit_hit(ip=meta.ip)
+            step_token = protection.step_token_make(
+                email=form.cleaned_data["email"], source_url=meta.source_url
+            )
+            return SignupOutcome(result=Result.STEP, form=form, step_token=step_token)
+        if verdict is protection.Verdict.BOT:
+            protection.ip_limit_hit(ip=meta.ip)
+            return SignupOutcome(result=Result.ACCEPTED, form=form)
+        if verdict is protection.Verdict.PERSON and form.cleaned_data.get("step_token"):
+            started_on = protection.step_token_source(form.cleaned_data["step_token"])
+            meta = dataclasses.replace(meta, source_url=started_on or meta.source_url)
         signup_request_submit(
             email=form.cleaned_data["email"],
             name=form.cleaned_data["name"],
             list_slugs=list(form.cleaned_data["lists"]),
             source=source,
             meta=meta,
+        )
+    except protection.RateLimited as limited:
+        return SignupOutcome(
+            result=Result.RATE_LIMITED, form=form, retry_after_seconds=limited.retry_after_seconds
         )
     return SignupOutcome(result=Result.ACCEPTED, form=form)

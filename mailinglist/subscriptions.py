@@ -9,7 +9,6 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -89,36 +88,6 @@ def consent_event_record(
 # --- Signup ------------------------------------------------------------------------------------
 
 
-def signup_request_submit(
-    *,
-    email: str,
-    name: str,
-    list_slugs: list[str],
-    source: str,
-    meta: RequestMeta,
-    form_version: str = FORM_VERSION,
-) -> SignupRequest:
-    """Store a validated signup and hand it to a worker once committed.
-
-    Costs the same whatever the state of the address — one INSERT and one enqueue — so that the
-    answer (and its timing) says nothing about who is subscribed.
-    """
-    from mailinglist.tasks import process_signup
-
-    request = SignupRequest.objects.create(
-        email=email,
-        name=name,
-        list_slugs=list_slugs,
-        source=source,
-        ip=meta.ip,
-        user_agent=meta.user_agent[:300],
-        source_url=meta.source_url[:500],
-        form_version=form_version,
-    )
-    transaction.on_commit(lambda: process_signup.delay(request.pk))
-    return request
-
-
 def subscriber_get_or_create(*, email: str, name: str = "") -> tuple[Subscriber, bool]:
     """The subscriber for `email` (matched ignoring case), created if new."""
     existing = Subscriber.objects.filter(email__iexact=email).first()
@@ -134,14 +103,22 @@ def subscriber_get_or_create(*, email: str, name: str = "") -> tuple[Subscriber,
 
 @transaction.atomic
 def signup_request_process(*, request_id: int) -> None:
-    """Apply one stored signup: pending subscriptions, a consent event, at most one confirmation.
+    """Apply one stored signup by id (a `process_signup` task queued before the drain existed).
 
-    Idempotent (a re-delivered task finds the request processed). A suppressed address gets
-    nothing; lists already active stay as they are; one confirmation per address per day.
+    Idempotent: a request already processed is left alone.
     """
     request = SignupRequest.objects.select_for_update().filter(pk=request_id).first()
-    if request is None or request.processed_at is not None:
-        return
+    if request is not None and request.processed_at is None:
+        signup_request_apply(request=request)
+
+
+def signup_request_apply(*, request: SignupRequest) -> None:
+    """Apply a claimed, unprocessed signup: pending subscriptions, a consent event, at most one
+    confirmation. Call inside the transaction that holds the row's lock.
+
+    A suppressed address gets nothing; lists already active stay as they are; one confirmation
+    per address per day.
+    """
     request.processed_at = timezone.now()
     request.save(update_fields=["processed_at"])
     if signup_blocked(email=request.email):
@@ -177,25 +154,6 @@ def signup_request_process(*, request_id: int) -> None:
     consent_wording_record(version=request.form_version)
     if pending:
         confirmation_send_limited(subscriber=subscriber, lists=pending)
-
-
-def signup_requests_requeue() -> int:
-    """Re-enqueue signups whose task Redis lost (a restart without AOF); returns how many.
-
-    Processed requests are deleted after a week: the consent event keeps what matters.
-    """
-    from mailinglist.tasks import process_signup
-
-    stale = timezone.now() - timedelta(minutes=2)
-    request_ids = list(
-        SignupRequest.objects.filter(processed_at__isnull=True, created_at__lt=stale)
-        .order_by("pk")
-        .values_list("pk", flat=True)[:1000]
-    )
-    for request_id in request_ids:
-        process_signup.delay(request_id)
-    SignupRequest.objects.filter(processed_at__lt=timezone.now() - timedelta(days=7)).delete()
-    return len(request_ids)
 
 
 def confirmation_send_limited(

@@ -34,7 +34,7 @@ from mailinglist.subscriptions import FORM_CONSENT_TEXT
 
 
 def _wants_json(request: HttpRequest) -> bool:
-    return "application/json" in request.headers.get("Accept", "")
+    return "application/json" in request.META.get("HTTP_ACCEPT", "")
 
 
 def _invalid_link(request: HttpRequest) -> HttpResponse:

@@ -13,7 +13,8 @@ from kombu import Queue
 
 from config.celery_app import app as celery_app
 from mailinglist.models import Subscription
-from mailinglist.subscriptions import RequestMeta, signup_request_submit, subscription_confirm
+from mailinglist.signup_drain import signup_request_submit
+from mailinglist.subscriptions import RequestMeta, subscription_confirm
 from newsletters.delivery import throttle
 from newsletters.models import Delivery
 from operations import heartbeat
