@@ -233,7 +233,9 @@ def _group_send(
             if row.subscriber_id not in allowed:
                 Delivery.objects.filter(pk=row.pk, claimed_by=row.claimed_by).update(
                     state=Row.SKIPPED,
-                    last_error=_skip_reason(digest=digest, row=row),
+                    last_error=audience.reader_skip_reason(
+                        mailing_list_id=digest.mailing_list_id, subscriber_id=row.subscriber_id
+                    ),
                     claimed_by="",
                 )
                 result.skipped += 1
@@ -329,12 +331,6 @@ def _digest_state(digest_id: int) -> str | None:
         )
         found = cursor.fetchone()
     return found[0] if found else None
-
-
-def _skip_reason(*, digest: Digest, row: Delivery) -> str:
-    return audience.reader_skip_reason(
-        mailing_list_id=digest.mailing_list_id, subscriber_id=row.subscriber_id
-    )
 
 
 def _record_failure(*, row: Delivery, outcome: transport.Outcome, result: BatchResult) -> None:
