@@ -135,18 +135,6 @@ def message_template_build(
     )
 
 
-def envelope_sender(*, template: MessageTemplate, subscriber_id: int) -> str:
-    """The MAIL FROM of one reader's message: their signed return path when BOUNCE_ADDRESS is
-    set (so a bounce names its row whatever the bouncing server writes), else the From address.
-
-    The send loop takes it from recipient_values (Recipient.envelope_from, one MAC for all of a
-    message's signed values); this is for a caller that has no recipient values.
-    """
-    if not template.has_return_paths:
-        return template.envelope_from
-    return template.signer.sign(subscriber_id=subscriber_id, public_id="").bounce
-
-
 def message_id(*, digest_id: int, subscriber: Subscriber) -> str:
     """Stable per (digest, subscriber): a retried send carries the same Message-ID."""
     return f"digest-{digest_id}.{subscriber.public_id}"

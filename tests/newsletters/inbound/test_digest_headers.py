@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from mailinglist import return_path
-from mailinglist.models import Subscriber
+from mailinglist.models import MailingList, Subscriber
 from newsletters import rendering
 from newsletters.delivery import messages
 from newsletters.inbound.process import inbound_message_process
@@ -24,6 +24,15 @@ pytestmark = pytest.mark.django_db
 def _message(**list_fields: Any) -> tuple[EmailMessage, messages.MessageTemplate, int]:
     parsed, template, reader_id, _ = _sent(**list_fields)
     return parsed, template, reader_id
+
+
+def _envelope_from(template: messages.MessageTemplate, reader: Subscriber) -> str:
+    """The MAIL FROM the send loop uses for `reader` (Recipient.envelope_from)."""
+    mailing_list = MailingList.objects.get(pk=template.mailing_list_id)
+    recipient = messages.recipient_values(
+        template=template, subscriber=reader, mailing_list=mailing_list
+    )
+    return recipient.envelope_from
 
 
 def _sent(**list_fields: Any) -> tuple[EmailMessage, messages.MessageTemplate, int, bytes]:
@@ -70,9 +79,10 @@ def test_with_a_bounce_address_the_mailto_follows_the_https_link(settings: Any) 
 def test_each_reader_gets_a_signed_envelope_sender_of_their_own(settings: Any) -> None:
     settings.BOUNCE_ADDRESS = "bounces@news.example"
     _, template, reader_id = _message()
+    reader, other_reader = Subscriber.objects.get(pk=reader_id), SubscriberFactory.create()
 
-    sender = messages.envelope_sender(template=template, subscriber_id=reader_id)
-    other = messages.envelope_sender(template=template, subscriber_id=reader_id + 1)
+    sender = _envelope_from(template, reader)
+    other = _envelope_from(template, other_reader)
 
     assert sender != other
     assert return_path.signed_ref_read(sender) == return_path.Ref(
@@ -89,9 +99,8 @@ def test_without_a_bounce_address_nothing_changes(settings: Any) -> None:
 
     assert len(_uris(message)) == 1
     assert "mailto" not in str(message)
-    assert messages.envelope_sender(template=template, subscriber_id=reader_id) == (
-        template.envelope_from
-    )
+    reader = Subscriber.objects.get(pk=reader_id)
+    assert _envelope_from(template, reader) == template.envelope_from
 
 
 @pytest.mark.parametrize("bounce_address", ["", "bounces@news.example"])
