@@ -163,15 +163,15 @@ class SmtpConnection:
         opened: _Opened | None = None,
         then: Envelope | None = None,
     ) -> Outcome:
-        mail = f"MAIL FROM:{smtplib.quoteaddr(sender)}\r\n"
-        rcpt = f"RCPT TO:{smtplib.quoteaddr(to)}\r\n"
         replies: list[Reply]
         if opened is not None:
             replies = opened.replies  # sent with the previous message's content
         elif self.pipelining:
-            client.send(mail + rcpt + "DATA\r\n")
+            client.send(_envelope_commands((sender, to)))
             replies = _envelope_replies(client)
         else:
+            mail = f"MAIL FROM:{smtplib.quoteaddr(sender)}\r\n"
+            rcpt = f"RCPT TO:{smtplib.quoteaddr(to)}\r\n"
             replies = []
             for command, accepted in ((mail, {250}), (rcpt, {250, 251}), ("DATA\r\n", {354})):
                 client.send(command)
