@@ -40,8 +40,13 @@ class Verdict:
     addresses: frozenset[str] = frozenset()
 
 
+# Control characters other than whitespace: a report may carry any, and PostgreSQL's text
+# columns refuse a NUL outright (the reason is stored in InboundEvent and the ledger).
+_CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f\x7f]")
+
+
 def _one_line(text: str, limit: int = 250) -> str:
-    return " ".join(text.split())[:limit]
+    return " ".join(_CONTROL.sub("", text).split())[:limit]
 
 
 def _is_permanent(status: str) -> bool:
