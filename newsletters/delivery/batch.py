@@ -1,14 +1,15 @@
 """One batch of a digest's ledger: claim the rows, re-check each reader, send, record.
 
-A batch claims its block's due pending rows by one conditional UPDATE (so two copies of a batch
-task send each message once), under a token that a keeper (claims.py) keeps alive in Redis while
-the batch runs. It then works through the rows a group at a time: the digest's state and whether
-each reader may still be mailed (mailinglist.audience: subscribed, not pausing, not suppressed)
-are checked again right before the group goes out, every message is sent over the process's one
-connection, and each outcome is written the moment the server gives it. So at any instant at
-most one message per connection has been accepted without being recorded — the one on the wire —
-and it is the lowest row the claim still holds, which is the one the reconciler marks as a
-possible duplicate when it takes back a dead worker's rows (reconciler.py).
+A batch claims its block's due pending rows and loads them by one conditional UPDATE (claimed.py:
+two copies of a batch task send each message once), under a token that a keeper (claims.py)
+keeps alive in Redis while the batch runs. It then works through the rows a group at a time: the
+digest's state and whether each reader may still be mailed (mailinglist.audience: subscribed,
+not pausing, not suppressed) are checked again right before the group goes out, every message
+is sent over the process's one connection, and each outcome is written the moment the server
+gives it. So at any instant at most one message per connection has been accepted without being
+recorded — the one on the wire — and it is the lowest row the claim still holds, which is the one
+the reconciler marks as a possible duplicate when it takes back a dead worker's rows
+(reconciler.py).
 """
 
 from __future__ import annotations
@@ -18,13 +19,13 @@ import logging
 import random
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import redis
 from django.conf import settings
 from django.db import connection
-from django.db.models import Q
 from django.utils import timezone
 
 from mailinglist import audience
@@ -32,6 +33,7 @@ from mailinglist.models import Suppression
 from mailinglist.subscriptions import suppression_add
 from newsletters import rendering
 from newsletters.delivery import (
+    claimed,
     claims,
     commit_mode,
     domains,
@@ -141,17 +143,13 @@ def _claimed_send(
     *, digest: Digest, first_id: int, last_id: int, keeper: claims.ClaimKeeper, result: BatchResult
 ) -> None:
     digest_id, now = digest.pk, timezone.now()
-    claimed = Delivery.objects.filter(
-        Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now),
-        digest_id=digest_id,
-        pk__gte=first_id,
-        pk__lte=last_id,
-        state=Row.PENDING,
-    ).update(state=Row.SENDING, claimed_by=keeper.token, claimed_at=now)
-    if not claimed:
+    rows = claimed.rows_claim(
+        digest_id=digest_id, first_id=first_id, last_id=last_id, token=keeper.token, now=now
+    )
+    if not rows:
         return
     template = _template(digest)
-    # The block's own rows (by primary key range), then the claim: an index range of one batch.
+    # What is still the batch's when it stops (the block's rows by primary key, then the claim).
     mine = Delivery.objects.filter(
         digest_id=digest_id,
         pk__gte=first_id,
@@ -159,7 +157,6 @@ def _claimed_send(
         claimed_by=keeper.token,
         state=Row.SENDING,
     )
-    rows = list(mine.select_related("subscriber").order_by("pk"))
     wait_until: datetime | None = None
     pacer = pacing.BatchPacer()
     try:
@@ -204,7 +201,8 @@ def _claimed_send(
 class _Ready:
     """A message built and admitted (re-checked, paced), about to be handed to the server."""
 
-    row: Delivery
+    row: claimed.ClaimedRow
+    to: str
     domain_group: domains.DomainGroup
     sender: str
     raw: bytes
@@ -215,7 +213,7 @@ def _group_send(
     *,
     digest: Digest,
     template: messages.MessageTemplate,
-    rows: list[Delivery],
+    rows: list[claimed.ClaimedRow],
     keeper: claims.ClaimKeeper,
     result: BatchResult,
     pacer: pacing.BatchPacer,
@@ -230,7 +228,8 @@ def _group_send(
     ready: _Ready | None = None
     try:
         for row in rows:
-            if row.subscriber_id not in allowed:
+            reader = row.subscriber
+            if reader is None or row.subscriber_id not in allowed:
                 Delivery.objects.filter(pk=row.pk, claimed_by=row.claimed_by).update(
                     state=Row.SKIPPED,
                     last_error=audience.reader_skip_reason(
@@ -242,12 +241,12 @@ def _group_send(
                 continue
             if keeper.lost:
                 raise _ClaimLost
-            domain_group = domains.domain_group(row.subscriber.email)
+            domain_group = domains.domain_group(reader.email)
             if pacer.held_back(row=row, group=domain_group):
                 result.held += 1  # its group has no token for it now: back to pending, uncounted
                 continue
             admitted = _ready_build(
-                digest=digest, template=template, row=row, domain_group=domain_group
+                template=template, row=row, reader=reader, domain_group=domain_group
             )
             _throttle_wait()
             if ready is not None:
@@ -263,16 +262,15 @@ def _group_send(
 
 def _ready_build(
     *,
-    digest: Digest,
     template: messages.MessageTemplate,
-    row: Delivery,
+    row: claimed.ClaimedRow,
+    reader: claimed.Reader,
     domain_group: domains.DomainGroup,
 ) -> _Ready:
-    recipient = messages.recipient_values(
-        template=template, subscriber=row.subscriber, mailing_list=digest.mailing_list
-    )
+    recipient = messages.recipient_values(template=template, subscriber=reader)
     return _Ready(
         row=row,
+        to=reader.email,
         domain_group=domain_group,
         sender=recipient.envelope_from,
         raw=messages.message_bytes(template=template, recipient=recipient),
@@ -291,11 +289,11 @@ def _ready_send(
     row = ready.row
     outcome = transport.message_send(
         from_address=ready.sender,
-        to=row.subscriber.email,
+        to=ready.to,
         raw=ready.raw,
         # Echoed back by ESP tracking webhooks, which find the ledger row by it.
         metadata={"digest": str(digest.pk), "delivery": str(row.pk)},
-        then=None if then is None else (then.sender, then.row.subscriber.email),
+        then=None if then is None else (then.sender, then.to),
     )
     if outcome.slow_down:
         throttle.throttle_slow_down(backend_key=throttle.throttle_backend_key())
@@ -312,10 +310,10 @@ def _ready_send(
             row_id=row.pk, claimed_by=row.claimed_by, message_id=ready.message_id
         )
     else:
-        _record_failure(row=row, outcome=outcome, result=result)
+        _record_failure(row=row, to=ready.to, outcome=outcome, result=result)
 
 
-def _still_allowed(*, digest: Digest, rows: list[Delivery]) -> set[int]:
+def _still_allowed(*, digest: Digest, rows: Sequence[claimed.ClaimedRow | Delivery]) -> set[int]:
     """Readers of `rows` who may still be mailed on the digest's list: one query per group."""
     return audience.readers_still_mailable(
         mailing_list_id=digest.mailing_list_id, subscriber_ids=[row.subscriber_id for row in rows]
@@ -333,7 +331,9 @@ def _digest_state(digest_id: int) -> str | None:
     return found[0] if found else None
 
 
-def _record_failure(*, row: Delivery, outcome: transport.Outcome, result: BatchResult) -> None:
+def _record_failure(
+    *, row: claimed.ClaimedRow, to: str, outcome: transport.Outcome, result: BatchResult
+) -> None:
     rows = Delivery.objects.filter(pk=row.pk, claimed_by=row.claimed_by, state=Row.SENDING)
     if outcome.halt:
         # Not this reader's fault: no attempt is counted; the batch stops here.
@@ -349,7 +349,7 @@ def _record_failure(*, row: Delivery, outcome: transport.Outcome, result: BatchR
         rows.update(state=Row.FAILED, attempts=attempts, last_error=outcome.error, claimed_by="")
         if outcome.bounce:
             suppression_add(
-                email=row.subscriber.email,
+                email=to,
                 reason=Suppression.Reason.BOUNCED,
                 note=outcome.error[:200],
             )

@@ -25,6 +25,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from newsletters.delivery import throttle
+from newsletters.delivery.claimed import ClaimedRow
 from newsletters.delivery.domains import DOMAIN_GROUPS, DomainGroup
 from newsletters.delivery.fanout import RECOVERED_PRIORITY
 from newsletters.delivery.ledger import QUEUED_MARKER_SECONDS, BatchRange, queued_key
@@ -168,7 +169,7 @@ class BatchPacer:
             self.slept[group] = slept + wait
         return 0.0
 
-    def held_back(self, *, row: Delivery, group: DomainGroup) -> bool:
+    def held_back(self, *, row: ClaimedRow, group: DomainGroup) -> bool:
         """True if `group` has no token for the row now: it is back to pending, uncounted."""
         wait = self.admit(group=group)
         if wait <= 0:
@@ -186,7 +187,7 @@ class BatchPacer:
         return True
 
     def deferred(
-        self, *, row: Delivery, group: DomainGroup, outcome: Outcome, retry_at: datetime | None
+        self, *, row: ClaimedRow, group: DomainGroup, outcome: Outcome, retry_at: datetime | None
     ) -> bool:
         """The row's domain said 421/4.7.x: cut the group for every worker and record the try.
 

@@ -18,7 +18,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connections
+from django.db.backends.base.base import BaseDatabaseWrapper
 from django.utils import timezone
 
 from newsletters.models import Delivery
@@ -35,12 +36,12 @@ _SQLITE = _SQL.format(table=Delivery._meta.db_table, mark="?")
 _cursor: tuple[Any, Any] | None = None
 
 
-def _driver_cursor() -> Any:
+def _driver_cursor(db: BaseDatabaseWrapper) -> Any:
     global _cursor
-    connection.ensure_connection()
-    raw = connection.connection
+    db.ensure_connection()
+    raw = db.connection
     if _cursor is None or _cursor[0] is not raw:
-        if connection.vendor == "postgresql":
+        if db.vendor == "postgresql":
             import psycopg
 
             # Not the connection's own ClientCursor: server-side binding is what lets the
@@ -51,22 +52,25 @@ def _driver_cursor() -> Any:
     return _cursor[1]
 
 
-def _prepare() -> bool:
+def _prepare(db: BaseDatabaseWrapper) -> bool:
     # OPTIONS {"prepare_threshold": None} is psycopg's way to say "no prepared statements" (a
     # PgBouncer in transaction mode without max_prepared_statements): honoured here too.
-    options = connection.settings_dict.get("OPTIONS") or {}
+    options = db.settings_dict.get("OPTIONS") or {}
     return not ("prepare_threshold" in options and options["prepare_threshold"] is None)
 
 
 def sent_record(*, row_id: int, claimed_by: str, message_id: str) -> int:
     """Mark the row sent with its Message-ID now; 1 if it was still ours, else 0."""
-    with connection.wrap_database_errors:
-        cursor = _driver_cursor()
-        if connection.vendor == "postgresql":
+    # The thread's connection, looked up once: `django.db.connection` is a proxy that looks it
+    # up again for every attribute, a few microseconds a message each.
+    db = connections[DEFAULT_DB_ALIAS]
+    with db.wrap_database_errors:
+        cursor = _driver_cursor(db)
+        if db.vendor == "postgresql":
             cursor.execute(
-                _POSTGRESQL, (message_id, timezone.now(), row_id, claimed_by), prepare=_prepare()
+                _POSTGRESQL, (message_id, timezone.now(), row_id, claimed_by), prepare=_prepare(db)
             )
         else:
-            sent_at = connection.ops.adapt_datetimefield_value(timezone.now())
+            sent_at = db.ops.adapt_datetimefield_value(timezone.now())
             cursor.execute(_SQLITE, (message_id, sent_at, row_id, claimed_by))
         return int(cursor.rowcount)
