@@ -320,9 +320,7 @@ def messages_build(*, digest: Digest, count: int) -> tuple[str, list[tuple[str, 
     readers = on_list.order_by("pk")[:count]
     prepared = []
     for reader in readers:
-        values = messages.recipient_values(
-            template=template, subscriber=reader, mailing_list=digest.mailing_list
-        )
+        values = messages.recipient_values(template=template, subscriber=reader)
         prepared.append((reader.email, messages.message_bytes(template=template, recipient=values)))
     return template.envelope_from, prepared
 

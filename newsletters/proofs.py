@@ -66,9 +66,7 @@ def digest_test_send(*, digest_id: int, to_email: str, name: str = "") -> str:
         extra_headers={"X-Newsdesk-Test": "yes"},
     )
     stand_in = Subscriber(email=to_email, name=name, public_id=f"test-{digest.pk}-staff")
-    recipient = messages.recipient_values(
-        template=template, subscriber=stand_in, mailing_list=digest.mailing_list
-    )
+    recipient = messages.recipient_values(template=template, subscriber=stand_in)
     # The same sender as the digest itself (SMTP, an ESP through anymail, or the outbox), so the
     # test copy goes out exactly as readers' copies will.
     outcome = transport.message_send(

@@ -9,14 +9,18 @@ milliseconds that rendering and serializing per recipient would cost.
 from __future__ import annotations
 
 import html
+import operator
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
+from email.utils import parseaddr
+from typing import Protocol
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 
 from mailinglist import links, message_tokens, return_path
-from mailinglist.models import MailingList, Subscriber
+from mailinglist.models import MailingList
 from newsletters import rendering
 from operations.transport.message_ids import message_id_domain
 from operations.transport.prepared import PreparedEmailMessage as PreparedEmailMessage
@@ -25,7 +29,7 @@ _SLOT_PATTERN = re.compile(
     "|".join(re.escape(slot) for slot in sorted(rendering.SLOTS, key=len, reverse=True)).encode()
 )
 # Values go into 8bit parts and headers as they are: nothing that could end a line or a header.
-_UNSAFE = re.compile(rb"[\r\n\x00]")
+_UNSAFE = re.compile(r"[\r\n\x00]")
 
 
 class MessageTemplateError(Exception):
@@ -36,6 +40,10 @@ class MessageTemplateError(Exception):
 class MessageTemplate:
     segments: tuple[bytes, ...]  # len(slots) + 1 pieces of the serialized message
     slots: tuple[str, ...]  # which value goes between segments[i] and segments[i + 1]
+    # The segments with a gap before each but the first, and what picks the gaps' values from a
+    # Recipient's values in slot order: a message is a copy, one slice assignment and a join.
+    skeleton: tuple[bytes, ...]
+    pick: Callable[[dict[str, bytes]], tuple[bytes, ...]]
     envelope_from: str
     mailing_list_id: int
     digest_id: int
@@ -117,17 +125,33 @@ def message_template_build(
             f"per-recipient parts did not survive serialization (expected {expected}, found "
             f"{found}); a part may contain a line longer than {rendering.MAX_LINE} characters"
         )
+    around = {
+        "unsubscribe": links.around_token("mailinglist:unsubscribe"),
+        "preferences": links.around_token("mailinglist:preferences"),
+    }
+    return_paths = return_path.around_tokens() if has_return_paths else None
+    # What the signed values are made of besides the reader's fields, checked once here so that
+    # recipient_values need scan only those fields.
+    for made_of in [*around.values(), *(return_paths or ())]:
+        if any(_UNSAFE.search(part) for part in made_of):
+            raise MessageTemplateError(f"a link or return address has a line break: {made_of}")
     signer = message_tokens.MessageSigner(
         list_id=mailing_list.pk,
         digest_id=digest_id,
-        unsubscribe=links.around_token("mailinglist:unsubscribe"),
-        preferences=links.around_token("mailinglist:preferences"),
-        return_paths=return_path.around_tokens() if has_return_paths else None,
+        unsubscribe=around["unsubscribe"],
+        preferences=around["preferences"],
+        return_paths=return_paths,
     )
+    skeleton = [pieces[0]]
+    for piece in pieces[1:]:
+        skeleton += [b"", piece]
     return MessageTemplate(
         segments=tuple(pieces),
         slots=slots,
-        envelope_from=message.from_email,
+        skeleton=tuple(skeleton),
+        pick=operator.itemgetter(*slots),  # nine slots at least (expected above): a tuple
+        # The bare address (MAIL FROM takes no display name), parsed here once for every reader.
+        envelope_from=parseaddr(message.from_email)[1] or message.from_email,
         mailing_list_id=mailing_list.pk,
         digest_id=digest_id,
         signer=signer,
@@ -135,22 +159,41 @@ def message_template_build(
     )
 
 
-def message_id(*, digest_id: int, subscriber: Subscriber) -> str:
+def message_id(*, digest_id: int, subscriber: Addressee) -> str:
     """Stable per (digest, subscriber): a retried send carries the same Message-ID."""
     return f"digest-{digest_id}.{subscriber.public_id}"
 
 
-def recipient_values(
-    *, template: MessageTemplate, subscriber: Subscriber, mailing_list: MailingList
-) -> Recipient:
-    """The slot values for one subscriber; every value is checked free of CR/LF/NUL."""
-    name = subscriber.name.strip()
+class Addressee(Protocol):
+    """What a message needs of its reader: a Subscriber, or the batch's claimed row's reader."""
+
+    @property
+    def pk(self) -> int | None: ...
+    @property
+    def email(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def public_id(self) -> str: ...
+
+
+def recipient_values(*, template: MessageTemplate, subscriber: Addressee) -> Recipient:
+    """The slot values for one subscriber, refused if the reader's own fields hold CR/LF/NUL.
+
+    Only those fields are scanned: every other byte of a value is the template's own (checked
+    when it was built), digits or hex.
+    """
+    email, name, public_id = subscriber.email, subscriber.name.strip(), subscriber.public_id
+    if _UNSAFE.search(email) or _UNSAFE.search(name) or _UNSAFE.search(public_id):
+        raise MessageTemplateError(
+            f"the address, name or id of subscriber {subscriber.pk} has a line break"
+        )
     greeting = f"Hello {name}," if name else "Hello,"
     # One MAC for the message's four signed values. A stand-in reader (a test send) has no id:
     # 0 names nobody, so its links and mailto unsubscribe no one.
-    signed = template.signer.sign(subscriber_id=subscriber.pk or 0, public_id=subscriber.public_id)
+    signed = template.signer.sign(subscriber_id=subscriber.pk or 0, public_id=public_id)
     values = {
-        rendering.SLOT_TO: subscriber.email.encode("ascii"),
+        rendering.SLOT_TO: email.encode("ascii"),
         rendering.SLOT_MESSAGE_ID: message_id(
             digest_id=template.digest_id, subscriber=subscriber
         ).encode(),
@@ -163,18 +206,11 @@ def recipient_values(
     if template.has_return_paths:
         values[rendering.SLOT_UNSUBSCRIBE_MAILTO] = signed.mailto.encode("ascii")
         envelope_from = signed.bounce
-    # One scan of all the values (they are on every message's path); the slot only on failure.
-    if _UNSAFE.search(b"".join(values.values())):
-        slot = next(slot for slot, value in values.items() if _UNSAFE.search(value))
-        raise MessageTemplateError(f"{slot} for subscriber {subscriber.pk} has a line break")
-    return Recipient(email=subscriber.email, values=values, envelope_from=envelope_from)
+    return Recipient(email=email, values=values, envelope_from=envelope_from)
 
 
 def message_bytes(*, template: MessageTemplate, recipient: Recipient) -> bytes:
     """The recipient's complete message: segments joined with their values."""
-    values = recipient.values
-    parts = [template.segments[0]]
-    for slot, segment in zip(template.slots, template.segments[1:], strict=True):
-        parts.append(values[slot])
-        parts.append(segment)
+    parts = list(template.skeleton)
+    parts[1::2] = template.pick(recipient.values)
     return b"".join(parts)

@@ -32,9 +32,7 @@ def _digest_mail() -> tuple[Digest, Subscriber, EmailMessage]:
         mailing_list=digest.mailing_list,
         rendered=rendering.digest_render(digest=digest),
     )
-    recipient = messages.recipient_values(
-        template=template, subscriber=reader, mailing_list=digest.mailing_list
-    )
+    recipient = messages.recipient_values(template=template, subscriber=reader)
     raw = messages.message_bytes(template=template, recipient=recipient)
     parsed = BytesParser(policy=policy.default).parsebytes(raw)
     assert isinstance(parsed, EmailMessage)

@@ -42,7 +42,6 @@ def _message(digest: Digest, subscription: Subscription) -> email.message.EmailM
         recipient=messages.recipient_values(
             template=template,
             subscriber=subscription.subscriber,
-            mailing_list=frozen.mailing_list,
         ),
     )
     parsed = email.message_from_bytes(raw, policy=email.policy.default)

@@ -41,9 +41,7 @@ def _mail(subscriber: Subscriber | None = None) -> tuple[messages.Recipient, Ema
         mailing_list=digest.mailing_list,
         rendered=rendering.digest_render(digest=digest),
     )
-    recipient = messages.recipient_values(
-        template=template, subscriber=subscriber, mailing_list=digest.mailing_list
-    )
+    recipient = messages.recipient_values(template=template, subscriber=subscriber)
     raw = messages.message_bytes(template=template, recipient=recipient)
     parsed = BytesParser(policy=policy.default).parsebytes(raw)
     assert isinstance(parsed, EmailMessage)

@@ -39,9 +39,7 @@ def test_each_recipient_gets_a_complete_multipart_message_with_list_headers() ->
 
     raw = messages.message_bytes(
         template=template,
-        recipient=messages.recipient_values(
-            template=template, subscriber=subscriber, mailing_list=digest.mailing_list
-        ),
+        recipient=messages.recipient_values(template=template, subscriber=subscriber),
     )
     message = parse(raw)
 
@@ -94,15 +92,11 @@ def test_two_recipients_differ_only_in_their_own_parts() -> None:
 
     one = messages.message_bytes(
         template=template,
-        recipient=messages.recipient_values(
-            template=template, subscriber=first, mailing_list=digest.mailing_list
-        ),
+        recipient=messages.recipient_values(template=template, subscriber=first),
     )
     two = messages.message_bytes(
         template=template,
-        recipient=messages.recipient_values(
-            template=template, subscriber=second, mailing_list=digest.mailing_list
-        ),
+        recipient=messages.recipient_values(template=template, subscriber=second),
     )
 
     assert first.email.encode() in one and first.email.encode() not in two
@@ -134,3 +128,31 @@ def test_the_web_version_has_no_recipient_parts() -> None:
     assert rendering.SLOT_PREFERENCES_URL not in web
     assert rendering.SLOT_GREETING_HTML not in web
     assert "Hello," in web
+
+
+@pytest.mark.parametrize(
+    "field",
+    [{"name": "Ada\r\nBcc: everyone@example.com"}, {"name": "Ada\x00"}, {"email": "a\n@x.io"}],
+)
+def test_a_reader_field_that_could_end_a_header_is_refused(field: dict[str, str]) -> None:
+    # The values go into headers and 8bit parts as they are; only the reader's own fields can
+    # carry a line break, so those are what recipient_values scans.
+    template = build(make_digest())
+    reader = SubscriberFactory.build(pk=7, **field)
+
+    with pytest.raises(messages.MessageTemplateError, match="subscriber 7 has a line break"):
+        messages.recipient_values(template=template, subscriber=reader)
+
+
+def test_the_message_is_the_segments_with_each_slot_filled_in_order() -> None:
+    template = build(make_digest())
+    reader = SubscriberFactory.create(email="ada@example.com", name="Ada")
+    recipient = messages.recipient_values(template=template, subscriber=reader)
+
+    raw = messages.message_bytes(template=template, recipient=recipient)
+
+    pieces = [template.segments[0]]
+    for slot, segment in zip(template.slots, template.segments[1:], strict=True):
+        pieces += [recipient.values[slot], segment]
+    assert raw == b"".join(pieces)
+    assert raw.count(recipient.values[rendering.SLOT_UNSUBSCRIBE_URL]) == 3

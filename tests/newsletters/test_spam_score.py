@@ -39,9 +39,7 @@ def test_a_ten_story_digest_is_not_spam_to_spamassassin() -> None:
     reader = SubscriberFactory.create(email="reader@example.com", name="Ada")
     raw = messages.message_bytes(
         template=template,
-        recipient=messages.recipient_values(
-            template=template, subscriber=reader, mailing_list=digest.mailing_list
-        ),
+        recipient=messages.recipient_values(template=template, subscriber=reader),
     )
     # A receiving server adds these; SpamAssassin expects to find them.
     # Received now, as the message's own Date says: a stale stamp would score DATE_IN_PAST_*.

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from mailinglist import return_path
-from mailinglist.models import MailingList, Subscriber
+from mailinglist.models import Subscriber
 from newsletters import rendering
 from newsletters.delivery import messages
 from newsletters.inbound.process import inbound_message_process
@@ -28,10 +28,7 @@ def _message(**list_fields: Any) -> tuple[EmailMessage, messages.MessageTemplate
 
 def _envelope_from(template: messages.MessageTemplate, reader: Subscriber) -> str:
     """The MAIL FROM the send loop uses for `reader` (Recipient.envelope_from)."""
-    mailing_list = MailingList.objects.get(pk=template.mailing_list_id)
-    recipient = messages.recipient_values(
-        template=template, subscriber=reader, mailing_list=mailing_list
-    )
+    recipient = messages.recipient_values(template=template, subscriber=reader)
     return recipient.envelope_from
 
 
@@ -45,9 +42,7 @@ def _sent(**list_fields: Any) -> tuple[EmailMessage, messages.MessageTemplate, i
         rendered=rendering.digest_render(digest=digest),
     )
     reader = SubscriberFactory.create(email="ada@readers-isp.example")
-    recipient = messages.recipient_values(
-        template=template, subscriber=reader, mailing_list=digest.mailing_list
-    )
+    recipient = messages.recipient_values(template=template, subscriber=reader)
     raw = messages.message_bytes(template=template, recipient=recipient)
     parsed = BytesParser(policy=policy.default).parsebytes(raw)
     assert isinstance(parsed, EmailMessage)
@@ -136,9 +131,7 @@ def test_a_staff_test_sends_mailto_unsubscribes_nobody(settings: Any) -> None:
         rendered=rendering.digest_render(digest=digest),
     )
     stand_in = Subscriber(email="editor@news.example", public_id="test-1-staff")
-    values = messages.recipient_values(
-        template=template, subscriber=stand_in, mailing_list=digest.mailing_list
-    ).values
+    values = messages.recipient_values(template=template, subscriber=stand_in).values
     mailto = values[rendering.SLOT_UNSUBSCRIBE_MAILTO].decode()
     address = mailto.removeprefix("mailto:").partition("?")[0]
     mail = f"To: {address}\r\nSubject: unsubscribe\r\n\r\nplease\r\n".encode()

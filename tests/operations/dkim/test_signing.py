@@ -31,9 +31,7 @@ def _digest_messages(count: int) -> list[bytes]:
     return [
         messages.message_bytes(
             template=template,
-            recipient=messages.recipient_values(
-                template=template, subscriber=reader, mailing_list=digest.mailing_list
-            ),
+            recipient=messages.recipient_values(template=template, subscriber=reader),
         )
         for reader in readers
     ]
