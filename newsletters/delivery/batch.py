@@ -392,6 +392,9 @@ def _halt(*, digest_id: int, outcome: transport.Outcome) -> datetime:
 def _throttle_wait() -> None:
     # Waiting here is the throttle's whole point (SEND_RATE is shared by all workers); the
     # waits are a token's worth, fractions of a second.
+    rate = settings.SEND_RATE
+    if rate <= 0:
+        return  # unlimited: no bucket to look up
     bucket = throttle.throttle_backend_key()
-    while (wait := throttle.throttle_take(backend_key=bucket, rate=settings.SEND_RATE)) > 0:
+    while (wait := throttle.throttle_take(backend_key=bucket, rate=rate)) > 0:
         time.sleep(wait)
