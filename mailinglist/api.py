@@ -70,7 +70,7 @@ def subscribe(request: HttpRequest, payload: SubscribeIn) -> HttpResponse:
         return JsonResponse(
             {
                 "detail": "Please correct the errors below.",
-                "errors": form_errors_json(outcome.form),
+                "errors": form_errors_json(outcome.checked_form),
             },
             status=400,
         )

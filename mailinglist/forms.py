@@ -59,15 +59,6 @@ class SignupForm(forms.Form):
     def clean_name(self) -> str:
         return name_clean(self.cleaned_data.get("name"))
 
-    def verdict(self) -> protection.Verdict:
-        """Person, bot (honeypot, forged token) or unsure (no token, too fast): see protection."""
-        return protection.signup_verdict(
-            honeypot=self.cleaned_data.get("website"),
-            form_token=self.cleaned_data.get("form_token"),
-            step_token=self.cleaned_data.get("step_token"),
-            email=self.cleaned_data["email"],
-        )
-
 
 class PreferencesForm(forms.Form):
     name = forms.CharField(label="Your name", required=False, max_length=MAX_NAME_LENGTH * 4)

@@ -31,19 +31,32 @@ def public_lists() -> list[MailingList]:
     Inside a transaction the database is read and nothing is kept: the transaction may see its own
     uncommitted changes, and a rollback sends no signal that would clear them.
     """
-    global _public_lists_cache
     connection = transaction.get_connection()
+    field_names = _mailing_list_field_names()
+    return [MailingList.from_db(connection.alias, field_names, row) for row in _rows()]
+
+
+def public_list_slugs() -> frozenset[str]:
+    """The slugs of public_lists(), read through the same cache, without building instances.
+
+    What the signup POST checks a reader's choices against (signup_fields.py).
+    """
+    at = _mailing_list_field_names().index("slug")
+    return frozenset(row[at] for row in _rows())
+
+
+def _rows() -> tuple[tuple[Any, ...], ...]:
+    global _public_lists_cache
     field_names = _mailing_list_field_names()
     cached = _public_lists_cache
     now = time.monotonic()
-    if connection.in_atomic_block:
-        rows = _public_list_rows(field_names)
-    elif cached is not None and now < cached[0]:
-        rows = cached[1]
-    else:
-        rows = _public_list_rows(field_names)
-        _public_lists_cache = (now + PUBLIC_LISTS_TTL_SECONDS, rows)
-    return [MailingList.from_db(connection.alias, field_names, row) for row in rows]
+    if transaction.get_connection().in_atomic_block:
+        return _public_list_rows(field_names)
+    if cached is not None and now < cached[0]:
+        return cached[1]
+    rows = _public_list_rows(field_names)
+    _public_lists_cache = (now + PUBLIC_LISTS_TTL_SECONDS, rows)
+    return rows
 
 
 def public_lists_forget(**kwargs: Any) -> None:

@@ -20,7 +20,9 @@ from django.http import HttpRequest
 
 from mailinglist import protection
 from mailinglist.forms import SignupForm
+from mailinglist.public_lists import public_list_slugs
 from mailinglist.signup_drain import signup_request_submit
+from mailinglist.signup_fields import signup_fields_read
 from mailinglist.subscriptions import RequestMeta
 from operations.client_address import client_ip
 
@@ -49,9 +51,18 @@ class Result(StrEnum):
 @dataclasses.dataclass(frozen=True)
 class SignupOutcome:
     result: Result
-    form: SignupForm
+    # Built only where the answer shows it (INVALID: its errors; STEP: what the step page
+    # repeats); a valid signup is read without one (signup_fields.py).
+    form: SignupForm | None = None
     retry_after_seconds: int = 0
     step_token: str = ""
+
+    @property
+    def checked_form(self) -> SignupForm:
+        """The Form of an INVALID or STEP answer: its errors, or what the step page repeats."""
+        if self.form is None:
+            raise ValueError(f"a {self.result} answer has no form")
+        return self.form
 
     @property
     def accepted(self) -> bool:
@@ -100,43 +111,69 @@ def signup_attempt(
     `let_unsure_through`: the API's callers are programs that hold no time token; their
     token-less signups go on to double opt-in, whose per-address cap bounds any abuse.
     """
-    form = SignupForm(data=data)
     if not protection.origin_allowed(
         origin=request.META.get("HTTP_ORIGIN"),
         referer=request.META.get("HTTP_REFERER"),
         allowed=signup_allowed_origins(request),
     ):
-        return SignupOutcome(result=Result.FOREIGN_ORIGIN, form=form)
+        return SignupOutcome(result=Result.FOREIGN_ORIGIN)
     meta = request_meta(request)
-    verdict = form.verdict() if form.is_valid() else None
+    form: SignupForm | None = None
+    cleaned = signup_fields_read(data, offered=public_list_slugs())
+    if cleaned is None:
+        # Something to correct: the Form finds it and words it (or, rarely, accepts what the
+        # fast reading left to it; then on as below with its cleaned_data).
+        form = SignupForm(data=data)
+        cleaned = form.cleaned_data if form.is_valid() else None
     # Every POST is counted, a script's junk as much as valid addresses, in one Redis round trip:
     # a signup to store is counted with its kick (signup_drain.signup_request_submit),
     # anything else here. Over the limit, the answer is 429 whatever the form held.
     try:
-        if verdict is None:
+        if cleaned is None:
             protection.ip_limit_hit(ip=meta.ip)
             return SignupOutcome(result=Result.INVALID, form=form)
+        verdict = _verdict(cleaned)
         if verdict is protection.Verdict.UNSURE and not let_unsure_through:
             protection.ip_limit_hit(ip=meta.ip)
             step_token = protection.step_token_make(
-                email=form.cleaned_data["email"], source_url=meta.source_url
+                email=cleaned["email"], source_url=meta.source_url
             )
-            return SignupOutcome(result=Result.STEP, form=form, step_token=step_token)
+            return SignupOutcome(
+                result=Result.STEP, form=form or _form_valid(data), step_token=step_token
+            )
         if verdict is protection.Verdict.BOT:
             protection.ip_limit_hit(ip=meta.ip)
-            return SignupOutcome(result=Result.ACCEPTED, form=form)
-        if verdict is protection.Verdict.PERSON and form.cleaned_data.get("step_token"):
-            started_on = protection.step_token_source(form.cleaned_data["step_token"])
+            return SignupOutcome(result=Result.ACCEPTED)
+        if verdict is protection.Verdict.PERSON and cleaned["step_token"]:
+            started_on = protection.step_token_source(cleaned["step_token"])
             meta = dataclasses.replace(meta, source_url=started_on or meta.source_url)
         signup_request_submit(
-            email=form.cleaned_data["email"],
-            name=form.cleaned_data["name"],
-            list_slugs=list(form.cleaned_data["lists"]),
+            email=cleaned["email"],
+            name=cleaned["name"],
+            list_slugs=list(cleaned["lists"]),
             source=source,
             meta=meta,
         )
     except protection.RateLimited as limited:
         return SignupOutcome(
-            result=Result.RATE_LIMITED, form=form, retry_after_seconds=limited.retry_after_seconds
+            result=Result.RATE_LIMITED, retry_after_seconds=limited.retry_after_seconds
         )
-    return SignupOutcome(result=Result.ACCEPTED, form=form)
+    return SignupOutcome(result=Result.ACCEPTED)
+
+
+def _verdict(cleaned: Mapping[str, Any]) -> protection.Verdict:
+    """Person, bot (honeypot, forged token) or unsure (no token, too fast): see protection."""
+    return protection.signup_verdict(
+        honeypot=cleaned.get("website"),
+        form_token=cleaned.get("form_token"),
+        step_token=cleaned.get("step_token"),
+        email=cleaned["email"],
+    )
+
+
+def _form_valid(data: Mapping[str, Any]) -> SignupForm:
+    """The bound, cleaned Form of input the fast reading accepted (for the step page)."""
+    form = SignupForm(data=data)
+    if not form.is_valid():  # cannot happen: signup_fields_read accepts only what it accepts
+        raise AssertionError(f"SignupForm refused what signup_fields_read accepted: {form.errors}")
+    return form

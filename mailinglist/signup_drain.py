@@ -34,7 +34,6 @@ the figures.
 
 from __future__ import annotations
 
-import functools
 import logging
 import time
 from collections.abc import Collection
@@ -43,11 +42,11 @@ from typing import Any
 
 from django.core.cache import cache
 from django.db import connection, transaction
-from django.db.models import Field
 from django.utils import timezone
 
 from mailinglist import protection
 from mailinglist.models import SignupRequest
+from mailinglist.signup_insert import signup_request_insert
 from mailinglist.subscriptions import FORM_VERSION, RequestMeta, signup_request_apply
 from operations.redis_client import redis_client
 
@@ -69,59 +68,6 @@ SETTLE_SECONDS = 0.2
 # Processed requests are kept a week (an operator can see what came in); the consent event
 # keeps what matters.
 PROCESSED_KEPT = timedelta(days=7)
-
-_COLUMNS = (
-    "email",
-    "name",
-    "list_slugs",
-    "source",
-    "ip",
-    "user_agent",
-    "source_url",
-    "form_version",
-    "created_at",
-)
-# The columns whose Python value is not what the database driver takes as it is (JSON text, a
-# timestamp in the database's time zone, an address); the others are strings the form cleaned.
-_PREPARED = frozenset({"list_slugs", "ip", "created_at"})
-
-
-def signup_request_insert(**values: Any) -> None:
-    """INSERT one SignupRequest row with the values the signup form validated.
-
-    One prepared statement rather than `objects.create()`: on the busiest public write the
-    model instance, its signals and the SQL compilation cost three times the INSERT itself.
-    The values that need it go through their field's own `get_db_prep_save`, so the row is
-    stored exactly as the ORM would store it.
-    """
-    values["created_at"] = timezone.now()
-    params = [
-        field.get_db_prep_save(values[name], connection) if field else values[name]
-        for name, field in _columns()
-    ]
-    with connection.cursor() as cursor:
-        cursor.execute(_insert_sql(connection.vendor), params)
-
-
-@functools.cache
-def _columns() -> tuple[tuple[str, Field[Any, Any] | None], ...]:
-    return tuple((name, _field(name) if name in _PREPARED else None) for name in _COLUMNS)
-
-
-def _field(name: str) -> Field[Any, Any]:
-    field = SignupRequest._meta.get_field(name)
-    assert isinstance(field, Field)
-    return field
-
-
-@functools.cache
-def _insert_sql(vendor: str) -> str:
-    quote = connection.ops.quote_name
-    columns = ", ".join(quote(_field(name).column) for name in _COLUMNS)
-    placeholders = ", ".join(["%s"] * len(_COLUMNS))
-    table = quote(SignupRequest._meta.db_table)
-    # Names from the model's own meta, quoted; every value is a parameter.
-    return f"INSERT INTO {table} ({columns}) VALUES ({placeholders})"  # noqa: S608
 
 
 def signup_request_submit(

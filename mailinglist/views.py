@@ -7,11 +7,13 @@ browser and for the RFC 8058 one-click POST a mailbox provider sends.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
-from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import redirect, render
-from django.urls import reverse
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.shortcuts import render
+from django.urls import get_script_prefix, get_urlconf, reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -78,11 +80,11 @@ def subscribe(request: HttpRequest) -> HttpResponse:
             return JsonResponse(
                 {
                     "detail": "Please correct the errors below.",
-                    "errors": form_errors_json(outcome.form),
+                    "errors": form_errors_json(outcome.checked_form),
                 },
                 status=400,
             )
-        context = {"signup_form": outcome.form, "consent_text": FORM_CONSENT_TEXT}
+        context = {"signup_form": outcome.checked_form, "consent_text": FORM_CONSENT_TEXT}
         return render(request, "mailinglist/subscribe.html", context, status=400)
     if outcome.result is SignupResult.STEP:
         # Too fast or no time token: maybe autofill, maybe a script. One button press decides,
@@ -96,12 +98,11 @@ def subscribe(request: HttpRequest) -> HttpResponse:
                     "step_token": outcome.step_token,
                 }
             )
+        form = outcome.checked_form
         context = {
-            "email": outcome.form.cleaned_data["email"],
-            "name": outcome.form.cleaned_data["name"],
-            "lists": [
-                m for m in outcome.form.available if m.slug in outcome.form.cleaned_data["lists"]
-            ],
+            "email": form.cleaned_data["email"],
+            "name": form.cleaned_data["name"],
+            "lists": [m for m in form.available if m.slug in form.cleaned_data["lists"]],
             "step_token": outcome.step_token,
             "message": STEP_MESSAGE,
         }
@@ -110,7 +111,15 @@ def subscribe(request: HttpRequest) -> HttpResponse:
         return response
     if wants_json:
         return JsonResponse({"ok": True, "message": ACCEPTED_MESSAGE}, status=202)
-    return redirect("mailinglist:subscribe_thanks")
+    return HttpResponseRedirect(
+        _thanks_path(get_script_prefix(), get_urlconf(settings.ROOT_URLCONF))
+    )
+
+
+@functools.lru_cache(maxsize=8)
+def _thanks_path(script_prefix: str, urlconf: str) -> str:
+    # Every accepted signup is sent here: reversed once per prefix and URLconf, not per POST.
+    return reverse("mailinglist:subscribe_thanks", urlconf=urlconf)
 
 
 @require_GET

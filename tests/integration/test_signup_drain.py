@@ -23,7 +23,7 @@ from django.test import Client
 from config.celery_app import app as celery_app
 from devtools.smtp_sink import SmtpSink
 from devtools.workers import Worker
-from mailinglist import protection, signup_drain
+from mailinglist import protection, signup_drain, signup_insert
 from mailinglist.models import ConsentEvent, MailingList, SignupRequest
 from mailinglist.signup_drain import signup_request_submit
 from mailinglist.subscriptions import RequestMeta
@@ -149,7 +149,7 @@ def test_a_signup_stored_too_slowly_for_the_drain_that_owned_its_kick_kicks_agai
     # A drain is asked for (the key is set): the signup below finds it and does not publish.
     redis_client().set(KICK_KEY, 1, ex=signup_drain.KICK_SECONDS)
     looked = threading.Event()
-    insert = signup_drain.signup_request_insert
+    insert = signup_insert.signup_request_insert
 
     def stalled_insert(**values: Any) -> None:
         looked.set()
