@@ -10,6 +10,7 @@ OTPMiddleware, so the step is once per login.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from urllib.parse import urlencode
 
@@ -18,7 +19,7 @@ from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.models import AbstractUser, AnonymousUser
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
-from django.urls import reverse
+from django.urls import get_script_prefix, get_urlconf, reverse
 from django_otp import user_has_device  # type: ignore[import-untyped]
 
 # What "may send" means: send now or schedule (a Publisher's), and resend to the undelivered.
@@ -69,11 +70,25 @@ class StaffTwoFactorMiddleware:
 
     @staticmethod
     def _is_guarded(path: str) -> bool:
-        admin_root = reverse("admin:index")
-        open_paths = {reverse("admin:login"), reverse("admin:logout")}
+        admin_root, open_paths = _admin_paths(
+            get_script_prefix(), get_urlconf(settings.ROOT_URLCONF)
+        )
         return path.startswith(admin_root) and path not in open_paths
 
     @staticmethod
     def _must_verify(request: HttpRequest) -> bool:
         user = request.user
         return two_factor_required(user=user) and not is_verified(user)
+
+
+@functools.lru_cache(maxsize=8)
+def _admin_paths(script_prefix: str, urlconf: str) -> tuple[str, frozenset[str]]:
+    """The admin's root and the pages under it that stay open (login, logout).
+
+    Every request asks, a reader's too: reversed once per script prefix and URLconf, since three
+    reverse() calls a request cost more than the rest of this middleware stack's own work.
+    """
+    open_paths = frozenset(
+        reverse(name, urlconf=urlconf) for name in ("admin:login", "admin:logout")
+    )
+    return reverse("admin:index", urlconf=urlconf), open_paths

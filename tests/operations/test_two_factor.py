@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from django.contrib.auth.models import User
 from django.test import Client
+from django.urls import set_script_prefix
 from django_otp.oath import TOTP  # type: ignore[import-untyped]
 from django_otp.plugins.otp_totp.models import TOTPDevice  # type: ignore[import-untyped]
 
@@ -78,6 +79,31 @@ def test_a_sender_without_an_app_is_sent_to_set_one_up_from_every_admin_page(
     assert client.get("/admin/login/").status_code in {200, 302}
     assert client.get("/").status_code == 200
     assert client.post("/admin/logout/").status_code == 200
+
+
+def test_the_gate_knows_the_admin_under_any_script_prefix_after_readers_pages(
+    settings: Any,
+) -> None:
+    # The admin's paths are worked out once per script prefix (every request asks, a reader's
+    # too): a site mounted under /news must guard /news/admin/, not the /admin/ it saw first.
+    settings.STAFF_2FA = "senders"
+    client = _logged_in(role_user(PUBLISHER))
+    assert client.get("/").status_code == 200
+    assert client.get("/admin/outbox/").status_code == 302
+
+    # What the WSGI handler does for a site mounted there (the test client leaves it alone).
+    set_script_prefix("/news/")
+    try:
+        mounted = client.get("/admin/outbox/", SCRIPT_NAME="/news")
+        login = client.get("/admin/login/", SCRIPT_NAME="/news")
+    finally:
+        set_script_prefix("/")
+
+    assert mounted.status_code == 302
+    assert mounted["Location"] == "/news/account/2fa/enrol/?next=%2Fnews%2Fadmin%2Foutbox%2F"
+    assert login.status_code in {200, 302}
+    assert not login.get("Location", "").startswith("/news/account/2fa/")
+    assert client.get("/admin/outbox/").status_code == 302  # and still without the prefix
 
 
 def test_enrolment_confirms_the_app_with_its_code_and_opens_admin(settings: Any) -> None:
