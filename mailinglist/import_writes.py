@@ -2,12 +2,15 @@
 
 An import of 100,000 rows spent most of its time in the ORM building a model instance, and
 compiling SQL, per row and per field (#12). Here a chunk's values travel as one parameter per
-column, which the database unpacks itself: a JSON array read by `json_each` on SQLite, an array
-read by `unnest` on PostgreSQL, where new subscribers are streamed with COPY into a temporary
-table. Values that are the same for every row (the time, a consent event's JSON) are adapted once.
+column, which the database unpacks itself: a JSON array, read by `json_each` on SQLite and
+`json_array_elements_text` on PostgreSQL, where new subscribers are streamed with COPY
+(import_copy). Values that are the same for every row (the time, a consent event's JSON) are
+adapted once.
 
-Every INSERT says ON CONFLICT DO NOTHING (SQLite and PostgreSQL both have it): a reader signing
-up while the import runs keeps the row they made, and the import carries on with it.
+Every INSERT that can meet a row someone else wrote says ON CONFLICT DO NOTHING (SQLite and
+PostgreSQL both have it): a reader signing up while the import runs keeps the row they made, and
+the import carries on with it. Rows that hang off a subscriber this chunk created cannot conflict,
+and skip the check.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from typing import Any
 from django.db import connection
 from django.db.models import Field, Model
 
+from mailinglist import import_copy
 from mailinglist.models import ConsentEvent, Subscriber, Subscription, Suppression
 
 EVENT_COLUMNS = (
@@ -37,6 +41,8 @@ class Known:
 
     pk: int
     name: str
+    # Made by this transaction: nothing else can refer to it yet (no subscription, no event).
+    new: bool = False
 
 
 def _field(model: type[Model], name: str) -> Field[Any, Any]:
@@ -64,9 +70,18 @@ def _prepared(model: type[Model], name: str, value: Any) -> Any:
 
 
 def _each(values: Sequence[Any], sql_type: str) -> tuple[str, Any]:
-    """A subquery yielding `values` as a column named `value`, and its one parameter."""
+    """A subquery yielding `values` as a column named `value`, and its one parameter: a JSON
+    array on both databases.
+
+    On PostgreSQL a Python list would be an array, which psycopg adapts element by element
+    (2 ms of the client's CPU for 2,000 addresses, against 0.2 ms for json.dumps), and the
+    server then parses the array literal more slowly than the JSON.
+    """
     if connection.vendor == "postgresql":
-        return f"SELECT unnest(%s::{sql_type}[]) AS value", list(values)
+        return (
+            f"SELECT value::{sql_type} AS value FROM json_array_elements_text(%s::json)",  # noqa: S608 - our own type names
+            json.dumps(list(values)),
+        )
     return "SELECT value FROM json_each(%s)", json.dumps(list(values))
 
 
@@ -143,6 +158,18 @@ def subscribers_insert(*, rows: Sequence[tuple[str, str, str]], now: datetime) -
     names = ("email", "email_hash", "name", "public_id", "created_at")
     returning = f"RETURNING LOWER({_column(Subscriber, 'email')}), {_column(Subscriber, 'id')}"
     if connection.vendor == "postgresql":
+        pk_column = str(_field(Subscriber, "id").get_attname_column()[1])
+        ids = import_copy.ids_take(Subscriber._meta.db_table, pk_column, len(values))
+        text = import_copy.copy_rows(
+            ((pk, *row) for pk, row in zip(ids, values, strict=True)), fixed=(now,)
+        )
+        columns = _columns(Subscriber, ("id", *names))
+        if import_copy.rows_copy_unless_taken(_table(Subscriber), columns, text):
+            return {
+                email.lower(): Known(pk=pk, name=name, new=True)
+                for pk, (email, _, name) in zip(ids, rows, strict=True)
+            }
+        # Someone stored one of these addresses since the chunk was classified.
         inserted = _subscribers_copy(names, values, created_at, returning)
     else:
         sql = (
@@ -152,7 +179,7 @@ def subscribers_insert(*, rows: Sequence[tuple[str, str, str]], now: datetime) -
         )
         inserted = _fetch(sql, [created_at, json.dumps(values)])
     names_by_key = {email.lower(): name for email, _, name in rows}
-    created = {key: Known(pk=pk, name=names_by_key[key]) for key, pk in inserted}
+    created = {key: Known(pk=pk, name=names_by_key[key], new=True) for key, pk in inserted}
     missing = names_by_key.keys() - created.keys()
     return created | subscribers_by_key(missing)  # those a signup stored first
 
@@ -190,17 +217,24 @@ def subscriptions_insert(
     state: str,
     now: datetime,
     confirmed: bool,
+    new: bool = False,
 ) -> None:
     """Subscribe each of `subscriber_ids` to the list (source: import); an existing
-    subscription, such as one a signup made a moment ago, is left as it is."""
+    subscription, such as one a signup made a moment ago, is left as it is.
+
+    `new`: the subscribers were made in this transaction (Known.new), so none of them can have
+    a subscription yet and the insert skips ON CONFLICT's check of each row against the unique
+    keys (on PostgreSQL 17 → 10 ms of the server's CPU per 2,000 rows, on the bench machine).
+    """
     at = _prepared(Subscription, "created_at", now)
     names = ("subscriber", "mailing_list", "state", "source", "created_at", "requested_at")
     each, param = _each(subscriber_ids, "bigint")
     sql = (
         f"INSERT INTO {_table(Subscription)} ({_columns(Subscription, (*names, 'confirmed_at'))}) "  # noqa: S608 - our own names
-        f"SELECT ids.value, %s, %s, %s, %s, %s, %s FROM ({each}) AS ids "
-        "WHERE true ON CONFLICT DO NOTHING"
+        f"SELECT ids.value, %s, %s, %s, %s, %s, %s FROM ({each}) AS ids"
     )
+    if not new:
+        sql += " WHERE true ON CONFLICT DO NOTHING"  # WHERE: SQLite's upsert syntax
     source = Subscription.Source.IMPORT.value
     with connection.cursor() as cursor:
         cursor.execute(
@@ -241,3 +275,14 @@ def names_fill(names: dict[int, str]) -> None:
             f"UPDATE {table} SET {name} = %s WHERE {pk} = %s AND {name} = ''",  # noqa: S608
             [(value, subscriber_id) for subscriber_id, value in names.items()],
         )
+
+
+def commit_unflushed() -> None:
+    """Let the current transaction's commit return before its WAL reaches the disk (PostgreSQL).
+
+    For a consented import's chunks, on which nothing outside the database depends: see
+    imports.import_job_run for what a crash of the server then undoes.
+    """
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL synchronous_commit TO off")
