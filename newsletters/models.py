@@ -10,6 +10,7 @@ from django.conf import settings
 from django.db import models
 
 from mailinglist.models import MailingList
+from newsletters.range_index import BlockRangeIndex
 
 
 class Story(models.Model):
@@ -275,8 +276,8 @@ class Delivery(models.Model):
     # No database-level foreign keys: PostgreSQL would check both for each of a million rows a
     # snapshot inserts (half its time, measured). Django still cascades deletes (an erased reader
     # leaves no row behind, not even in the ledger), and rows are only ever inserted for a digest
-    # and readers that exist, by the snapshot's own join.
-    # No index of its own either: the unique (digest, subscriber) index leads with digest_id.
+    # and readers that exist, by the snapshot's own join. No index on the digest (the unique one
+    # leads with it); the reader's, for an erasure's cascade, is a BRIN on PostgreSQL (below).
     digest = models.ForeignKey(
         Digest,
         on_delete=models.CASCADE,
@@ -289,6 +290,7 @@ class Delivery(models.Model):
         on_delete=models.CASCADE,
         related_name="deliveries",
         db_constraint=False,
+        db_index=False,
     )
     state = models.CharField(max_length=8, choices=State.choices, default=State.PENDING)
     attempts = models.PositiveSmallIntegerField(default=0)
@@ -310,19 +312,18 @@ class Delivery(models.Model):
         ]
         indexes = [
             models.Index(fields=["digest", "state"], name="delivery_digest_state"),
-            # For the reconciler's expired claims. Partial: only rows being sent are in it, so a
-            # snapshot's million pending rows add nothing to it.
+            BlockRangeIndex(fields=["subscriber"], name="delivery_subscriber"),
+            # The rows being sent, for the reconciler. Keyed on the id because the sent mark's
+            # WHERE implies its condition: keyed on claimed_at, PostgreSQL's plan for the mark
+            # could read it whole, every row being sent, for each mark (migration 0010).
             models.Index(
-                fields=["claimed_at"],
-                name="delivery_sending_claimed",
-                condition=models.Q(state="sending"),
+                fields=["id"], name="delivery_sending", condition=models.Q(state="sending")
             ),
             # For a digest's report and the dashboard: the few rows worth a second look. Partial,
-            # so the send path never writes them: a snapshot inserts pending rows and a send
-            # clears last_error; only an ESP's note on a sent row (a complaint, an unsubscribe)
-            # or a claim that expired puts a row in. `state` is in the first one's key, though it
-            # is always "sent" there, so that SQLite prefers it to (digest, state) (measured: with
-            # the digest alone it read the digest's 900,000 sent rows instead).
+            # so the send path never writes them (only an ESP's note on a sent row or an expired
+            # claim puts a row in). `state` (always "sent") is in the first one's key so that
+            # SQLite prefers it to (digest, state): keyed on the digest alone, it read the
+            # digest's 900,000 sent rows instead (measured).
             models.Index(
                 fields=["digest", "state"],
                 name="delivery_noted",

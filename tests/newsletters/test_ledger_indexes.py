@@ -1,0 +1,69 @@
+"""The ledger's layout at a million: rows in reader order, a mark that finds its row by id."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection
+
+from mailinglist import preferences, subscriptions
+from mailinglist.models import Subscriber, Subscription
+from newsletters.delivery import record, snapshot
+from newsletters.models import Delivery
+from tests.newsletters.digests import sending_digest
+
+pytestmark = pytest.mark.django_db
+ON_POSTGRESQL = connection.vendor == "postgresql"
+
+
+def test_the_snapshot_puts_the_readers_in_the_ledger_in_reader_order() -> None:
+    digest = sending_digest(readers=0)
+    readers = Subscriber.objects.bulk_create(
+        Subscriber(email=f"r{n}@example.com", public_id=f"p{n}") for n in range(40)
+    )
+    # Subscribed newest first, so the list's own order is the reverse of the readers'.
+    Subscription.objects.bulk_create(
+        Subscription(subscriber=r, mailing_list=digest.mailing_list, state="active")
+        for r in reversed(readers)
+    )
+
+    assert snapshot.digest_snapshot(digest_id=digest.pk) == 40
+
+    in_ledger = list(
+        Delivery.objects.filter(digest=digest)
+        .order_by("pk")
+        .values_list("subscriber_id", flat=True)
+    )
+    assert in_ledger == sorted(r.pk for r in readers)
+
+
+def test_an_erased_reader_leaves_no_row_in_the_ledger() -> None:
+    digest = sending_digest(readers=30)
+    snapshot.digest_snapshot(digest_id=digest.pk)
+    gone = Subscriber.objects.order_by("pk")[12]
+
+    preferences.subscriber_erase(subscriber=gone, meta=subscriptions.RequestMeta(), by="reader")
+
+    assert not Delivery.objects.filter(subscriber_id=gone.pk).exists()
+    assert Delivery.objects.filter(digest=digest).count() == 29
+
+
+@pytest.mark.skipif(not ON_POSTGRESQL, reason="PostgreSQL pass only (DATABASE_URL=postgres://…)")
+def test_the_sent_mark_finds_its_row_by_id_whatever_the_statistics_say() -> None:
+    # The statistics are taken while nothing is being sent (as between two sends), then every
+    # row is claimed: the plan must still reach the row by its id, not read the claimed rows.
+    digest = sending_digest(readers=3000)
+    snapshot.digest_snapshot(digest_id=digest.pk)
+    with connection.cursor() as cursor:
+        cursor.execute(f"ANALYZE {Delivery._meta.db_table}")
+    Delivery.objects.filter(digest=digest).update(state="sending", claimed_by="w:1")
+    statement = record._POSTGRESQL.replace("%s", "${}").format(1, 2, 3, 4)
+    with connection.cursor() as cursor:
+        cursor.execute("SET plan_cache_mode = force_generic_plan")
+        cursor.execute(f"PREPARE ledger_mark (text, timestamptz, bigint, text) AS {statement}")
+        try:
+            cursor.execute("EXPLAIN EXECUTE ledger_mark ('<m>', now(), 1, 'w:1')")
+            plan = "\n".join(line for (line,) in cursor.fetchall())
+        finally:
+            cursor.execute("DEALLOCATE ledger_mark")
+            cursor.execute("RESET plan_cache_mode")
+    assert "Index Cond: (id = $3)" in plan, plan
