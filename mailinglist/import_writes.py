@@ -196,10 +196,7 @@ def _subscribers_copy(
             "CREATE TEMPORARY TABLE import_subscribers_new ON COMMIT DROP AS "  # noqa: S608
             f"SELECT {columns} FROM {_table(Subscriber)} WITH NO DATA"
         )
-        raw = cursor.cursor  # psycopg's own cursor: Django's wrapper has no copy()
-        with raw.copy(f"COPY import_subscribers_new ({columns}) FROM STDIN") as copy:
-            for row in values:
-                copy.write_row(row)
+        import_copy.rows_copy("import_subscribers_new", columns, import_copy.copy_rows(values))
         cursor.execute(
             f"INSERT INTO {_table(Subscriber)} ({_columns(Subscriber, names)}) "  # noqa: S608 - our own names
             f"SELECT {columns}, %s FROM import_subscribers_new ON CONFLICT DO NOTHING {returning}",

@@ -209,5 +209,8 @@ def test_an_address_a_signup_stored_meanwhile_is_joined_not_duplicated(daily: Ma
 
     assert found[f"raced@{domain}"].pk == raced.pk
     assert found[f"raced@{domain}"].name == "Theirs"
+    # Only the reader this insert made counts as new: the raced one may have subscriptions,
+    # which a `new` reader's subscription insert would not check for.
+    assert (found[f"raced@{domain}"].new, found[f"new@{domain}"].new) == (False, True)
     assert Subscriber.objects.get(pk=found[f"new@{domain}"].pk).name == "New"
     assert Subscriber.objects.filter(email__iexact=f"raced@{domain}").count() == 1
