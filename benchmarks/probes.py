@@ -168,6 +168,9 @@ STEPS: dict[str, tuple[str, list[str]]] = {
         "ledger: recording outcomes",
         [
             "newsletters.delivery.record:sent_record",
+            "newsletters.delivery.record:SentMarks.mark",
+            "newsletters.delivery.record:SentMarks.settle",
+            "newsletters.delivery.failures:failure_record",
             "newsletters.delivery.batch:_record_failure",
             "newsletters.delivery.batch:_record",
             "newsletters.sending:_record",

@@ -36,7 +36,9 @@ STEPS: list[tuple[str, Callable[[Frames], bool]]] = [
     ("smtp: smtplib.sendmail and its socket I/O", _anywhere("smtplib.py", "senders.py")),
     (
         "ledger: recording outcomes",
-        _anywhere("_record (", "sent_record (", "_record_failure ("),
+        _anywhere(
+            "_record (", "sent_record (", "_record_failure (", "failure_record (", "record.py"
+        ),
     ),
     ("throttle (Redis token bucket)", _anywhere("throttle.py", "_throttle_wait")),
     ("per-reader bytes (signed links, join)", _anywhere("mime.py", "links.py", "tokens.py")),

@@ -10,6 +10,7 @@ caller writes the SQL for each driver's placeholder and adapts its own values.
 
 from __future__ import annotations
 
+import select
 import threading
 from collections.abc import Sequence
 from typing import Any
@@ -56,3 +57,94 @@ def _prepare(db: BaseDatabaseWrapper) -> bool:
     # PgBouncer in transaction mode without max_prepared_statements): honoured here too.
     options = db.settings_dict.get("OPTIONS") or {}
     return not ("prepare_threshold" in options and options["prepare_threshold"] is None)
+
+
+class Deferred:
+    """One statement sent on PostgreSQL's connection whose reply is read later (`reply`).
+
+    libpq's asynchronous API under Django's connection: the statement leaves at once, the caller
+    does other I/O (the next SMTP write) while the server runs it, and `reply` then finds the
+    answer already there. Until `reply` is called nothing else may use the connection; the
+    caller guarantees that (record.SentMarks reads it before any other statement).
+    """
+
+    __slots__ = ("_db", "_pgconn")
+
+    def __init__(self, db: BaseDatabaseWrapper, pgconn: Any) -> None:
+        self._db, self._pgconn = db, pgconn
+
+    def reply(self) -> int:
+        """Wait for the statement's answer; the number of rows it touched."""
+        from psycopg import errors, pq
+
+        pgconn = self._pgconn
+        with self._db.wrap_database_errors:
+            pgconn.consume_input()
+            while pgconn.is_busy():
+                # Wait outside the GIL (the claim's keeper thread runs meanwhile).
+                select.select([pgconn.socket], [], [])
+                pgconn.consume_input()
+            # Every result is read before any is judged: the connection is free again either way.
+            results = []
+            while (result := pgconn.get_result()) is not None:
+                results.append(result)
+            for result in results:
+                if result.status != pq.ExecStatus.COMMAND_OK:
+                    raise _failure(pgconn, result, encoding=self._db.connection.info.encoding)
+            if not results:
+                raise errors.OperationalError("the database connection was lost")
+        return sum(result.command_tuples or 0 for result in results)
+
+
+def driver_send(
+    db: BaseDatabaseWrapper,
+    *,
+    name: bytes,
+    sql: bytes,
+    types: Sequence[int],
+    params: Sequence[bytes],
+) -> Deferred | None:
+    """Send one statement ($1, $2 … placeholders, text parameters) without waiting for it.
+
+    PostgreSQL only, and only outside a transaction (a statement left unread inside one would
+    hold its locks while the caller talks to someone else): None otherwise, and the caller runs
+    the statement the ordinary way. Prepared once per connection as `name`, unless the
+    connection must not prepare (see `_prepare`).
+    """
+    if db.vendor != "postgresql" or db.in_atomic_block:
+        return None
+    with db.wrap_database_errors:
+        db.ensure_connection()
+        pgconn = db.connection.pgconn
+        if not _prepare(db):
+            pgconn.send_query_params(sql, params, param_types=types)
+        else:
+            prepared = getattr(_held, "prepared", None)
+            if prepared is None or prepared[0] is not pgconn:
+                prepared = (pgconn, set[bytes]())
+                _held.prepared = prepared
+            if name not in prepared[1]:
+                _prepare_now(pgconn, name=name, sql=sql, types=types)
+                prepared[1].add(name)
+            pgconn.send_query_prepared(name, params)
+    return Deferred(db, pgconn)
+
+
+def _prepare_now(pgconn: Any, *, name: bytes, sql: bytes, types: Sequence[int]) -> None:
+    from psycopg import pq
+
+    result = pgconn.prepare(name, sql, types)
+    if result.status != pq.ExecStatus.COMMAND_OK:
+        raise _failure(pgconn, result)
+
+
+def _failure(pgconn: Any, result: Any, *, encoding: str = "utf-8") -> Exception:
+    """psycopg's error for a failed result: its SQLSTATE's class, or a lost connection's."""
+    from psycopg import errors, pq
+
+    if pgconn.status == pq.ConnStatus.BAD:
+        message = (pgconn.error_message or b"the database connection was lost").decode(
+            errors="replace"
+        )
+        return errors.OperationalError(message.strip())
+    return errors.error_from_result(result, encoding=encoding)

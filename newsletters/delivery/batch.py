@@ -6,47 +6,46 @@ keeps alive in Redis while the batch runs. It then works through the rows a grou
 digest's state and whether each reader may still be mailed (mailinglist.audience: subscribed,
 not pausing, not suppressed) are checked again right before the group goes out, every message
 is sent over the process's one connection, and each outcome is written the moment the server
-gives it. So at any instant at most one message per connection has been accepted without being
-recorded — the one on the wire — and it is the lowest row the claim still holds, which is the one
-the reconciler marks as a possible duplicate when it takes back a dead worker's rows
-(reconciler.py).
+gives it (record.py; a refusal: failures.py). So at any instant at most one message per
+connection has been accepted without being recorded — the one on the wire — or two on
+PostgreSQL, where a sent mark's reply is read only after the next message has left; they are the
+lowest rows the claim still holds, which the reconciler marks as possible duplicates when it
+takes back a dead worker's rows (reconciler.py).
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
-import random
 import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import redis
 from django.conf import settings
 from django.db import connection
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from mailinglist import audience
-from mailinglist.models import Suppression
-from mailinglist.subscriptions import suppression_add
 from newsletters import rendering
 from newsletters.delivery import (
     claimed,
     claims,
     commit_mode,
     domains,
+    failures,
     messages,
     pacing,
     record,
     throttle,
 )
+from newsletters.delivery.failures import MAX_ATTEMPTS, retry_at
 from newsletters.delivery.ledger import (
     BatchRange,
-    digest_event,
     digest_finish_if_done,
-    publisher_notify,
     queued_key,
 )
 from newsletters.models import Delivery, Digest
@@ -60,9 +59,6 @@ Row = Delivery.State
 # Re-check subscriptions this many rows at a time, just before sending them: an unsubscribe
 # that commits mid-batch is honoured within one group.
 GROUP_SIZE = 20
-MAX_ATTEMPTS = 8
-# The first retry waits settings.DELIVERY_RETRY_BASE_SECONDS; each further one twice as long.
-RETRY_MAX_SECONDS = 3600
 
 
 @dataclass
@@ -74,12 +70,6 @@ class BatchResult:
     released: int = 0
     halted: str = ""
     held: int = 0  # put back by their domain group's pacing, no attempt counted
-
-
-class _Halted(Exception):
-    def __init__(self, outcome: transport.Outcome) -> None:
-        super().__init__(outcome.error)
-        self.outcome = outcome
 
 
 class _ClaimLost(Exception):
@@ -106,13 +96,6 @@ def _template(digest: Digest) -> messages.MessageTemplate:
     return _templates[key]
 
 
-def retry_at(attempts: int) -> datetime:
-    """When a message deferred `attempts` times is tried again: doubling, jittered ±20%."""
-    base = settings.DELIVERY_RETRY_BASE_SECONDS
-    delay = min(RETRY_MAX_SECONDS, base * 2 ** max(0, attempts - 1))
-    return timezone.now() + timedelta(seconds=delay * random.uniform(0.8, 1.2))  # noqa: S311
-
-
 def batch_send(*, digest_id: int, first_id: int, last_id: int, worker: str = "") -> BatchResult:
     """Send the due pending rows in [first_id, last_id] of a sending digest, recording each."""
     # The block is no longer queued once a worker has it: whatever happens to this run (a
@@ -128,7 +111,7 @@ def _batch_run(*, digest_id: int, first_id: int, last_id: int, worker: str) -> B
     digest = Digest.objects.select_related("mailing_list").filter(pk=digest_id).first()
     if digest is None or digest.state != State.SENDING:
         return result  # paused or cancelled: the rows wait (or were skipped); resume re-queues
-    if _halted_until() is not None:
+    if failures.halted_until() is not None:
         return result  # the server is down or refusing us: the reconciler re-queues later
     token = f"{worker or 'worker'}:{uuid.uuid4().hex[:12]}"
     with claims.ClaimKeeper(token) as keeper, commit_mode.ledger_commits_unflushed():
@@ -157,8 +140,39 @@ def _claimed_send(
         claimed_by=keeper.token,
         state=Row.SENDING,
     )
-    wait_until: datetime | None = None
     pacer = pacing.BatchPacer()
+    with record.marking() as marks:
+        _groups_send(
+            digest=digest,
+            template=template,
+            rows=rows,
+            keeper=keeper,
+            result=result,
+            pacer=pacer,
+            marks=marks,
+            mine=mine,
+        )
+    result.sent += marks.sent
+    if pacer.soonest is not None:
+        pacing.block_requeue(
+            batch=BatchRange(digest_id, first_id, last_id), countdown=pacer.soonest
+        )
+
+
+def _groups_send(
+    *,
+    digest: Digest,
+    template: messages.MessageTemplate,
+    rows: list[claimed.ClaimedRow],
+    keeper: claims.ClaimKeeper,
+    result: BatchResult,
+    pacer: pacing.BatchPacer,
+    marks: record.SentMarks,
+    mine: QuerySet[Delivery],
+) -> None:
+    """Send the claimed rows group by group, then release whatever is still the batch's."""
+    digest_id = digest.pk
+    wait_until: datetime | None = None
     try:
         for start in range(0, len(rows), GROUP_SIZE):
             if _digest_state(digest_id) != State.SENDING:
@@ -171,6 +185,7 @@ def _claimed_send(
                 keeper=keeper,
                 result=result,
                 pacer=pacer,
+                marks=marks,
             )
     except throttle.ThrottleUnavailable:
         # Redis is down: stop; the rows go back to pending and are retried later.
@@ -179,9 +194,9 @@ def _claimed_send(
         logger.warning(
             "Claim %s lost (REDIS_URL); batch of digest %s stopped", keeper.token, digest_id
         )
-    except _Halted as halted:
+    except failures.Halted as halted:
         result.halted = halted.outcome.error
-        wait_until = _halt(digest_id=digest_id, outcome=halted.outcome)
+        wait_until = failures.halt(digest_id=digest_id, outcome=halted.outcome)
     finally:
         if Digest.objects.filter(pk=digest_id, state=State.CANCELLED).exists():
             result.released = mine.update(
@@ -191,10 +206,6 @@ def _claimed_send(
             result.released = mine.update(
                 state=Row.PENDING, claimed_by="", next_attempt_at=wait_until
             )
-    if pacer.soonest is not None:
-        pacing.block_requeue(
-            batch=BatchRange(digest_id, first_id, last_id), countdown=pacer.soonest
-        )
 
 
 @dataclass(frozen=True)
@@ -217,12 +228,14 @@ def _group_send(
     keeper: claims.ClaimKeeper,
     result: BatchResult,
     pacer: pacing.BatchPacer,
+    marks: record.SentMarks,
 ) -> None:
     """Send a group's admitted rows, each message's envelope going out with the one before it.
 
     A message is handed over once the next one is built and admitted, so the transport can open
     the next envelope in the same write as this message's content (operations/transport/smtp.py):
-    one round trip a message. Each outcome is still recorded before the next content is sent.
+    one round trip a message. Each outcome's write leaves before the next content is sent (on
+    PostgreSQL its reply is read after: record.SentMarks).
     """
     allowed = _still_allowed(digest=digest, rows=rows)
     ready: _Ready | None = None
@@ -250,10 +263,19 @@ def _group_send(
             )
             _throttle_wait()
             if ready is not None:
-                _ready_send(digest=digest, ready=ready, then=admitted, result=result, pacer=pacer)
+                _ready_send(
+                    digest=digest,
+                    ready=ready,
+                    then=admitted,
+                    result=result,
+                    pacer=pacer,
+                    marks=marks,
+                )
             ready = admitted
         if ready is not None:
-            _ready_send(digest=digest, ready=ready, then=None, result=result, pacer=pacer)
+            _ready_send(
+                digest=digest, ready=ready, then=None, result=result, pacer=pacer, marks=marks
+            )
     finally:
         # Stopped between two messages (halted, claim lost, an error): the next one's envelope
         # may be open on the connection; it must not be left to become an empty message.
@@ -285,6 +307,7 @@ def _ready_send(
     then: _Ready | None,
     result: BatchResult,
     pacer: pacing.BatchPacer,
+    marks: record.SentMarks,
 ) -> None:
     row = ready.row
     outcome = transport.message_send(
@@ -295,6 +318,8 @@ def _ready_send(
         metadata={"digest": str(digest.pk), "delivery": str(row.pk)},
         then=None if then is None else (then.sender, then.to),
     )
+    # The previous message's mark left before this content did; its reply came back meanwhile.
+    marks.settle()
     if outcome.slow_down:
         throttle.throttle_slow_down(backend_key=throttle.throttle_backend_key())
     if outcome.domain_slow_down:
@@ -306,11 +331,12 @@ def _ready_send(
             result.failed += 1
         return
     if outcome.ok:
-        result.sent += record.sent_record(
-            row_id=row.pk, claimed_by=row.claimed_by, message_id=ready.message_id
-        )
+        marks.mark(row_id=row.pk, claimed_by=row.claimed_by, message_id=ready.message_id)
     else:
-        _record_failure(row=row, to=ready.to, outcome=outcome, result=result)
+        if failures.failure_record(row=row, to=ready.to, outcome=outcome) == "failed":
+            result.failed += 1
+        else:
+            result.retried += 1
 
 
 def _still_allowed(*, digest: Digest, rows: Sequence[claimed.ClaimedRow | Delivery]) -> set[int]:
@@ -329,64 +355,6 @@ def _digest_state(digest_id: int) -> str | None:
         )
         found = cursor.fetchone()
     return found[0] if found else None
-
-
-def _record_failure(
-    *, row: claimed.ClaimedRow, to: str, outcome: transport.Outcome, result: BatchResult
-) -> None:
-    rows = Delivery.objects.filter(pk=row.pk, claimed_by=row.claimed_by, state=Row.SENDING)
-    if outcome.halt:
-        # Not this reader's fault: no attempt is counted; the batch stops here.
-        rows.update(
-            state=Row.PENDING,
-            last_error=outcome.error,
-            next_attempt_at=timezone.now() + timedelta(seconds=settings.DELIVERY_HALT_SECONDS),
-            claimed_by="",
-        )
-        raise _Halted(outcome)
-    attempts = row.attempts + 1
-    if outcome.permanent or attempts >= MAX_ATTEMPTS:
-        rows.update(state=Row.FAILED, attempts=attempts, last_error=outcome.error, claimed_by="")
-        if outcome.bounce:
-            suppression_add(
-                email=to,
-                reason=Suppression.Reason.BOUNCED,
-                note=outcome.error[:200],
-            )
-        result.failed += 1
-    else:
-        rows.update(
-            state=Row.PENDING,
-            attempts=attempts,
-            last_error=outcome.error,
-            next_attempt_at=retry_at(attempts),
-            claimed_by="",
-        )
-        result.retried += 1
-
-
-def _halt_key() -> str:
-    return f"newsdesk:halted:{throttle.throttle_backend_key()}"
-
-
-def _halted_until() -> str | None:
-    try:
-        value = redis_client().get(_halt_key())
-    except redis.RedisError:
-        return None  # the throttle finds Redis down too, and stops the batch cleanly
-    return value.decode() if isinstance(value, bytes) else value
-
-
-def _halt(*, digest_id: int, outcome: transport.Outcome) -> datetime:
-    """Hold every batch for this server for a while; pause the digest if a person must act."""
-    logger.warning("Sending of digest %s halted: %s", digest_id, outcome.error)
-    redis_client().set(_halt_key(), outcome.error[:200], ex=settings.DELIVERY_HALT_SECONDS)
-    if outcome.pause and Digest.objects.filter(pk=digest_id, state=State.SENDING).update(
-        state=State.PAUSED, updated_at=timezone.now()
-    ):
-        digest_event(digest_id, "paused", detail=f"Paused automatically: {outcome.error}")
-        publisher_notify(digest_id=digest_id, action="paused")
-    return timezone.now() + timedelta(seconds=settings.DELIVERY_HALT_SECONDS)
 
 
 def _throttle_wait() -> None:

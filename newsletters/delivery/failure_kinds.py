@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from django.db.models import Case, CharField, Count, Q, Value, When
 
-from newsletters.delivery.batch import MAX_ATTEMPTS
+from newsletters.delivery.failures import MAX_ATTEMPTS
 from newsletters.models import Delivery
 
 FAILURE_KINDS = ("bounced", "rejected", "expired", "other")

@@ -2,12 +2,13 @@
 
 Rows claimed by a batch that is gone go back to pending: as soon as Redis shows its claim is no
 longer kept alive (claims.py: a dead host, a killed process, a batch ended by an error), or, when
-Redis cannot tell, once the ledger's lease runs out. Of each such claim only its lowest row can
-have left without its outcome being written (a batch records every message as the server accepts
-it, in row order), so only that row is marked as a possible duplicate. A digest whose snapshot
-was interrupted is snapshotted again; blocks of owed rows whose task Redis lost are queued again,
-ahead of the digest's other work; and a digest becomes `sent` only when nothing is pending or
-sending.
+Redis cannot tell, once the ledger's lease runs out. A batch records every message as the server
+accepts it, in row order, so of each such claim only its lowest row (its two lowest on PostgreSQL,
+where a sent mark's reply is read after the next message leaves: record.py) can have left
+without its outcome being written; only those are marked as possible duplicates. A digest whose
+snapshot was interrupted is snapshotted again; blocks of owed rows whose task Redis lost are
+queued again, ahead of the digest's other work; and a digest becomes `sent` only when nothing is
+pending or sending.
 """
 
 from __future__ import annotations
@@ -15,10 +16,11 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from celery import current_app
+from django.db import connection
 from django.db.models import F, Min
 from django.utils import timezone
 
-from newsletters.delivery import claims
+from newsletters.delivery import claims, record
 from newsletters.delivery.fanout import RECOVERED_PRIORITY, batches_enqueue
 from newsletters.delivery.ledger import LEASE, digest_finish_if_done
 from newsletters.delivery.snapshot import digest_snapshot
@@ -68,11 +70,19 @@ def _dead_claims_release(*, now: datetime, lease: timedelta) -> int:
     if not dead:
         return 0
     stale = sending.filter(claimed_by__in=dead)
-    # The worker may have sent the lowest row of each claim before it died (it was on the wire):
-    # count it on the row, so a reader who gets the digest twice is found in the ledger (and on
-    # the digest's admin page). The claim's other rows had not been tried.
-    on_the_wire = list(stale.values("claimed_by").annotate(first=Min("pk")).values_list("first"))
-    stale.filter(pk__in=[pk for (pk,) in on_the_wire]).update(
+    # The worker may have sent the lowest rows of each claim before it died (on the wire, or
+    # their sent mark was: record.unrecorded_per_connection): count it on those rows, so a reader
+    # who gets the digest twice is found in the ledger (and on the digest's admin page). The
+    # claim's other rows had not been tried.
+    lowest = record.unrecorded_per_connection(connection.vendor)
+    on_the_wire = [
+        pk
+        for token in dead
+        for pk in stale.filter(claimed_by=token)
+        .order_by("pk")
+        .values_list("pk", flat=True)[:lowest]
+    ]
+    stale.filter(pk__in=on_the_wire).update(
         expired_claims=F("expired_claims") + 1,
         last_error="The worker sending this died; sent again (the reader may have it twice).",
     )

@@ -16,6 +16,7 @@ from mailinglist.subscriptions import suppression_add
 from newsletters.delivery import (
     batch,
     claims,
+    failures,
     fanout,
     ledger,
     progress,
@@ -145,13 +146,13 @@ def test_possible_duplicates_are_kept_when_the_ledger_is_reduced_to_counts() -> 
 
 @override_settings(DELIVERY_RETRY_BASE_SECONDS=7)
 def test_retry_pauses_start_at_the_setting_and_double(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("newsletters.delivery.batch.random.uniform", lambda a, b: 1.0)
+    monkeypatch.setattr("newsletters.delivery.failures.random.uniform", lambda a, b: 1.0)
     now = timezone.now()
 
-    gaps = [round((batch.retry_at(n) - now).total_seconds()) for n in range(1, 13)]
+    gaps = [round((failures.retry_at(n) - now).total_seconds()) for n in range(1, 13)]
 
     assert gaps[:4] == [7, 14, 28, 56]
-    assert gaps[-1] == batch.RETRY_MAX_SECONDS
+    assert gaps[-1] == failures.RETRY_MAX_SECONDS
 
 
 def test_a_batch_skips_readers_who_left_or_were_suppressed_since_the_snapshot(
