@@ -1,12 +1,13 @@
 """Signup path: requests/s of the signup form POST against a bare POST view on the same server.
 
-One gunicorn (sync workers, production settings: DEBUG off, persistent database connections)
-serves the product's URLs plus `/bench/bare/` (benchmarks.signup_urls), which answers a tiny 200
-through the same middleware, CSRF included. Client processes each GET `/subscribe/` once (CSRF
-cookie and token, time-trap stamp), wait out the time trap, then POST valid new addresses for
-`--seconds`, one connection per request (sync workers close after every response), to one
-endpoint at a time. Runs alternate form / bare so that a change in the machine's load falls on
-both; each figure is the median of `--runs` runs, and the ratio is form over bare.
+One gunicorn (sync workers, or with `--threads` the product's own gthread configuration;
+production settings: DEBUG off, persistent database connections) serves the product's URLs
+plus `/bench/bare/` (benchmarks.signup_urls), which answers a tiny 200 through the same
+middleware, CSRF included. Client processes each GET `/subscribe/` once (CSRF cookie and token,
+time-trap stamp), wait out the time trap, then POST valid new addresses for `--seconds`, one
+connection per request (`Connection: close`), to one endpoint at a time. Runs alternate form /
+bare so that a change in the machine's load falls on both; each figure is the median of `--runs`
+runs, and the ratio is form over bare.
 
 Nothing is taken on trust: every form POST must answer 302 to the thanks page, every bare POST
 200 "ok", and after each form run the SignupRequest rows must equal the accepted POSTs (a
@@ -16,10 +17,13 @@ stops the bench rather than print a figure of error pages. Then signup_latency.p
 confirmations through a real worker: `signup_confirmation_latency`.
 
 Two sync workers by default, one per core of the 2-core machine this was written on: a form POST
-is CPU-bound in the worker (docs/performance.md has its CPU and wait per request), so more
+is mostly CPU in the worker (docs/performance.md has its CPU and wait per request), so more
 workers than cores add only switching, and the load generator and Redis share the same cores.
-Four clients keep a request queued for each worker. On PostgreSQL each signup also waits
-for its commit to be flushed to disk; `--workers`/`--clients` let you measure more workers there.
+Four clients keep a request queued for each worker. On PostgreSQL each signup also waits for its
+commit to be flushed to disk, idling its sync worker meanwhile. `--threads N` runs the product's
+own server instead (config/gunicorn.py: `--workers` gthread workers of N threads, the Procfile's
+`web`), where one request's waits overlap another's work but every request, the bare one
+included, costs more: docs/performance.md has both.
 
 The per-IP limit is lifted by benchmarks.signup_settings (all POSTs come from 127.0.0.1); the
 Redis counter behind it is still taken on every POST. A throw-away SQLite database unless
@@ -104,7 +108,13 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=8.0, help="length of one run")
     parser.add_argument("--runs", type=int, default=3, help="runs per endpoint (median)")
     parser.add_argument("--clients", type=int, default=4, help="client processes")
-    parser.add_argument("--workers", type=int, default=2, help="gunicorn sync workers")
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn worker processes")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=0,
+        help="0: sync workers (the figures' history); N: config/gunicorn.py's gthread, N a worker",
+    )
     parser.add_argument("--warmup", type=float, default=2.0, help="seconds per endpoint, unscored")
     parser.add_argument(
         "--profile",
@@ -115,8 +125,16 @@ def main() -> None:
     )
     parser.add_argument("--rows", type=int, default=None, help="ignored (shared make bench flag)")
     args = parser.parse_args()
-    if args.runs < 1 or args.clients < 1 or args.workers < 1 or args.seconds <= 0:
-        parser.error("--runs, --clients, --workers and --seconds must be positive")
+    if (
+        args.runs < 1
+        or args.clients < 1
+        or args.workers < 1
+        or args.seconds <= 0
+        or args.threads < 0
+    ):
+        parser.error(
+            "--runs, --clients, --workers and --seconds must be positive, --threads not negative"
+        )
 
     nonce = secrets.token_hex(4)
     port = free_port()
@@ -142,7 +160,7 @@ def main() -> None:
         database = settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1]
         try:
             log = Path(tmp) / "gunicorn.log"
-            with gunicorn(port=port, workers=args.workers, log=log) as server:
+            with gunicorn(port=port, workers=args.workers, threads=args.threads, log=log) as server:
                 clients = [client_prime(port) for _ in range(args.clients)]
                 time.sleep(FILL_WAIT_SECONDS)
                 bench = _Bench(port=port, clients=clients, nonce=nonce, server_pid=server.pid)
@@ -165,10 +183,14 @@ def main() -> None:
     form_rate = median([run.rate for run in form])
     common: dict[str, Any] = {
         "workers": args.workers,
+        "threads": args.threads,
         "clients": args.clients,
         "seconds": args.seconds,
         "database": database,
-        "note": "gunicorn sync, DEBUG off, one connection per request; median of runs",
+        "note": (
+            f"gunicorn {'gthread (config/gunicorn.py)' if args.threads else 'sync'}, DEBUG off, "
+            "one connection per request; median of runs"
+        ),
     }
     figure(
         "signup_bare_post",

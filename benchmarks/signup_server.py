@@ -37,15 +37,26 @@ def bench_environment(*, port: int, tmp: Path, bench_id: str) -> None:
 
 
 @contextmanager
-def gunicorn(*, port: int, workers: int, log: Path) -> Iterator[subprocess.Popen[bytes]]:
+def gunicorn(
+    *, port: int, workers: int, threads: int, log: Path
+) -> Iterator[subprocess.Popen[bytes]]:
+    """The product's web process: config/gunicorn.py (gthread) with `threads` threads a worker.
+
+    `threads` 0 runs sync workers instead, as the bench did before #16 (kept for comparison).
+    """
+    if threads:
+        command = ["--config", "config/gunicorn.py", "--log-level", "warning"]
+        env = {"PORT": str(port), "WEB_HOST": "127.0.0.1"}
+        env |= {"WEB_CONCURRENCY": str(workers), "WEB_THREADS": str(threads)}
+    else:
+        command = ["--bind", f"127.0.0.1:{port}", "--workers", str(workers)]
+        command += ["--worker-class", "sync", "--log-level", "warning"]
+        env = {}
     with open(log, "wb") as log_file:
         server = subprocess.Popen(
-            [
-                *(sys.executable, "-m", "gunicorn", "config.wsgi:application"),
-                *("--bind", f"127.0.0.1:{port}", "--workers", str(workers)),
-                *("--worker-class", "sync", "--log-level", "warning"),
-            ],
+            [sys.executable, "-m", "gunicorn", *command, "config.wsgi:application"],
             cwd=ROOT,
+            env=os.environ | env,
             stdout=log_file,
             stderr=subprocess.STDOUT,
         )
