@@ -106,12 +106,12 @@ def driver_send(
 ) -> Deferred | None:
     """Send one statement ($1, $2 … placeholders, text parameters) without waiting for it.
 
-    PostgreSQL only, and only outside a transaction (a statement left unread inside one would
-    hold its locks while the caller talks to someone else): None otherwise, and the caller runs
-    the statement the ordinary way. Prepared once per connection as `name`, unless the
-    connection must not prepare (see `_prepare`).
+    PostgreSQL only, and only in autocommit outside any transaction (a statement left unread
+    inside one would hold its locks while the caller talks to someone else): None otherwise,
+    and the caller runs the statement the ordinary way. Prepared once per connection as `name`,
+    unless the connection must not prepare (see `_prepare`).
     """
-    if db.vendor != "postgresql" or db.in_atomic_block:
+    if db.vendor != "postgresql" or db.in_atomic_block or not db.get_autocommit():
         return None
     with db.wrap_database_errors:
         db.ensure_connection()
@@ -127,6 +127,10 @@ def driver_send(
                 _prepare_now(pgconn, name=name, sql=sql, types=types)
                 prepared[1].add(name)
             pgconn.send_query_prepared(name, params)
+        # psycopg runs libpq in nonblocking mode: what did not fit the socket's buffer is
+        # written here (a statement this small always fits an idle connection's).
+        while pgconn.flush():
+            select.select([], [pgconn.socket], [])
     return Deferred(db, pgconn)
 
 

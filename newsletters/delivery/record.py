@@ -14,7 +14,7 @@ On PostgreSQL a batch does not wait for the mark's reply before writing the next
 (`SentMarks`): the mark leaves first, the next message's content follows, and the mark's reply is
 read with the SMTP server's. A mark that has left is applied by the server even if the worker
 dies next, but a network can still lose it with the worker, so at a kill a connection may have two
-messages accepted and not recorded instead of one: `UNRECORDED_PER_CONNECTION`.
+messages accepted and not recorded instead of one: `unrecorded_per_connection`.
 """
 
 from __future__ import annotations
