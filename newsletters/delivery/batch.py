@@ -142,16 +142,8 @@ def _claimed_send(
     )
     pacer = pacing.BatchPacer()
     with record.marking() as marks:
-        _groups_send(
-            digest=digest,
-            template=template,
-            rows=rows,
-            keeper=keeper,
-            result=result,
-            pacer=pacer,
-            marks=marks,
-            mine=mine,
-        )
+        run = _Run(digest, template, keeper, result, pacer, marks)
+        _groups_send(run, rows=rows, mine=mine)
     result.sent += marks.sent
     if pacer.soonest is not None:
         pacing.block_requeue(
@@ -159,34 +151,27 @@ def _claimed_send(
         )
 
 
-def _groups_send(
-    *,
-    digest: Digest,
-    template: messages.MessageTemplate,
-    rows: list[claimed.ClaimedRow],
-    keeper: claims.ClaimKeeper,
-    result: BatchResult,
-    pacer: pacing.BatchPacer,
-    marks: record.SentMarks,
-    mine: QuerySet[Delivery],
-) -> None:
+@dataclass(frozen=True)
+class _Run:
+    """What every step of one batch's sending shares."""
+
+    digest: Digest
+    template: messages.MessageTemplate
+    keeper: claims.ClaimKeeper
+    result: BatchResult
+    pacer: pacing.BatchPacer
+    marks: record.SentMarks
+
+
+def _groups_send(run: _Run, *, rows: list[claimed.ClaimedRow], mine: QuerySet[Delivery]) -> None:
     """Send the claimed rows group by group, then release whatever is still the batch's."""
-    digest_id = digest.pk
+    digest_id, keeper, result = run.digest.pk, run.keeper, run.result
     wait_until: datetime | None = None
     try:
         for start in range(0, len(rows), GROUP_SIZE):
             if _digest_state(digest_id) != State.SENDING:
                 break
-            group = rows[start : start + GROUP_SIZE]
-            _group_send(
-                digest=digest,
-                template=template,
-                rows=group,
-                keeper=keeper,
-                result=result,
-                pacer=pacer,
-                marks=marks,
-            )
+            _group_send(run, rows=rows[start : start + GROUP_SIZE])
     except throttle.ThrottleUnavailable:
         # Redis is down: stop; the rows go back to pending and are retried later.
         logger.warning("Throttle unavailable (REDIS_URL); batch of digest %s stopped", digest_id)
@@ -220,16 +205,7 @@ class _Ready:
     message_id: str
 
 
-def _group_send(
-    *,
-    digest: Digest,
-    template: messages.MessageTemplate,
-    rows: list[claimed.ClaimedRow],
-    keeper: claims.ClaimKeeper,
-    result: BatchResult,
-    pacer: pacing.BatchPacer,
-    marks: record.SentMarks,
-) -> None:
+def _group_send(run: _Run, *, rows: list[claimed.ClaimedRow]) -> None:
     """Send a group's admitted rows, each message's envelope going out with the one before it.
 
     A message is handed over once the next one is built and admitted, so the transport can open
@@ -237,6 +213,7 @@ def _group_send(
     one round trip a message. Each outcome's write leaves before the next content is sent (on
     PostgreSQL its reply is read after: record.SentMarks).
     """
+    digest, result = run.digest, run.result
     allowed = _still_allowed(digest=digest, rows=rows)
     ready: _Ready | None = None
     try:
@@ -252,30 +229,21 @@ def _group_send(
                 )
                 result.skipped += 1
                 continue
-            if keeper.lost:
+            if run.keeper.lost:
                 raise _ClaimLost
             domain_group = domains.domain_group(reader.email)
-            if pacer.held_back(row=row, group=domain_group):
+            if run.pacer.held_back(row=row, group=domain_group):
                 result.held += 1  # its group has no token for it now: back to pending, uncounted
                 continue
             admitted = _ready_build(
-                template=template, row=row, reader=reader, domain_group=domain_group
+                template=run.template, row=row, reader=reader, domain_group=domain_group
             )
             _throttle_wait()
             if ready is not None:
-                _ready_send(
-                    digest=digest,
-                    ready=ready,
-                    then=admitted,
-                    result=result,
-                    pacer=pacer,
-                    marks=marks,
-                )
+                _ready_send(run, ready=ready, then=admitted)
             ready = admitted
         if ready is not None:
-            _ready_send(
-                digest=digest, ready=ready, then=None, result=result, pacer=pacer, marks=marks
-            )
+            _ready_send(run, ready=ready, then=None)
     finally:
         # Stopped between two messages (halted, claim lost, an error): the next one's envelope
         # may be open on the connection; it must not be left to become an empty message.
@@ -300,38 +268,30 @@ def _ready_build(
     )
 
 
-def _ready_send(
-    *,
-    digest: Digest,
-    ready: _Ready,
-    then: _Ready | None,
-    result: BatchResult,
-    pacer: pacing.BatchPacer,
-    marks: record.SentMarks,
-) -> None:
-    row = ready.row
+def _ready_send(run: _Run, *, ready: _Ready, then: _Ready | None) -> None:
+    row, result = ready.row, run.result
     outcome = transport.message_send(
         from_address=ready.sender,
         to=ready.to,
         raw=ready.raw,
         # Echoed back by ESP tracking webhooks, which find the ledger row by it.
-        metadata={"digest": str(digest.pk), "delivery": str(row.pk)},
+        metadata={"digest": str(run.digest.pk), "delivery": str(row.pk)},
         then=None if then is None else (then.sender, then.to),
     )
     # The previous message's mark left before this content did; its reply came back meanwhile.
-    marks.settle()
+    run.marks.settle()
     if outcome.slow_down:
         throttle.throttle_slow_down(backend_key=throttle.throttle_backend_key())
     if outcome.domain_slow_down:
         last = row.attempts + 1 >= MAX_ATTEMPTS
         later = None if last else retry_at(row.attempts + 1)
-        if pacer.deferred(row=row, group=ready.domain_group, outcome=outcome, retry_at=later):
+        if run.pacer.deferred(row=row, group=ready.domain_group, outcome=outcome, retry_at=later):
             result.retried += 1
         else:
             result.failed += 1
         return
     if outcome.ok:
-        marks.mark(row_id=row.pk, claimed_by=row.claimed_by, message_id=ready.message_id)
+        run.marks.mark(row_id=row.pk, claimed_by=row.claimed_by, message_id=ready.message_id)
     else:
         if failures.failure_record(row=row, to=ready.to, outcome=outcome) == "failed":
             result.failed += 1
