@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from newsletters.delivery.batch import MAX_ATTEMPTS
 from newsletters.delivery.failure_kinds import failures_by_kind
+from newsletters.delivery.failures import MAX_ATTEMPTS
 from newsletters.models import Delivery
 from operations.transport.outcomes import reply_outcome
 from tests.factories import SubscriberFactory

@@ -11,7 +11,7 @@ from django.utils import timezone
 from prometheus_client.parser import text_string_to_metric_families
 
 from newsletters.delivery import controls, retention, snapshot
-from newsletters.delivery.batch import MAX_ATTEMPTS
+from newsletters.delivery.failures import MAX_ATTEMPTS
 from newsletters.models import Delivery, Digest
 from operations.metrics import HIGH_WATER_KEY
 from operations.redis_client import redis_client

@@ -13,7 +13,7 @@ from django.test import override_settings
 from django.utils import timezone
 
 from devtools.smtp_sink import SmtpSink
-from newsletters.delivery import batch, fanout, pacing, progress, snapshot, throttle
+from newsletters.delivery import batch, failures, fanout, pacing, progress, snapshot, throttle
 from newsletters.delivery.failure_kinds import failures_by_kind
 from newsletters.delivery.metrics import domain_pacing_rates
 from newsletters.models import Delivery, Digest
@@ -154,10 +154,10 @@ def test_a_domain_that_refuses_for_good_fails_its_readers_after_max_attempts(
 ) -> None:
     sink.refuse_domains(["gmail.com"])
     digest = _digest(["last@gmail.com", "fine@example.com"])
-    Delivery.objects.filter(digest=digest).update(attempts=batch.MAX_ATTEMPTS - 1)
+    Delivery.objects.filter(digest=digest).update(attempts=failures.MAX_ATTEMPTS - 1)
 
     result = _batch(digest)
 
     last = Delivery.objects.get(digest=digest, subscriber__email="last@gmail.com")
-    assert (last.state, last.attempts, result.failed) == (Row.FAILED, batch.MAX_ATTEMPTS, 1)
+    assert (last.state, last.attempts, result.failed) == (Row.FAILED, failures.MAX_ATTEMPTS, 1)
     assert failures_by_kind(digest_ids=[digest.pk])["expired"] == 1
