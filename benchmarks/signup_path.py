@@ -16,14 +16,11 @@ queued for them (mailinglist/signup_drain.py: one per kick, not one per signup).
 stops the bench rather than print a figure of error pages. Then signup_latency.py times
 confirmations through a real worker: `signup_confirmation_latency`.
 
-Two sync workers by default, one per core of the 2-core machine this was written on: a form POST
-is mostly CPU in the worker (docs/performance.md has its CPU and wait per request), so more
-workers than cores add only switching, and the load generator and Redis share the same cores.
-Four clients keep a request queued for each worker. On PostgreSQL each signup also waits for its
-commit to be flushed to disk, idling its sync worker meanwhile. `--threads N` runs the product's
-own server instead (config/gunicorn.py: `--workers` gthread workers of N threads, the Procfile's
-`web`), where one request's waits overlap another's work but every request, the bare one
-included, costs more: docs/performance.md has both.
+Two sync workers by default, one per core of this 2-core machine: a form POST is mostly CPU in
+the worker, and the load generator and Redis share the cores; four clients keep one queued for
+each. On PostgreSQL a sync worker idles while its signup's commit is flushed. `--threads N` runs
+the product's own gthread server instead (config/gunicorn.py): waits overlap, but every request
+costs more (docs/performance.md has both).
 
 The per-IP limit is lifted by benchmarks.signup_settings (all POSTs come from 127.0.0.1); the
 Redis counter behind it is still taken on every POST. A throw-away SQLite database unless
@@ -60,7 +57,7 @@ from benchmarks.signup_client import (
     free_port,
 )
 from benchmarks.signup_latency import confirmation_latency
-from benchmarks.signup_server import bench_environment, gunicorn
+from benchmarks.signup_server import bench_cleanup, bench_environment, gunicorn
 
 LIST_SLUG = "bench-signup"
 BARE_PATH = "/bench/bare/"
@@ -176,7 +173,11 @@ def main() -> None:
                     _profile(bench, server_pid=server.pid, seconds=args.seconds, out=args.profile)
                 confirmation_latency(bench, clients[0], tmp=Path(tmp), database=database)
         finally:
-            _cleanup(nonce=nonce, list_created=list_created, own_database=own_database)
+            bench_cleanup(
+                nonce=nonce,
+                list_slug=LIST_SLUG if list_created else None,
+                own_database=own_database,
+            )
 
     bare, form = results["bare"], results["form"]
     bare_rate = median([run.rate for run in bare])
@@ -381,24 +382,6 @@ def _redis() -> Any:
     from operations.redis_client import redis_client
 
     return redis_client()
-
-
-def _cleanup(*, nonce: str, list_created: bool, own_database: bool) -> None:
-    """Delete what the bench put in Redis, and in the database when it is not a throw-away one."""
-    from benchmarks.signup_settings import BENCH_CACHE_PREFIX, BENCH_SIGNUP_QUEUE
-
-    client = _redis()
-    queue = BENCH_SIGNUP_QUEUE
-    keys = [queue, f"_kombu.binding.{queue}", f"_kombu.binding_permanent.{queue}"]
-    keys += list(client.scan_iter(match=f"{queue}\x06\x16*"))  # priority lists, if any
-    keys += list(client.scan_iter(match=f"{BENCH_CACHE_PREFIX}:*"))
-    client.delete(*keys)
-    if not own_database:
-        from mailinglist.models import MailingList, SignupRequest
-
-        SignupRequest.objects.filter(email__startswith=f"b{nonce}-").delete()
-        if list_created:
-            MailingList.objects.filter(slug=LIST_SLUG).delete()
 
 
 def _cpu(process: psutil.Process) -> float:

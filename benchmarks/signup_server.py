@@ -87,3 +87,23 @@ def gunicorn(
 
 def log_tail(path: Path, lines: int = 40) -> str:
     return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+
+
+def bench_cleanup(*, nonce: str, list_slug: str | None, own_database: bool) -> None:
+    """Delete what the bench put in Redis, and in the database when it is not a throw-away one
+    (with the list, when the bench created it: `list_slug`)."""
+    from benchmarks.signup_settings import BENCH_CACHE_PREFIX, BENCH_SIGNUP_QUEUE
+    from operations.redis_client import redis_client
+
+    client = redis_client()
+    queue = BENCH_SIGNUP_QUEUE
+    keys = [queue, f"_kombu.binding.{queue}", f"_kombu.binding_permanent.{queue}"]
+    keys += list(client.scan_iter(match=f"{queue}\x06\x16*"))  # priority lists, if any
+    keys += list(client.scan_iter(match=f"{BENCH_CACHE_PREFIX}:*"))
+    client.delete(*keys)
+    if not own_database:
+        from mailinglist.models import MailingList, SignupRequest
+
+        SignupRequest.objects.filter(email__startswith=f"b{nonce}-").delete()
+        if list_slug is not None:
+            MailingList.objects.filter(slug=list_slug).delete()
