@@ -33,13 +33,23 @@ app.conf.update(CELERY_DB_REUSE_MAX=sys.maxsize)
 @signals.task_postrun.connect
 def _connections_tidy(sender: Any = None, **kwargs: Any) -> None:
     """Close the connections a task must not inherit: past CONN_MAX_AGE (0 under DEBUG, else
-    60 s), broken by an error, or left outside autocommit. CONN_HEALTH_CHECKS (settings.py)
-    replaces one the server dropped meanwhile at its first use in the next task."""
+    60 s), broken by an error, or left outside autocommit."""
     if getattr(getattr(sender, "request", None), "is_eager", False):
         return  # run inline by its caller, inside the caller's own connection and transaction
     from django.db import close_old_connections
 
     close_old_connections()
+
+
+@signals.worker_init.connect
+def connections_checked(**kwargs: Any) -> None:
+    """A kept connection the server dropped between tasks (a restart, a failover, an idle
+    timeout) is replaced at the next task's first query instead of failing that task. Workers
+    only: for a web request the check would be one more round trip, and a request's rare
+    failure is the reader's to retry; for a batch it is one query in 200 messages."""
+    from django.conf import settings
+
+    settings.DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 
 
 def _add_worker_heartbeat() -> None:

@@ -142,7 +142,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # A file, not :memory:, so that a Celery worker process in the integration tests sees the
     # rows the test wrote; one per test run, so two runs side by side do not share it.
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-{os.getpid()}.sqlite3")}
-DATABASES["default"] |= {"ATOMIC_REQUESTS": False, "CONN_HEALTH_CHECKS": True}
+DATABASES["default"] |= {"ATOMIC_REQUESTS": False}  # health checks: workers, celery_app.py
 DATABASES["default"].setdefault("CONN_MAX_AGE", 0 if DEBUG else 60)  # workers too: celery_app.py
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

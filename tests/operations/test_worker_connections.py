@@ -16,7 +16,7 @@ from celery import signals
 from celery.fixups.django import DjangoWorkerFixup  # type: ignore[attr-defined]  # not in the stubs
 from django.db import OperationalError, connection
 
-from config.celery_app import app
+from config.celery_app import app, connections_checked
 from newsletters.tasks import send_batch
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -62,17 +62,42 @@ def test_without_one_each_task_has_its_own(max_age: int) -> None:
     assert _task() is not first
 
 
-@pytest.mark.skipif(not ON_POSTGRESQL, reason="PostgreSQL pass only (DATABASE_URL=postgres://…)")
-@pytest.mark.parametrize("max_age", [60], indirect=True)
-def test_a_connection_the_server_dropped_is_replaced_without_failing_a_task(max_age: int) -> None:
-    first = _task()
+@pytest.fixture
+def worker_settings() -> Iterator[None]:
+    """The worker's own database setting, applied as its `worker_init` applies it."""
+    before = connection.settings_dict["CONN_HEALTH_CHECKS"]
+    connections_checked()
+    yield
+    connection.settings_dict["CONN_HEALTH_CHECKS"] = before
+
+
+def _dropped_by_the_server() -> None:
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_backend_pid()")
         (pid,) = cursor.fetchone()
     with psycopg.connect(**connection.get_connection_params(), autocommit=True) as other:
         other.execute("SELECT pg_terminate_backend(%s)", [pid])
-    # CONN_HEALTH_CHECKS: the next task's first query finds it dead and connects again.
+
+
+@pytest.mark.skipif(not ON_POSTGRESQL, reason="PostgreSQL pass only (DATABASE_URL=postgres://…)")
+@pytest.mark.parametrize("max_age", [60], indirect=True)
+def test_a_connection_the_server_dropped_is_replaced_without_failing_a_task(
+    worker_settings: None, max_age: int
+) -> None:
+    first = _task()
+    _dropped_by_the_server()
+    # The health check: the next task's first query finds it dead and connects again.
     assert _task() is not first
+
+
+@pytest.mark.skipif(not ON_POSTGRESQL, reason="PostgreSQL pass only (DATABASE_URL=postgres://…)")
+@pytest.mark.parametrize("max_age", [60], indirect=True)
+def test_outside_a_worker_a_kept_connection_is_not_checked(max_age: int) -> None:
+    # A web request pays no health-check round trip: a dropped connection fails its next use.
+    _task()
+    _dropped_by_the_server()
+    with pytest.raises(OperationalError):
+        _task()
 
 
 @pytest.mark.skipif(not ON_POSTGRESQL, reason="PostgreSQL pass only (DATABASE_URL=postgres://…)")
