@@ -1,18 +1,21 @@
-"""Statements run on the database driver's own cursor, for the few writes made per message.
+"""Statements run on the database driver's own cursor, for the few run per message or group.
 
-The ledger's sent mark (one per message sent) and the signup POST's INSERT (one per signup) go
-past Django's cursor wrapper, but still under Django's connection (its error wrapping, its
-reconnects): on PostgreSQL a statement prepared once per connection with server-side parameters
-(psycopg's client-side binding, Django's default, formatted the whole statement every time and
-the server parsed and planned it again), on SQLite one the sqlite3 module keeps compiled. The
-caller writes the SQL for each driver's placeholder and adapts its own values.
+The ledger's sent mark (one per message sent), a batch's checks before each group and the
+signup POST's INSERT (one per signup) go past Django's cursor wrapper, but still under Django's
+connection (its error wrapping, its reconnects, its execute wrappers): on PostgreSQL a statement
+prepared once per connection with server-side parameters (psycopg's client-side binding, Django's
+default, formatted the whole statement every time and the server parsed and planned it again),
+on SQLite one the sqlite3 module keeps compiled. The caller writes the SQL for each driver's
+placeholder and adapts its own values.
 """
 
 from __future__ import annotations
 
+import functools
 import select
+import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from django.db.backends.base.base import BaseDatabaseWrapper
@@ -26,13 +29,34 @@ def driver_execute(
     db: BaseDatabaseWrapper, *, postgresql: str, sqlite: str, params: Sequence[Any]
 ) -> int:
     """Run one statement on `db`'s driver cursor; the number of rows it touched."""
+    return int(_run(db, postgresql=postgresql, sqlite=sqlite, params=params).rowcount)
+
+
+def driver_fetch(
+    db: BaseDatabaseWrapper, *, postgresql: str, sqlite: str, params: Sequence[Any]
+) -> list[tuple[Any, ...]]:
+    """Run one query on `db`'s driver cursor; its rows."""
+    return list(_run(db, postgresql=postgresql, sqlite=sqlite, params=params).fetchall())
+
+
+def _run(db: BaseDatabaseWrapper, *, postgresql: str, sqlite: str, params: Sequence[Any]) -> Any:
     with db.wrap_database_errors:
         cursor = _driver_cursor(db)
         if db.vendor == "postgresql":
-            cursor.execute(postgresql, params, prepare=_prepare(db))
+            sql, options = postgresql, {"prepare": _prepare(db)}
         else:
-            cursor.execute(sqlite, params)
-        return int(cursor.rowcount)
+            sql, options = sqlite, {}
+
+        def execute(sql: str, params: Any, many: bool, context: dict[str, Any]) -> Any:
+            return cursor.execute(sql, params, **options)
+
+        # The connection's execute wrappers still see these statements, as they see Django's
+        # own: record.SentMarks reads an unanswered mark's reply in one before anything else.
+        run: Callable[..., Any] = execute
+        for wrapper in reversed(db.execute_wrappers):
+            run = functools.partial(wrapper, run)
+        run(sql, params, False, {"connection": db, "cursor": cursor})
+        return cursor
 
 
 def _driver_cursor(db: BaseDatabaseWrapper) -> Any:
@@ -46,6 +70,11 @@ def _driver_cursor(db: BaseDatabaseWrapper) -> Any:
             # Not the connection's own ClientCursor: server-side binding is what lets the
             # statement be prepared once per connection.
             held = (raw, psycopg.Cursor(raw))
+            if _prepare(db) and raw.prepare_threshold is None:
+                # Django connects with psycopg's preparing off (its default, for poolers), and
+                # psycopg then ignores `prepare=True`. A threshold no count reaches lets only
+                # the statements asked for here be prepared; Django's ClientCursor never is.
+                raw.prepare_threshold = sys.maxsize
         else:
             held = (raw, raw.cursor())
         setattr(_held, db.alias, held)

@@ -50,6 +50,7 @@ from newsletters.delivery.ledger import (
 )
 from newsletters.models import Delivery, Digest
 from operations import transport
+from operations.driver_statements import driver_fetch
 from operations.redis_client import redis_client
 
 logger = logging.getLogger(__name__)
@@ -307,14 +308,18 @@ def _still_allowed(*, digest: Digest, rows: Sequence[claimed.ClaimedRow | Delive
 
 
 def _digest_state(digest_id: int) -> str | None:
-    # Checked before every group (pause and cancel take effect within one), so plain SQL too.
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT state FROM {Digest._meta.db_table} WHERE id = %s",  # noqa: S608
-            [digest_id],
-        )
-        found = cursor.fetchone()
-    return found[0] if found else None
+    # Checked before every group (pause and cancel take effect within one): a statement
+    # prepared once per connection.
+    found = driver_fetch(
+        connection,
+        postgresql=_DIGEST_STATE.format("%s"),
+        sqlite=_DIGEST_STATE.format("?"),
+        params=[digest_id],
+    )
+    return found[0][0] if found else None
+
+
+_DIGEST_STATE = f"SELECT state FROM {Digest._meta.db_table} WHERE id = {{}}"  # noqa: S608
 
 
 def _throttle_wait() -> None:

@@ -7,7 +7,6 @@ from datetime import timedelta
 
 import pytest
 from django.db import connection
-from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from mailinglist import audience
@@ -17,6 +16,7 @@ from newsletters.delivery import snapshot
 from newsletters.models import Delivery
 from tests.factories import SubscriberFactory, SubscriptionFactory
 from tests.newsletters.digests import make_digest
+from tests.statements_seen import sqlite_plan, statements_seen
 
 pytestmark = pytest.mark.django_db
 State = Subscription.State
@@ -117,7 +117,7 @@ def test_the_count_is_the_snapshot_s_row_count(
 
 
 def test_the_recheck_is_one_query_whatever_the_group_and_none_for_no_readers(world: World) -> None:
-    with CaptureQueriesContext(connection) as queries:
+    with statements_seen(connection) as statements:
         audience.readers_still_mailable(
             mailing_list_id=world.daily.pk, subscriber_ids=world.everyone
         )
@@ -126,7 +126,7 @@ def test_the_recheck_is_one_query_whatever_the_group_and_none_for_no_readers(wor
             == set()
         )
 
-    assert len(queries.captured_queries) == 1
+    assert len(statements) == 1
 
 
 def test_the_recheck_finds_readers_by_the_unique_index_even_with_the_pause_in_it(
@@ -136,13 +136,11 @@ def test_the_recheck_finds_readers_by_the_unique_index_even_with_the_pause_in_it
     # (list, state) index and walked every subscription of the list for each group of 20.
     if connection.vendor != "sqlite":
         pytest.skip("PostgreSQL plans from table statistics, not from the query's shape")
-    with CaptureQueriesContext(connection) as queries:
+    with statements_seen(connection) as statements:
         audience.readers_still_mailable(
             mailing_list_id=world.daily.pk, subscriber_ids=world.everyone
         )
-    with connection.cursor() as cursor:
-        cursor.execute("EXPLAIN QUERY PLAN " + queries.captured_queries[0]["sql"])
-        plan = " | ".join(str(step[3]) for step in cursor.fetchall())
+    plan = sqlite_plan(connection, *statements[0])
 
     assert "USING INDEX subscription_list_state" not in plan
     assert "(subscriber_id=? AND mailing_list_id=?)" in plan

@@ -7,7 +7,6 @@ from datetime import timedelta
 import pytest
 from django.db import connection
 from django.test import override_settings
-from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from mailinglist.addresses import email_hash
@@ -27,6 +26,7 @@ from newsletters.delivery import (
 from newsletters.models import Delivery, Digest
 from tests.factories import SubscriberFactory, SubscriptionFactory
 from tests.newsletters.digests import sending_digest
+from tests.statements_seen import sqlite_plan, statements_seen
 
 pytestmark = pytest.mark.django_db
 Row = Delivery.State
@@ -191,13 +191,11 @@ def test_the_group_recheck_finds_readers_by_the_unique_index_not_by_walking_the_
         snapshot.digest_snapshot(digest_id=digest.pk)
     rows = list(Delivery.objects.filter(digest=digest).order_by("pk")[:20])
 
-    with CaptureQueriesContext(connection) as queries:
+    with statements_seen(connection) as statements:
         allowed = batch._still_allowed(digest=digest, rows=rows)
-    with connection.cursor() as cursor:
-        cursor.execute("EXPLAIN QUERY PLAN " + queries.captured_queries[0]["sql"])
-        plan = " | ".join(str(step[3]) for step in cursor.fetchall())
+    plan = sqlite_plan(connection, *statements[0])
 
     assert allowed == {row.subscriber_id for row in rows}
-    assert len(queries.captured_queries) == 1
+    assert len(statements) == 1
     assert "USING INDEX subscription_list_state" not in plan
     assert "(subscriber_id=? AND mailing_list_id=?)" in plan

@@ -17,6 +17,7 @@ from django.utils import timezone
 from devtools.smtp_sink import SmtpSink
 from newsletters.delivery import batch, fanout, record, snapshot
 from newsletters.models import Delivery
+from operations.driver_statements import driver_fetch
 from tests.mail_transport import transport_to
 from tests.newsletters.digests import sending_digest
 
@@ -58,6 +59,19 @@ def test_a_mark_is_answered_before_the_next_statement_and_counts_only_rows_still
     # The block answered everything: the connection is free for a transaction again.
     with transaction.atomic():
         assert Delivery.objects.filter(state=Row.SENT).count() == 1
+
+
+def test_a_query_on_the_driver_s_own_cursor_reads_the_mark_s_reply_first() -> None:
+    # A batch's per-group checks run on the driver cursor, past Django's cursor wrapper.
+    (pk,) = _claimed_rows(1)
+    with record.marking() as marks:
+        marks.mark(row_id=pk, claimed_by="w:1", message_id="<a@example.com>")
+        sql = f"SELECT state FROM {Delivery._meta.db_table} WHERE id = {{}}"  # noqa: S608
+        found = driver_fetch(
+            connection, postgresql=sql.format("%s"), sqlite=sql.format("?"), params=[pk]
+        )
+        assert marks._waiting is None and marks.sent == 1
+    assert found == [(Row.SENT,)]
 
 
 def test_inside_a_transaction_a_mark_runs_at_once() -> None:
