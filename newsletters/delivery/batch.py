@@ -1,8 +1,9 @@
 """One batch of a digest's ledger: claim the rows, re-check each reader, send, record.
 
-A batch claims its block's due pending rows and loads them by one conditional UPDATE (claimed.py:
-two copies of a batch task send each message once), under a token that a keeper (claims.py)
-keeps alive in Redis while the batch runs. It then works through the rows a group at a time: the
+A batch claims its block's due pending rows CLAIM_SIZE ids at a time, each part loaded by one
+conditional UPDATE (claimed.py: two copies of a batch task send each message once), under a token
+that a keeper (claims.py) keeps alive in Redis while the batch runs. It works through each part a
+group at a time: the
 digest's state and whether each reader may still be mailed (mailinglist.audience: subscribed,
 not pausing, not suppressed) are checked again right before the group goes out, every message
 is sent over the process's one connection, and each outcome is written the moment the server
@@ -10,7 +11,8 @@ gives it (record.py; a refusal: failures.py). So at any instant at most one mess
 connection has been accepted without being recorded — the one on the wire — or two on
 PostgreSQL, where a sent mark's reply is read only after the next message has left; they are the
 lowest rows the claim still holds, which the reconciler marks as possible duplicates when it
-takes back a dead worker's rows (reconciler.py).
+takes back a dead worker's rows (reconciler.py). A batch that has sent for BATCH_SECONDS (a slow
+send rate) stops between groups, releases the rest and queues its block again.
 """
 
 from __future__ import annotations
@@ -44,6 +46,8 @@ from newsletters.delivery import (
 )
 from newsletters.delivery.failures import MAX_ATTEMPTS, retry_at
 from newsletters.delivery.ledger import (
+    BATCH_SECONDS,
+    CLAIM_SIZE,
     BatchRange,
     digest_finish_if_done,
     queued_key,
@@ -71,6 +75,7 @@ class BatchResult:
     released: int = 0
     halted: str = ""
     held: int = 0  # put back by their domain group's pacing, no attempt counted
+    out_of_time: bool = False  # stopped after BATCH_SECONDS; the rest was queued again
 
 
 class _ClaimLost(Exception):
@@ -126,13 +131,7 @@ def _batch_run(*, digest_id: int, first_id: int, last_id: int, worker: str) -> B
 def _claimed_send(
     *, digest: Digest, first_id: int, last_id: int, keeper: claims.ClaimKeeper, result: BatchResult
 ) -> None:
-    digest_id, now = digest.pk, timezone.now()
-    rows = claimed.rows_claim(
-        digest_id=digest_id, first_id=first_id, last_id=last_id, token=keeper.token, now=now
-    )
-    if not rows:
-        return
-    template = _template(digest)
+    digest_id = digest.pk
     # What is still the batch's when it stops (the block's rows by primary key, then the claim).
     mine = Delivery.objects.filter(
         digest_id=digest_id,
@@ -143,12 +142,13 @@ def _claimed_send(
     )
     pacer = pacing.BatchPacer()
     with record.marking() as marks:
-        run = _Run(digest, template, keeper, result, pacer, marks)
-        _groups_send(run, rows=rows, mine=mine)
+        run = _Run(digest, _template(digest), keeper, result, pacer, marks)
+        _groups_send(run, first_id=first_id, last_id=last_id, mine=mine)
     result.sent += marks.sent
-    if pacer.soonest is not None:
+    if result.out_of_time or pacer.soonest is not None:
         pacing.block_requeue(
-            batch=BatchRange(digest_id, first_id, last_id), countdown=pacer.soonest
+            batch=BatchRange(digest_id, first_id, last_id),
+            countdown=0 if result.out_of_time else (pacer.soonest or 0),
         )
 
 
@@ -164,15 +164,24 @@ class _Run:
     marks: record.SentMarks
 
 
-def _groups_send(run: _Run, *, rows: list[claimed.ClaimedRow], mine: QuerySet[Delivery]) -> None:
-    """Send the claimed rows group by group, then release whatever is still the batch's."""
+def _groups_send(run: _Run, *, first_id: int, last_id: int, mine: QuerySet[Delivery]) -> None:
+    """Claim the block a part at a time and send each part group by group; then release
+    whatever is still the batch's."""
     digest_id, keeper, result = run.digest.pk, run.keeper, run.result
     wait_until: datetime | None = None
+    deadline = time.monotonic() + BATCH_SECONDS
     try:
-        for start in range(0, len(rows), GROUP_SIZE):
-            if _digest_state(digest_id) != State.SENDING:
-                break
-            _group_send(run, rows=rows[start : start + GROUP_SIZE])
+        for low in range(first_id, last_id + 1, CLAIM_SIZE):
+            rows = _part_claim(run, first_id=low, last_id=min(low + CLAIM_SIZE - 1, last_id))
+            for start in range(0, len(rows), GROUP_SIZE):
+                if _digest_state(digest_id) != State.SENDING:
+                    return
+                _group_send(run, rows=rows[start : start + GROUP_SIZE])
+                if time.monotonic() > deadline:  # checked after a group: a batch always moves on
+                    result.out_of_time = (
+                        start + GROUP_SIZE < len(rows) or low + CLAIM_SIZE <= last_id
+                    )
+                    return
     except throttle.ThrottleUnavailable:
         # Redis is down: stop; the rows go back to pending and are retried later.
         logger.warning("Throttle unavailable (REDIS_URL); batch of digest %s stopped", digest_id)
@@ -192,6 +201,21 @@ def _groups_send(run: _Run, *, rows: list[claimed.ClaimedRow], mine: QuerySet[De
             result.released = mine.update(
                 state=Row.PENDING, claimed_by="", next_attempt_at=wait_until
             )
+
+
+def _part_claim(run: _Run, *, first_id: int, last_id: int) -> list[claimed.ClaimedRow]:
+    """The due pending rows of one part of the block, claimed as the batch reaches it.
+
+    A block is large so that its task's fixed cost is paid rarely; claimed a part at a time, a
+    worker that dies holds at most CLAIM_SIZE rows, which the reconciler gives back.
+    """
+    return claimed.rows_claim(
+        digest_id=run.digest.pk,
+        first_id=first_id,
+        last_id=last_id,
+        token=run.keeper.token,
+        now=timezone.now(),
+    )
 
 
 @dataclass(frozen=True)
