@@ -12,8 +12,8 @@ from django.db import connection
 
 from devtools.smtp_sink import SmtpSink
 from newsletters.delivery import batch, fanout, snapshot
-from newsletters.delivery.ledger import queued_key
-from newsletters.models import Delivery
+from newsletters.delivery.ledger import BatchRange, queued_key
+from newsletters.models import Delivery, Digest
 from operations.redis_client import redis_client
 from tests.mail_transport import transport_to
 from tests.newsletters.digests import sending_digest
@@ -22,19 +22,24 @@ pytestmark = pytest.mark.django_db
 Row = Delivery.State
 
 
-def test_out_of_time_a_batch_finishes_its_group_releases_the_rest_and_queues_its_block(
-    smtp_sink: SmtpSink, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(batch, "BATCH_SECONDS", 0.0)  # out of time once the first group is sent
+def _block_sent(sink: SmtpSink) -> tuple[Digest, BatchRange, batch.BatchResult]:
+    """A digest of 45 readers (one block, its queued marker cleared) and one batch run on it."""
     digest = sending_digest(readers=45)
     snapshot.digest_snapshot(digest_id=digest.pk)
     (block,) = fanout.batch_ranges(digest_id=digest.pk)
     redis_client().delete(queued_key(block))
-
-    with transport_to(smtp_sink.port):
+    with transport_to(sink.port):
         result = batch.batch_send(
             digest_id=digest.pk, first_id=block.first_id, last_id=block.last_id, worker="t"
         )
+    return digest, block, result
+
+
+def test_out_of_time_a_batch_finishes_its_group_releases_the_rest_and_queues_its_block(
+    smtp_sink: SmtpSink, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(batch, "BATCH_SECONDS", 0.0)  # out of time once the first group is sent
+    digest, block, result = _block_sent(smtp_sink)
 
     assert (result.sent, result.released, result.out_of_time) == (batch.GROUP_SIZE, 25, True)
     assert len(smtp_sink.received) == batch.GROUP_SIZE
@@ -47,15 +52,7 @@ def test_out_of_time_a_batch_finishes_its_group_releases_the_rest_and_queues_its
 
 
 def test_in_time_a_batch_sends_its_whole_block_and_queues_nothing(smtp_sink: SmtpSink) -> None:
-    digest = sending_digest(readers=45)
-    snapshot.digest_snapshot(digest_id=digest.pk)
-    (block,) = fanout.batch_ranges(digest_id=digest.pk)
-    redis_client().delete(queued_key(block))
-
-    with transport_to(smtp_sink.port):
-        result = batch.batch_send(
-            digest_id=digest.pk, first_id=block.first_id, last_id=block.last_id, worker="t"
-        )
+    _, block, result = _block_sent(smtp_sink)
 
     assert (result.sent, result.released, result.out_of_time) == (45, 0, False)
     assert not redis_client().exists(queued_key(block))
