@@ -17,15 +17,14 @@ from django.utils import timezone
 
 from devtools.smtp_sink import SmtpSink
 from devtools.workers import Worker
-from newsletters.delivery import ledger, progress, record
+from newsletters.delivery import progress, record
 from newsletters.models import Delivery, Digest
 from tests.integration.cluster import Cluster, scheduled_digest, sent_count
 from tests.polling import wait_until
 
 pytestmark = pytest.mark.integration
 Row = Delivery.State
-# Enough blocks that each worker still holds one at its kill, the second after the third started.
-READERS = ledger.BATCH_SIZE * 4
+READERS = 3000
 RECOVERY_LIMIT = 120.0
 
 
