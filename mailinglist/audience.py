@@ -82,6 +82,9 @@ _STILL_MAILABLE = f"""
         SELECT 1 FROM {Suppression._meta.db_table} x WHERE x.email_hash = r.email_hash
       )
 """  # noqa: S608 - table names from our own models; values are parameters
+# One text whatever the group's size on PostgreSQL (the readers as one array), so the statement
+# is prepared once per connection: planning the join took twice its run time.
+_STILL_MAILABLE_POSTGRESQL = _STILL_MAILABLE.format(readers="= ANY(%s::bigint[])", mark="%s")
 
 
 def readers_still_mailable(
@@ -98,18 +101,13 @@ def readers_still_mailable(
         return set()
     readers = list(subscriber_ids)
     at = connection.ops.adapt_datetimefield_value(now or timezone.now())
-    # One statement text whatever the group's size on PostgreSQL (the readers as one array), so
-    # it is prepared once per connection: planning the join took twice its run time.
-    found = driver_fetch(
-        connection,
-        postgresql=_STILL_MAILABLE.format(readers="= ANY(%s::bigint[])", mark="%s"),
-        sqlite=_STILL_MAILABLE.format(readers=f"IN ({', '.join(['?'] * len(readers))})", mark="?"),
-        params=(
-            [mailing_list_id, readers, at]
-            if connection.vendor == "postgresql"
-            else [mailing_list_id, *readers, at]
-        ),
-    )
+    if connection.vendor == "postgresql":
+        sql, params = _STILL_MAILABLE_POSTGRESQL, [mailing_list_id, readers, at]
+    else:
+        marks = ", ".join(["?"] * len(readers))
+        sql = _STILL_MAILABLE.format(readers=f"IN ({marks})", mark="?")
+        params = [mailing_list_id, *readers, at]
+    found = driver_fetch(connection, postgresql=sql, sqlite=sql, params=params)
     return {reader for reader, state in found if state == ACTIVE}
 
 

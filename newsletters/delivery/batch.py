@@ -1,9 +1,8 @@
 """One batch of a digest's ledger: claim the rows, re-check each reader, send, record.
 
-A batch claims its block's due pending rows CLAIM_SIZE ids at a time, each part loaded by one
-conditional UPDATE (claimed.py: two copies of a batch task send each message once), under a token
-that a keeper (claims.py) keeps alive in Redis while the batch runs. It works through each part a
-group at a time: the
+A batch claims its block's due pending rows and loads them by one conditional UPDATE (claimed.py:
+two copies of a batch task send each message once), under a token that a keeper (claims.py)
+keeps alive in Redis while the batch runs. It then works through the rows a group at a time: the
 digest's state and whether each reader may still be mailed (mailinglist.audience: subscribed,
 not pausing, not suppressed) are checked again right before the group goes out, every message
 is sent over the process's one connection, and each outcome is written the moment the server
@@ -47,7 +46,6 @@ from newsletters.delivery import (
 from newsletters.delivery.failures import MAX_ATTEMPTS, retry_at
 from newsletters.delivery.ledger import (
     BATCH_SECONDS,
-    CLAIM_SIZE,
     BatchRange,
     digest_finish_if_done,
     queued_key,
@@ -131,7 +129,13 @@ def _batch_run(*, digest_id: int, first_id: int, last_id: int, worker: str) -> B
 def _claimed_send(
     *, digest: Digest, first_id: int, last_id: int, keeper: claims.ClaimKeeper, result: BatchResult
 ) -> None:
-    digest_id = digest.pk
+    digest_id, now = digest.pk, timezone.now()
+    rows = claimed.rows_claim(
+        digest_id=digest_id, first_id=first_id, last_id=last_id, token=keeper.token, now=now
+    )
+    if not rows:
+        return
+    template = _template(digest)
     # What is still the batch's when it stops (the block's rows by primary key, then the claim).
     mine = Delivery.objects.filter(
         digest_id=digest_id,
@@ -142,8 +146,8 @@ def _claimed_send(
     )
     pacer = pacing.BatchPacer()
     with record.marking() as marks:
-        run = _Run(digest, _template(digest), keeper, result, pacer, marks)
-        _groups_send(run, first_id=first_id, last_id=last_id, mine=mine)
+        run = _Run(digest, template, keeper, result, pacer, marks)
+        _groups_send(run, rows=rows, mine=mine)
     result.sent += marks.sent
     if result.out_of_time or pacer.soonest is not None:
         pacing.block_requeue(
@@ -164,24 +168,19 @@ class _Run:
     marks: record.SentMarks
 
 
-def _groups_send(run: _Run, *, first_id: int, last_id: int, mine: QuerySet[Delivery]) -> None:
-    """Claim the block a part at a time and send each part group by group; then release
-    whatever is still the batch's."""
+def _groups_send(run: _Run, *, rows: list[claimed.ClaimedRow], mine: QuerySet[Delivery]) -> None:
+    """Send the claimed rows group by group, then release whatever is still the batch's."""
     digest_id, keeper, result = run.digest.pk, run.keeper, run.result
     wait_until: datetime | None = None
     deadline = time.monotonic() + BATCH_SECONDS
     try:
-        for low in range(first_id, last_id + 1, CLAIM_SIZE):
-            rows = _part_claim(run, first_id=low, last_id=min(low + CLAIM_SIZE - 1, last_id))
-            for start in range(0, len(rows), GROUP_SIZE):
-                if _digest_state(digest_id) != State.SENDING:
-                    return
-                _group_send(run, rows=rows[start : start + GROUP_SIZE])
-                if time.monotonic() > deadline:  # checked after a group: a batch always moves on
-                    result.out_of_time = (
-                        start + GROUP_SIZE < len(rows) or low + CLAIM_SIZE <= last_id
-                    )
-                    return
+        for start in range(0, len(rows), GROUP_SIZE):
+            if start and time.monotonic() > deadline:  # a batch always sends one group
+                result.out_of_time = True  # the rest of the block is queued again
+                break
+            if _digest_state(digest_id) != State.SENDING:
+                break
+            _group_send(run, rows=rows[start : start + GROUP_SIZE])
     except throttle.ThrottleUnavailable:
         # Redis is down: stop; the rows go back to pending and are retried later.
         logger.warning("Throttle unavailable (REDIS_URL); batch of digest %s stopped", digest_id)
@@ -201,21 +200,6 @@ def _groups_send(run: _Run, *, first_id: int, last_id: int, mine: QuerySet[Deliv
             result.released = mine.update(
                 state=Row.PENDING, claimed_by="", next_attempt_at=wait_until
             )
-
-
-def _part_claim(run: _Run, *, first_id: int, last_id: int) -> list[claimed.ClaimedRow]:
-    """The due pending rows of one part of the block, claimed as the batch reaches it.
-
-    A block is large so that its task's fixed cost is paid rarely; claimed a part at a time, a
-    worker that dies holds at most CLAIM_SIZE rows, which the reconciler gives back.
-    """
-    return claimed.rows_claim(
-        digest_id=run.digest.pk,
-        first_id=first_id,
-        last_id=last_id,
-        token=run.keeper.token,
-        now=timezone.now(),
-    )
 
 
 @dataclass(frozen=True)
@@ -331,19 +315,23 @@ def _still_allowed(*, digest: Digest, rows: Sequence[claimed.ClaimedRow | Delive
     )
 
 
+_DIGEST_STATE = f"SELECT state FROM {Digest._meta.db_table} WHERE id = {{}}"  # noqa: S608
+_DIGEST_STATE_POSTGRESQL, _DIGEST_STATE_SQLITE = (
+    _DIGEST_STATE.format("%s"),
+    _DIGEST_STATE.format("?"),
+)
+
+
 def _digest_state(digest_id: int) -> str | None:
     # Checked before every group (pause and cancel take effect within one): a statement
     # prepared once per connection.
     found = driver_fetch(
         connection,
-        postgresql=_DIGEST_STATE.format("%s"),
-        sqlite=_DIGEST_STATE.format("?"),
+        postgresql=_DIGEST_STATE_POSTGRESQL,
+        sqlite=_DIGEST_STATE_SQLITE,
         params=[digest_id],
     )
     return found[0][0] if found else None
-
-
-_DIGEST_STATE = f"SELECT state FROM {Digest._meta.db_table} WHERE id = {{}}"  # noqa: S608
 
 
 def _throttle_wait() -> None:
