@@ -10,6 +10,7 @@ environment does not set them.
 from __future__ import annotations
 
 import os
+import ssl
 from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -158,6 +159,13 @@ CACHES = {
 
 # --- Celery ------------------------------------------------------------------------------------
 CELERY_BROKER_URL = REDIS_URL
+# kombu's Redis transport, mended where a worker that lost Redis would exit (config/broker.py).
+CELERY_BROKER_TRANSPORT = "config.broker:Transport"
+if urlsplit(REDIS_URL).scheme == "rediss":
+    # Named by the URL's scheme, kombu would default to TLS without checking the certificate;
+    # the cache (redis-py) checks it, and so does the broker. `?ssl_cert_reqs=none` in the URL
+    # opts out for both.
+    CELERY_BROKER_USE_SSL = {"ssl_cert_reqs": ssl.CERT_REQUIRED}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # The database records every outcome; Celery's result store would be a second, weaker copy.
 CELERY_TASK_IGNORE_RESULT = True
