@@ -1,8 +1,9 @@
 """One batch of a digest's ledger: claim the rows, re-check each reader, send, record.
 
-A batch claims its block's due pending rows and loads them by one conditional UPDATE (claimed.py:
-two copies of a batch task send each message once), under a token that a keeper (claims.py)
-keeps alive in Redis while the batch runs. It then works through the rows a group at a time: the
+A batch claims its block's due pending rows CLAIM_SIZE ids at a time as it reaches them, each
+part loaded by one conditional UPDATE (claimed.py: two copies of a batch task send each message
+once), under a token that a keeper (claims.py) keeps alive in Redis while the batch runs. It
+works through each part a group at a time: the
 digest's state and whether each reader may still be mailed (mailinglist.audience: subscribed,
 not pausing, not suppressed) are checked again right before the group goes out, every message
 is sent over the process's one connection, and each outcome is written the moment the server
@@ -17,10 +18,11 @@ send rate) stops between groups, releases the rest and queues its block again.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import logging
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -46,6 +48,7 @@ from newsletters.delivery import (
 from newsletters.delivery.failures import MAX_ATTEMPTS, retry_at
 from newsletters.delivery.ledger import (
     BATCH_SECONDS,
+    CLAIM_SIZE,
     BatchRange,
     digest_finish_if_done,
     queued_key,
@@ -129,13 +132,13 @@ def _batch_run(*, digest_id: int, first_id: int, last_id: int, worker: str) -> B
 def _claimed_send(
     *, digest: Digest, first_id: int, last_id: int, keeper: claims.ClaimKeeper, result: BatchResult
 ) -> None:
-    digest_id, now = digest.pk, timezone.now()
-    rows = claimed.rows_claim(
-        digest_id=digest_id, first_id=first_id, last_id=last_id, token=keeper.token, now=now
+    digest_id, deadline = digest.pk, time.monotonic() + BATCH_SECONDS
+    parts = _parts_claim(
+        digest_id=digest_id, first_id=first_id, last_id=last_id, keeper=keeper, deadline=deadline
     )
-    if not rows:
-        return
-    template = _template(digest)
+    first = next(parts, None)
+    if first is None:
+        return  # nothing of the block is due: no template, no marks, no release
     # What is still the batch's when it stops (the block's rows by primary key, then the claim).
     mine = Delivery.objects.filter(
         digest_id=digest_id,
@@ -146,14 +149,39 @@ def _claimed_send(
     )
     pacer = pacing.BatchPacer()
     with record.marking() as marks:
-        run = _Run(digest, template, keeper, result, pacer, marks)
-        _groups_send(run, rows=rows, mine=mine)
+        run = _Run(digest, _template(digest), keeper, result, pacer, marks, deadline)
+        _groups_send(run, parts=itertools.chain([first], parts), mine=mine)
     result.sent += marks.sent
     if result.out_of_time or pacer.soonest is not None:
         pacing.block_requeue(
             batch=BatchRange(digest_id, first_id, last_id),
             countdown=0 if result.out_of_time else (pacer.soonest or 0),
         )
+
+
+def _parts_claim(
+    *, digest_id: int, first_id: int, last_id: int, keeper: claims.ClaimKeeper, deadline: float
+) -> Iterator[list[claimed.ClaimedRow]]:
+    """The block's due pending rows, claimed CLAIM_SIZE ids at a time as the batch reaches them.
+
+    A block is large so that its task's fixed cost is paid rarely; claimed a part at a time, a
+    worker that dies holds at most CLAIM_SIZE rows, which the reconciler gives back. Parts with
+    nothing due are passed over; none is claimed once the batch's time is up.
+    """
+    begun = False
+    for low in range(first_id, last_id + 1, CLAIM_SIZE):
+        if begun and time.monotonic() > deadline:
+            raise _OutOfTime
+        rows = claimed.rows_claim(
+            digest_id=digest_id,
+            first_id=low,
+            last_id=min(low + CLAIM_SIZE - 1, last_id),
+            token=keeper.token,
+            now=timezone.now(),
+        )
+        if rows:
+            begun = True
+            yield rows
 
 
 @dataclass(frozen=True)
@@ -166,21 +194,31 @@ class _Run:
     result: BatchResult
     pacer: pacing.BatchPacer
     marks: record.SentMarks
+    deadline: float  # time.monotonic() after which the batch stops between two groups
 
 
-def _groups_send(run: _Run, *, rows: list[claimed.ClaimedRow], mine: QuerySet[Delivery]) -> None:
-    """Send the claimed rows group by group, then release whatever is still the batch's."""
+class _OutOfTime(Exception):
+    """The batch's BATCH_SECONDS are spent: the rest of its block is queued again."""
+
+
+def _groups_send(
+    run: _Run, *, parts: Iterator[list[claimed.ClaimedRow]], mine: QuerySet[Delivery]
+) -> None:
+    """Send the claimed parts group by group, then release whatever is still the batch's."""
     digest_id, keeper, result = run.digest.pk, run.keeper, run.result
     wait_until: datetime | None = None
-    deadline = time.monotonic() + BATCH_SECONDS
     try:
-        for start in range(0, len(rows), GROUP_SIZE):
-            if start and time.monotonic() > deadline:  # a batch always sends one group
-                result.out_of_time = True  # the rest of the block is queued again
-                break
-            if _digest_state(digest_id) != State.SENDING:
-                break
-            _group_send(run, rows=rows[start : start + GROUP_SIZE])
+        for rows in parts:
+            for start in range(0, len(rows), GROUP_SIZE):
+                # A part's first group is never held back: the first part's is the one group a
+                # batch always sends, however slow the rate; a later part was claimed in time.
+                if start and time.monotonic() > run.deadline:
+                    raise _OutOfTime
+                if _digest_state(digest_id) != State.SENDING:
+                    return
+                _group_send(run, rows=rows[start : start + GROUP_SIZE])
+    except _OutOfTime:
+        result.out_of_time = True
     except throttle.ThrottleUnavailable:
         # Redis is down: stop; the rows go back to pending and are retried later.
         logger.warning("Throttle unavailable (REDIS_URL); batch of digest %s stopped", digest_id)

@@ -27,13 +27,13 @@ from newsletters.models import Delivery, Digest, DigestEvent
 State = Digest.State
 Row = Delivery.State
 
-# Rows per batch task. A batch's fixed cost (the task, its keeper, the digest loaded, its
-# release and finish check) is paid per block: blocks of 1,000 cut the worker's CPU per message by
-# a fifth on PostgreSQL (docs/performance.md), but kombu's Redis transport then crashes a worker
-# that loses the broker before its first task is acknowledged, so they wait for that fix. A
-# batch stops after BATCH_SECONDS and queues the rest of its block again, so a slow send rate
-# never makes a block outlive its task's time limit.
-BATCH_SIZE = 200
+# Rows per batch task, claimed CLAIM_SIZE at a time (what a dead worker holds per process). A
+# batch's fixed cost (the task, its keeper, the digest loaded, its release and finish check) is
+# paid per block: blocks of 1,000 rather than 200 cut the worker's CPU per message by a fifth on
+# PostgreSQL (docs/performance.md). A batch stops after BATCH_SECONDS and queues the rest of its
+# block again, so a slow send rate never makes a block outlive its task's time limit.
+BATCH_SIZE = 1000
+CLAIM_SIZE = 200
 BATCH_SECONDS = 60.0
 # Longer than a batch may run (its task's time limit), so only a dead worker's rows expire.
 LEASE = timedelta(minutes=10)

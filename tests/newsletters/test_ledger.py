@@ -17,7 +17,6 @@ from newsletters.delivery import (
     claims,
     failures,
     fanout,
-    ledger,
     progress,
     reconciler,
     retention,
@@ -74,9 +73,10 @@ def test_snapshot_leaves_out_the_suppressed_the_paused_and_the_unsubscribed(
 
 
 def test_batch_blocks_are_fixed_and_hold_only_due_pending_rows(
-    django_capture_on_commit_callbacks,
+    django_capture_on_commit_callbacks, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    digest = sending_digest(email="Reader{n}@Example.com", readers=ledger.BATCH_SIZE * 3 + 5)
+    monkeypatch.setattr(fanout, "BATCH_SIZE", 200)  # blocks of 200: a ledger of 605 rows
+    digest = sending_digest(email="Reader{n}@Example.com", readers=605)
     with django_capture_on_commit_callbacks(execute=False):
         snapshot.digest_snapshot(digest_id=digest.pk)
     ids = list(Delivery.objects.filter(digest=digest).order_by("pk").values_list("pk", flat=True))
