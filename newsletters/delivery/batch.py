@@ -3,9 +3,9 @@
 A batch claims its block's due pending rows CLAIM_SIZE ids at a time as it reaches them, each
 part loaded by one conditional UPDATE (claimed.py: two copies of a batch task send each message
 once), under a token that a keeper (claims.py) keeps alive in Redis while the batch runs. It
-works through each part a group at a time: the
-digest's state and whether each reader may still be mailed (mailinglist.audience: subscribed,
-not pausing, not suppressed) are checked again right before the group goes out, every message
+works through each part a group at a time: the digest's state and whether each reader may still
+be mailed (mailinglist.audience: subscribed, not pausing, not suppressed) are checked again
+right before the group goes out, every message
 is sent over the process's one connection, and each outcome is written the moment the server
 gives it (record.py; a refusal: failures.py). So at any instant at most one message per
 connection has been accepted without being recorded — the one on the wire — or two on

@@ -14,6 +14,7 @@ from devtools.workers import Worker
 from mailinglist.models import Subscriber, Subscription
 from newsletters import scheduling
 from newsletters.delivery import controls, dispatch, progress, reconciler
+from newsletters.delivery.ledger import BATCH_SIZE
 from newsletters.models import Delivery, Digest
 from tests.integration.cluster import readers_add
 from tests.newsletters.digests import make_digest
@@ -144,7 +145,9 @@ def test_redis_flushed_mid_send_loses_nobody_and_resends_nothing(
 ) -> None:
     from operations.redis_client import redis_client
 
-    digest = _started(2000)
+    # Six blocks of BATCH_SIZE: more than the worker holds (two processes, each with a block in
+    # hand and one prefetched), so some are still queued when Redis is flushed.
+    digest = _started(6 * BATCH_SIZE)
     wait_until(lambda: _sent_count(digest) >= 200)
 
     redis_client().flushdb()  # every queued batch, and kombu's routing table, gone
@@ -155,7 +158,7 @@ def test_redis_flushed_mid_send_loses_nobody_and_resends_nothing(
     _done(digest)
 
     received = _per_recipient(smtp_sink)
-    assert len(received) == 2000
+    assert len(received) == 6 * BATCH_SIZE
     assert set(received.values()) == {1}
 
 
