@@ -18,13 +18,16 @@ from django.utils import timezone
 from devtools.smtp_sink import SmtpSink
 from devtools.workers import Worker
 from newsletters.delivery import progress, record
+from newsletters.delivery.ledger import BATCH_SIZE
 from newsletters.models import Delivery, Digest
 from tests.integration.cluster import Cluster, scheduled_digest, sent_count
 from tests.polling import wait_until
 
 pytestmark = pytest.mark.integration
 Row = Delivery.State
-READERS = 3000
+# Six blocks of BATCH_SIZE at SEND_RATE 40: every worker still holds a block when it is killed
+# (with three, the second worker could have finished its last before its turn came).
+READERS = 6 * BATCH_SIZE
 RECOVERY_LIMIT = 120.0
 
 
