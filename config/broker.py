@@ -21,7 +21,9 @@ and the late acknowledgement reaches the server that came back.
 
 from __future__ import annotations
 
+import ssl
 from typing import Any
+from urllib.parse import urlsplit
 
 from kombu.transport import redis
 
@@ -41,3 +43,13 @@ class Channel(redis.Channel):
 
 class Transport(redis.Transport):
     Channel = Channel
+
+
+def ssl_options(url: str) -> dict[str, Any] | None:
+    """Celery's `broker_use_ssl` for a broker URL (settings.CELERY_BROKER_USE_SSL).
+
+    Named by the URL's scheme, kombu would default to TLS without checking the certificate; the
+    cache (redis-py) checks it for a `rediss://` URL, and so does the broker.
+    `?ssl_cert_reqs=none` in the URL opts out for both.
+    """
+    return {"ssl_cert_reqs": ssl.CERT_REQUIRED} if urlsplit(url).scheme == "rediss" else None

@@ -10,7 +10,6 @@ environment does not set them.
 from __future__ import annotations
 
 import os
-import ssl
 from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -18,7 +17,7 @@ from urllib.parse import urlsplit
 import django_stubs_ext
 from kombu import Queue
 
-from config import deliverability
+from config import broker, deliverability
 from config import environment as env
 from config.env_file import env_file_read
 from config.environment import ConfigurationError
@@ -159,13 +158,8 @@ CACHES = {
 
 # --- Celery ------------------------------------------------------------------------------------
 CELERY_BROKER_URL = REDIS_URL
-# kombu's Redis transport, mended where a worker that lost Redis would exit (config/broker.py).
-CELERY_BROKER_TRANSPORT = "config.broker:Transport"
-if urlsplit(REDIS_URL).scheme == "rediss":
-    # Named by the URL's scheme, kombu would default to TLS without checking the certificate;
-    # the cache (redis-py) checks it, and so does the broker. `?ssl_cert_reqs=none` in the URL
-    # opts out for both.
-    CELERY_BROKER_USE_SSL = {"ssl_cert_reqs": ssl.CERT_REQUIRED}
+CELERY_BROKER_TRANSPORT = "config.broker:Transport"  # kombu's, mended (config/broker.py)
+CELERY_BROKER_USE_SSL = broker.ssl_options(REDIS_URL)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # The database records every outcome; Celery's result store would be a second, weaker copy.
 CELERY_TASK_IGNORE_RESULT = True

@@ -9,6 +9,7 @@ restart.)
 
 from __future__ import annotations
 
+import ssl
 import uuid
 from collections.abc import Iterator
 from typing import cast
@@ -53,3 +54,16 @@ def test_a_channel_whose_transport_was_released_still_puts_back_and_acknowledges
         assert again.payload == {"task": "a batch"}
         again.ack()
         assert not redis_client().hexists("unacked", str(again.delivery_tag))
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("redis://127.0.0.1:6379/0", None),
+        ("rediss://redis.example:6380/0", {"ssl_cert_reqs": ssl.CERT_REQUIRED}),
+    ],
+)
+def test_a_rediss_broker_checks_the_certificate_as_the_cache_does(
+    url: str, expected: dict[str, object] | None
+) -> None:
+    assert broker.ssl_options(url) == expected
