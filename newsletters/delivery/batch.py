@@ -5,14 +5,14 @@ part loaded by one conditional UPDATE (claimed.py: two copies of a batch task se
 once), under a token that a keeper (claims.py) keeps alive in Redis while the batch runs. It
 works through each part a group at a time: the digest's state and whether each reader may still
 be mailed (mailinglist.audience: subscribed, not pausing, not suppressed) are checked again
-right before the group goes out, every message
-is sent over the process's one connection, and each outcome is written the moment the server
-gives it (record.py; a refusal: failures.py). So at any instant at most one message per
-connection has been accepted without being recorded — the one on the wire — or two on
-PostgreSQL, where a sent mark's reply is read only after the next message has left; they are the
-lowest rows the claim still holds, which the reconciler marks as possible duplicates when it
-takes back a dead worker's rows (reconciler.py). A batch that has sent for BATCH_SECONDS (a slow
-send rate) stops between groups, releases the rest and queues its block again.
+right before the group goes out, every message is sent over the process's one connection, and
+each outcome is written the moment the server gives it (record.py; a refusal: failures.py). So
+at any instant at most one message per connection has been accepted without being recorded — the
+one on the wire — or two on PostgreSQL, where a sent mark's reply is read only after the next
+message has left; they are the lowest rows the claim still holds, which the reconciler marks as
+possible duplicates when it takes back a dead worker's rows (reconciler.py). A batch that has
+sent for BATCH_SECONDS (a slow send rate) stops between groups, releases the rest and queues its
+block again.
 """
 
 from __future__ import annotations
