@@ -86,6 +86,10 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # The reader's language: ?lang= from a list's mail (kept in the language cookie), else the
+    # cookie, else Accept-Language (with Vary: Accept-Language on the answer, for caches).
+    "django.middleware.locale.LocaleMiddleware",
+    "operations.languages.LinkLanguageMiddleware",
     "corsheaders.middleware.CorsMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -118,6 +122,7 @@ TEMPLATES = [
         "OPTIONS": {
             "context_processors": [
                 "django.template.context_processors.request",
+                "django.template.context_processors.i18n",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
             ],
@@ -334,7 +339,14 @@ OTP_ADMIN_HIDE_SENSITIVE_DATA = True
 DATA_LINK_MAX_AGE_SECONDS = 60 * 60
 
 # --- Internationalisation ----------------------------------------------------------------------
-LANGUAGE_CODE = "en-gb"
+# What readers may read in (#9); a list's language is one of these. The source strings are
+# English; locale/ holds the others, compiled and checked by `python -m devtools.messages`.
+LANGUAGE_CODE = "en"
+LANGUAGES = [("en", "English"), ("ar", "العربية"), ("fr", "Français"), ("es", "Español")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+# The newsroom's name on pages and transactional mail (the demo's until lists have branding, #9).
+SITE_NAME = "The Daily Ledger"
+FORMAT_MODULE_PATH = ["config.formats"]
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True

@@ -3,6 +3,7 @@ from django.urls import include, path
 
 from config.api import api
 from newsletters.views import metrics
+from operations.languages import javascript_catalog
 from operations.two_factor_views import two_factor_enrol, two_factor_verify
 from operations.views import favicon, healthz
 
@@ -16,6 +17,8 @@ urlpatterns = [
     path("metrics", metrics, name="metrics"),
     path("favicon.ico", favicon, name="favicon"),
     path("api/v1/", api.urls),
+    # The signup form's script words in the page's language (operations/languages.py).
+    path("jsi18n/<str:language>/", javascript_catalog, name="javascript_catalog"),
     # ESP tracking webhooks (bounces, complaints, unsubscribes): /anymail/<esp>/tracking/.
     path("anymail/", include("newsletters.delivery.webhooks")),
     # Before admin.site.urls, whose catch-all would otherwise claim /admin/outbox/.

@@ -10,12 +10,19 @@ from collections.abc import Callable
 
 from django.core.exceptions import ValidationError
 from django.core.validators import EmailValidator
+from django.utils.functional import lazy
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
+from django_stubs_ext import StrOrPromise
 
 MAX_EMAIL_LENGTH = 254  # RFC 5321's path limit less the angle brackets
+# Lazy: domains' verdicts are cached across requests, and each reader reads them in their language.
+_TOO_LONG = _("That address is too long (at most %(max)s characters).")
 MAX_LOCAL_PART_LENGTH = 64
 MAX_NAME_LENGTH = 100
 
-_validator = EmailValidator(message="Enter a valid email address, like name@example.com.")
+_INVALID = _("Enter a valid email address, like name@example.com.")
+_validator = EmailValidator(message=_INVALID)
 
 # Names that DNS on the public internet never resolves, so mail sent to them can never arrive:
 # RFC 6761 (localhost, invalid), RFC 6762 (local, multicast DNS), RFC 7686 (onion), RFC 8375
@@ -82,26 +89,26 @@ def email_normalise(raw: str) -> str:
     deliverable address: control characters (header injection), over-long parts, bad syntax.
     """
     if not isinstance(raw, str):
-        raise ValidationError("Enter a valid email address, like name@example.com.")
+        raise ValidationError(_INVALID)
     value = raw.strip()
     if not value:
-        raise ValidationError("Enter your email address.")
+        raise ValidationError(_("Enter your email address."))
     if len(value) > MAX_EMAIL_LENGTH:
-        raise ValidationError(f"That address is too long (at most {MAX_EMAIL_LENGTH} characters).")
+        raise ValidationError(_TOO_LONG % {"max": MAX_EMAIL_LENGTH})
     if not _is_plain(value):
         # CR/LF, NUL, tabs, zero-width and other invisible characters, and any kind of space.
-        raise ValidationError("An email address cannot contain spaces or control characters.")
+        raise ValidationError(_("An email address cannot contain spaces or control characters."))
     local, sep, domain = value.rpartition("@")
     if not sep or not local or not domain:
-        raise ValidationError("Enter a valid email address, like name@example.com.")
+        raise ValidationError(_INVALID)
     if len(local) > MAX_LOCAL_PART_LENGTH:
-        raise ValidationError("The part before the @ is too long.")
+        raise ValidationError(_("The part before the @ is too long."))
     ascii_domain, refusal, is_valid_domain = _domain_normalise(domain)
     if refusal:
         raise ValidationError(refusal)
     normalised = f"{local}@{ascii_domain}"
     if len(normalised) > MAX_EMAIL_LENGTH:
-        raise ValidationError(f"That address is too long (at most {MAX_EMAIL_LENGTH} characters).")
+        raise ValidationError(_TOO_LONG % {"max": MAX_EMAIL_LENGTH})
     # What EmailValidator checks, in two halves: the local part by its regex, the domain once
     # per domain (cached above), since a file of 100,000 readers has a few hundred domains.
     if not (is_valid_domain and _local_part_match()(local)):
@@ -127,16 +134,16 @@ def _local_part_match() -> Callable[[str], re.Match[str] | None]:
 
 
 @functools.lru_cache(maxsize=4096)
-def _domain_normalise(domain: str) -> tuple[str, str, bool]:
+def _domain_normalise(domain: str) -> tuple[str, StrOrPromise, bool]:
     """(the domain IDNA-encoded and lower-cased, why mail can never go there or "", whether
     EmailValidator accepts it)."""
     if domain.startswith("["):
         # A domain literal (name@[192.0.2.1]) is legal SMTP, but no reader's mailbox is one.
-        return "", "Use the domain name after the @, not an IP address.", False
+        return "", _("Use the domain name after the @, not an IP address."), False
     try:
         ascii_domain = domain.encode("idna").decode("ascii").lower()
     except UnicodeError:
-        return "", "The part after the @ is not a valid domain.", False
+        return "", _("The part after the @ is not a valid domain."), False
     refusal = _undeliverable_domain_reason(ascii_domain)
     is_valid = ascii_domain in _validator.domain_allowlist or _validator.validate_domain_part(
         ascii_domain
@@ -144,18 +151,25 @@ def _domain_normalise(domain: str) -> tuple[str, str, bool]:
     return ascii_domain, refusal, bool(is_valid)
 
 
-def _undeliverable_domain_reason(ascii_domain: str) -> str:
+def _never_delivered_now(domain: str) -> str:
+    return gettext(
+        "Mail can never be delivered to .%(domain)s addresses: please use an address on the "
+        "internet."
+    ) % {"domain": domain}
+
+
+_never_delivered = lazy(_never_delivered_now, str)
+
+
+def _undeliverable_domain_reason(ascii_domain: str) -> StrOrPromise:
     """Why mail to `ascii_domain` can never arrive, or "" when it may."""
     if "." not in ascii_domain.strip("."):
         # "localhost", an intranet host or a slip ("reader@gmail"): only a name with a dot
         # is found by the public DNS.
-        return "The part after the @ needs a dot, like example.com."
+        return _("The part after the @ needs a dot, like example.com.")
     for reserved in UNDELIVERABLE_DOMAINS:
         if ascii_domain == reserved or ascii_domain.endswith("." + reserved):
-            return (
-                f"Mail can never be delivered to .{reserved} addresses: "
-                "please use an address on the internet."
-            )
+            return _never_delivered(reserved)
     return ""
 
 

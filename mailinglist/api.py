@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.core.exceptions import ValidationError
 from django.db.models import Count, Q
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.utils.translation import gettext
 from ninja import Router, Schema
 
 from audit.records import audit_record
@@ -69,7 +70,7 @@ def subscribe(request: HttpRequest, payload: SubscribeIn) -> HttpResponse:
     if not outcome.accepted:
         return JsonResponse(
             {
-                "detail": "Please correct the errors below.",
+                "detail": gettext("Please correct the errors below."),
                 "errors": form_errors_json(outcome.checked_form),
             },
             status=400,
@@ -131,7 +132,8 @@ def subscriber_detail(request: HttpRequest, email: str) -> HttpResponse | dict[s
         return JsonResponse({"detail": invalid.messages[0]}, status=400)
     subscriber = Subscriber.objects.filter(email__iexact=normalised).first()
     if subscriber is None:
-        return JsonResponse({"detail": "No subscriber with this address."}, status=404)
+        detail = "No subscriber with this address."  # English: staff API
+        return JsonResponse({"detail": detail}, status=404)
     return staff.subscriber_summary(subscriber=subscriber)
 
 
@@ -150,7 +152,8 @@ def subscriber_add(request: HttpRequest, payload: SubscriberIn) -> HttpResponse:
         return JsonResponse({"detail": invalid.messages[0]}, status=400)
     consent = payload.consent.strip()
     if not consent:
-        return JsonResponse({"detail": "consent: say how and when this person agreed."}, status=400)
+        detail = "consent: say how and when this person agreed."  # English: staff API
+        return JsonResponse({"detail": detail}, status=400)
     wanted = list(dict.fromkeys(payload.lists))
     found = list(MailingList.objects.filter(slug__in=wanted))
     missing = sorted(set(wanted) - {m.slug for m in found})

@@ -14,6 +14,7 @@ from enum import StrEnum
 
 from django.conf import settings
 from django.db import transaction
+from django.utils.translation import gettext, ngettext
 
 from mailinglist import protection, tokens
 from mailinglist.models import Subscriber
@@ -58,9 +59,13 @@ def data_link_lifetime() -> str:
     """How long a data link works, in words for the page and the mail ("an hour")."""
     minutes = max(1, settings.DATA_LINK_MAX_AGE_SECONDS // 60)
     if minutes % 60:
-        return "a minute" if minutes == 1 else f"{minutes} minutes"
+        if minutes == 1:
+            return gettext("a minute")
+        return ngettext("%(count)d minute", "%(count)d minutes", minutes) % {"count": minutes}
     hours = minutes // 60
-    return "an hour" if hours == 1 else f"{hours} hours"
+    if hours == 1:
+        return gettext("an hour")
+    return ngettext("%(count)d hour", "%(count)d hours", hours) % {"count": hours}
 
 
 class Opened(StrEnum):

@@ -13,6 +13,7 @@ from typing import Any
 
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.utils.translation import gettext, ngettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
@@ -118,19 +119,28 @@ def data_link_asked_message(
     """What the reader is told after asking for a data link, in one sentence or two."""
     masked = email_mask(subscriber.email)
     if asked.outcome is Asked.UNREACHABLE:
-        return (
-            f"We can't send mail to {masked} (it bounced, or we were asked to stop), so we "
+        return gettext(
+            "We can't send mail to %(address)s (it bounced, or we were asked to stop), so we "
             "can't send you the link. Contact the newsroom and we'll help."
-        )
+        ) % {"address": masked}
     if asked.outcome is Asked.RATE_LIMITED:
         minutes = max(1, round(asked.retry_after_seconds / 60))
-        return (
-            f"We've already sent {protection.DATA_LINK_LIMIT} links to {masked} in the last "
-            f"hour. Check your inbox (and your spam folder), or ask again in {minutes} "
-            f"minute{'s' if minutes != 1 else ''}."
+        return ngettext(
+            "We've already sent %(links)d links to %(address)s in the last hour. Check your "
+            "inbox (and your spam folder), or ask again in %(count)d minute.",
+            "We've already sent %(links)d links to %(address)s in the last hour. Check your "
+            "inbox (and your spam folder), or ask again in %(count)d minutes.",
+            minutes,
+        ) % {"links": protection.DATA_LINK_LIMIT, "address": masked, "count": minutes}
+    if purpose == "export":
+        sent = gettext(
+            "We've sent a link to %(address)s. Open it within %(lifetime)s to download your data."
         )
-    what = "download your data" if purpose == "export" else "delete your data"
-    return f"We've sent a link to {masked}. Open it within {data_link_lifetime()} to {what}."
+    else:
+        sent = gettext(
+            "We've sent a link to %(address)s. Open it within %(lifetime)s to delete your data."
+        )
+    return sent % {"address": masked, "lifetime": data_link_lifetime()}
 
 
 def data_link_asked_page(

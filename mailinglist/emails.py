@@ -14,11 +14,13 @@ from typing import Any
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
+from django.utils import translation
 
 from mailinglist import links, return_path, tokens
 from mailinglist.data_links import data_link_lifetime
 from mailinglist.models import MailingList, Subscriber, Subscription
 from operations import transport
+from operations.site import site_name
 from operations.transport.message_ids import message_id_make
 
 
@@ -31,14 +33,27 @@ def _from_header(mailing_list: MailingList | None) -> str:
     return str(settings.DEFAULT_FROM_EMAIL)
 
 
-def email_render(*, template: str, context: dict[str, Any]) -> tuple[str, str, str]:
-    """(subject, text, html) of emails/<template>.subject.txt|.txt|.html."""
-    rendered_subject = render_to_string(f"emails/{template}.subject.txt", context)
+def email_render(
+    *, template: str, context: dict[str, Any], language: str = settings.LANGUAGE_CODE
+) -> tuple[str, str, str]:
+    """(subject, text, html) of emails/<template>.subject.txt|.txt|.html, in `language`."""
+    context = {"site_name": site_name(), **context}
+    with translation.override(language):
+        rendered_subject = render_to_string(f"emails/{template}.subject.txt", context)
+        text = render_to_string(f"emails/{template}.txt", context)
+        html = render_to_string(f"emails/{template}.html", context)
     # A subject is one line whatever the template's whitespace (and CR/LF would be refused anyway).
     subject = " ".join(rendered_subject.split())
-    text = render_to_string(f"emails/{template}.txt", context)
-    html = render_to_string(f"emails/{template}.html", context)
     return subject, text, html
+
+
+def mail_language(mailing_list: MailingList | None) -> str:
+    """The language of a mail about `mailing_list` (the site's own for a reader on no list)."""
+    return mailing_list.language if mailing_list is not None else settings.LANGUAGE_CODE
+
+
+def _in_mail_language(url: str, *, about: tuple[MailingList, str] | None) -> str:
+    return links.in_language(url, language=mail_language(about[0] if about else None))
 
 
 def _reader_link(subscriber: Subscriber) -> tuple[MailingList, str] | None:
@@ -53,7 +68,13 @@ def _reader_link(subscriber: Subscriber) -> tuple[MailingList, str] | None:
     mailing_list = current or on_lists.filter(subscriptions__subscriber=subscriber).first()
     if mailing_list is None:
         return None
-    return mailing_list, links.unsubscribe_url(subscriber=subscriber, mailing_list=mailing_list)
+    return mailing_list, _unsubscribe_link(subscriber=subscriber, mailing_list=mailing_list)
+
+
+def _unsubscribe_link(*, subscriber: Subscriber, mailing_list: MailingList) -> str:
+    """The list's unsubscribe link, opening its page in the list's language."""
+    url = links.unsubscribe_url(subscriber=subscriber, mailing_list=mailing_list)
+    return links.in_language(url, language=mailing_list.language)
 
 
 def _envelope_from(*, reader: Subscriber, to: str) -> str | None:
@@ -84,7 +105,8 @@ def email_send(
     reader's own address leaves with their signed return path. `sender` picks From/Reply-To.
     Raises transport.TransportFailure, with the server's answer, if the mail was not taken.
     """
-    headers = {"Message-ID": message_id_make()}
+    language = mail_language(about[0] if about is not None else sender)
+    headers = {"Message-ID": message_id_make(), "Content-Language": language}
     if about is not None:
         mailing_list, unsubscribe_url = about
         headers |= links.transactional_list_headers(
@@ -94,7 +116,7 @@ def email_send(
             **context,
             "list_unsubscribe": {"mailing_list": mailing_list, "url": unsubscribe_url},
         }
-    subject, text, html = email_render(template=template, context=context)
+    subject, text, html = email_render(template=template, context=context, language=language)
     message = EmailMultiAlternatives(
         subject=subject,
         body=text,
@@ -114,15 +136,17 @@ def email_send(
 
 def confirmation_send(*, subscriber: Subscriber, lists: list[MailingList]) -> str:
     """Ask to confirm `lists`; each can be cancelled from the mail (its unsubscribe link), and
-    the headers name the first, as one mail has one List-Id."""
+    the headers name the first, as one mail has one List-Id. It is in the first list's
+    language: §4 allows one confirmation per signup, so lists in two languages share it."""
     cancel_links = [
-        (mailing_list, links.unsubscribe_url(subscriber=subscriber, mailing_list=mailing_list))
+        (mailing_list, _unsubscribe_link(subscriber=subscriber, mailing_list=mailing_list))
         for mailing_list in lists
     ]
+    confirm_url = links.confirm_url(subscriber=subscriber, list_ids=[m.pk for m in lists])
     context = {
         "subscriber": subscriber,
         "lists": lists,
-        "confirm_url": links.confirm_url(subscriber=subscriber, list_ids=[m.pk for m in lists]),
+        "confirm_url": links.in_language(confirm_url, language=lists[0].language),
         "cancel_links": cancel_links,
         "site_url": settings.SITE_URL,
         "mailing_address": settings.MAILING_ADDRESS,
@@ -141,12 +165,11 @@ def welcome_send(*, subscriber: Subscriber, lists: list[MailingList]) -> str:
 
     Lists may have different senders; one mail has one From, so it comes from the first list's
     sender (and carries that list's List-* headers), while its body gives an unsubscribe link
-    per list. Once lists have languages (#9), the caller sends one welcome per language, each
-    in its own.
+    per list. It is in the first list's language, as the confirmation was.
     """
     first = lists[0]
     list_links = [
-        (mailing_list, links.unsubscribe_url(subscriber=subscriber, mailing_list=mailing_list))
+        (mailing_list, _unsubscribe_link(subscriber=subscriber, mailing_list=mailing_list))
         for mailing_list in lists
     ]
     context = {
@@ -154,7 +177,9 @@ def welcome_send(*, subscriber: Subscriber, lists: list[MailingList]) -> str:
         "lists": lists,
         "mailing_list": first,
         "list_links": list_links,
-        "preferences_url": links.preferences_url(subscriber=subscriber),
+        "preferences_url": links.in_language(
+            links.preferences_url(subscriber=subscriber), language=first.language
+        ),
         "site_url": settings.SITE_URL,
         "mailing_address": settings.MAILING_ADDRESS,
     }
@@ -170,18 +195,15 @@ def welcome_send(*, subscriber: Subscriber, lists: list[MailingList]) -> str:
 
 def address_change_send(*, subscriber: Subscriber, new_email: str, change_url: str) -> str:
     """The link that moves a reader's newsletters to `new_email`, sent to that address."""
+    about = _reader_link(subscriber)
     context = {
         "subscriber": subscriber,
         "new_email": new_email,
-        "change_url": change_url,
+        "change_url": _in_mail_language(change_url, about=about),
         "mailing_address": settings.MAILING_ADDRESS,
     }
     return email_send(
-        template="address_change",
-        to=new_email,
-        context=context,
-        reader=subscriber,
-        about=_reader_link(subscriber),
+        template="address_change", to=new_email, context=context, reader=subscriber, about=about
     )
 
 
@@ -203,9 +225,10 @@ def address_changed_notice_send(*, subscriber: Subscriber, old_email: str) -> st
 
 def data_link_send(*, subscriber: Subscriber, purpose: tokens.DataPurpose, url: str) -> str:
     """The link that opens a reader's data (download or erasure), to their own address."""
+    about = _reader_link(subscriber)
     context = {
         "subscriber": subscriber,
-        "url": url,
+        "url": _in_mail_language(url, about=about),
         "lifetime": data_link_lifetime(),
         "mailing_address": settings.MAILING_ADDRESS,
     }
@@ -214,7 +237,7 @@ def data_link_send(*, subscriber: Subscriber, purpose: tokens.DataPurpose, url: 
         to=subscriber.email,
         context=context,
         reader=subscriber,
-        about=_reader_link(subscriber),
+        about=about,
     )
 
 

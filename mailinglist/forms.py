@@ -5,6 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.utils.functional import lazy
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from mailinglist import protection
 from mailinglist.addresses import MAX_EMAIL_LENGTH, MAX_NAME_LENGTH, email_normalise, name_clean
@@ -17,19 +20,19 @@ class SignupForm(forms.Form):
     """Email, optional name, the lists to join; plus the honeypot and time-token fields."""
 
     email = forms.CharField(
-        label="Email address",
+        label=_("Email address"),
         # A little over the limit, so an over-long address gets our message, not a silent cut.
         max_length=MAX_EMAIL_LENGTH * 4,
         widget=forms.EmailInput(attrs={"autocomplete": "email", "placeholder": "you@example.com"}),
     )
     name = forms.CharField(
-        label="Your name (optional)",
+        label=_("Your name (optional)"),
         required=False,
         max_length=MAX_NAME_LENGTH * 4,
         widget=forms.TextInput(attrs={"autocomplete": "name"}),
     )
     lists = forms.MultipleChoiceField(
-        label="Newsletters", widget=forms.CheckboxSelectMultiple, required=True
+        label=_("Newsletters"), widget=forms.CheckboxSelectMultiple, required=True
     )
     # Bots fill every field; people never see this one (hidden by CSS and from screen readers).
     website = forms.CharField(required=False, max_length=1000)
@@ -37,7 +40,7 @@ class SignupForm(forms.Form):
     # Sent by the one-more-step button (a fast or token-less form): proof that a person pressed it.
     step_token = forms.CharField(required=False, max_length=300, widget=forms.HiddenInput)
 
-    error_messages = {"lists_required": "Pick at least one newsletter."}
+    error_messages = {"lists_required": _("Pick at least one newsletter.")}
 
     def __init__(self, *args: Any, available: list[MailingList] | None = None, **kwargs: Any):
         super().__init__(*args, **kwargs)
@@ -45,8 +48,8 @@ class SignupForm(forms.Form):
         field = self.fields["lists"]
         assert isinstance(field, forms.MultipleChoiceField)
         field.choices = [(m.slug, m.name) for m in self.available]
-        field.error_messages["required"] = "Pick at least one newsletter."
-        field.error_messages["invalid_choice"] = "%(value)s is not one of our newsletters."
+        field.error_messages["required"] = _("Pick at least one newsletter.")
+        field.error_messages["invalid_choice"] = _("%(value)s is not one of our newsletters.")
         if not self.is_bound:
             self.initial.setdefault(
                 "lists", [m.slug for m in self.available if m.is_default_checked]
@@ -61,9 +64,9 @@ class SignupForm(forms.Form):
 
 
 class PreferencesForm(forms.Form):
-    name = forms.CharField(label="Your name", required=False, max_length=MAX_NAME_LENGTH * 4)
+    name = forms.CharField(label=_("Your name"), required=False, max_length=MAX_NAME_LENGTH * 4)
     lists = forms.MultipleChoiceField(
-        label="Newsletters you get", widget=forms.CheckboxSelectMultiple, required=False
+        label=_("Newsletters you get"), widget=forms.CheckboxSelectMultiple, required=False
     )
 
     def __init__(self, *args: Any, list_choices: list[tuple[str, str]], **kwargs: Any):
@@ -76,20 +79,28 @@ class PreferencesForm(forms.Form):
         return name_clean(self.cleaned_data.get("name"))
 
 
+def _weeks_now(count: int) -> str:
+    return ngettext("%(count)d week", "%(count)d weeks", count) % {"count": count}
+
+
+# Lazy: the choices are made once, at import, and each reader reads them in their language.
+_weeks = lazy(_weeks_now, str)
+
+
 class PauseForm(forms.Form):
     # Only lengths of a pause: the choice shown first is what the "Pause" button does. Resuming
     # early is a button of its own, shown while paused.
     weeks = forms.TypedChoiceField(
-        label="Pause all newsletters for",
+        label=_("Pause all newsletters for"),
         coerce=int,
-        choices=[(n, f"{n} week{'s' if n > 1 else ''}") for n in (1, 2, 4, 8, MAX_PAUSE_WEEKS)],
+        choices=[(n, _weeks(n)) for n in (1, 2, 4, 8, MAX_PAUSE_WEEKS)],
         initial=2,
     )
 
 
 class AddressChangeForm(forms.Form):
     email = forms.CharField(
-        label="New email address",
+        label=_("New email address"),
         max_length=MAX_EMAIL_LENGTH * 4,
         widget=forms.EmailInput(attrs={"autocomplete": "email"}),
     )
@@ -101,14 +112,14 @@ class AddressChangeForm(forms.Form):
     def clean_email(self) -> str:
         email = email_normalise(self.cleaned_data["email"])
         if email.lower() == self.current_email.lower():
-            raise forms.ValidationError("That's already your address.")
+            raise forms.ValidationError(_("That's already your address."))
         return email
 
 
 class EraseForm(forms.Form):
     confirm = forms.BooleanField(
-        label="Yes, delete everything you hold about me",
-        error_messages={"required": "Tick the box to confirm you want everything deleted."},
+        label=_("Yes, delete everything you hold about me"),
+        error_messages={"required": _("Tick the box to confirm you want everything deleted.")},
     )
 
 

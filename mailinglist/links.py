@@ -18,6 +18,7 @@ from django.urls import reverse
 from mailinglist import tokens
 from mailinglist.models import MailingList, Subscriber
 from mailinglist.preferences import email_ref
+from operations.languages import LANGUAGE_PARAM
 
 ONE_CLICK_POST_BODY = "List-Unsubscribe=One-Click"  # RFC 8058 §3.1
 # A digest's unsubscribe links end in ?digest=<id>, so an unsubscribe is attributed to the digest
@@ -27,6 +28,13 @@ ONE_CLICK_POST_BODY = "List-Unsubscribe=One-Click"  # RFC 8058 §3.1
 # parameter is only read for links sent before, where it is unsigned (a reader who edits it can
 # only misattribute their own unsubscribe).
 DIGEST_PARAM = "digest"
+
+
+def in_language(url: str, *, language: str) -> str:
+    """`url` opening its page in `language` (operations/languages.py): links in a list's mail
+    take the list's. The code is ASCII, safe in prepared message bytes."""
+    separator = "&" if "?" in url else "?"
+    return f"{url}{separator}{LANGUAGE_PARAM}={language}"
 
 
 def absolute_url(path: str) -> str:

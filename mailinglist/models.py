@@ -37,6 +37,13 @@ class MailingList(models.Model):
     is_welcome_enabled = models.BooleanField(
         default=True, help_text="Send a welcome email when a reader confirms."
     )
+    language = models.CharField(
+        max_length=8,
+        choices=settings.LANGUAGES,
+        default=settings.LANGUAGE_CODE,
+        help_text="The language of this list's mail (confirmation, welcome, digests) and of the "
+        "pages its links open.",
+    )
     default_timezone = models.CharField(
         max_length=64,
         default="Europe/London",

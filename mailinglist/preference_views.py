@@ -14,6 +14,7 @@ from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext, ngettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_POST
@@ -98,7 +99,7 @@ def preferences(request: HttpRequest, token: str, subscriber: Subscriber) -> Htt
         name=form.cleaned_data["name"],
         meta=request_meta(request),
     )
-    messages.success(request, "Your preferences are saved.")
+    messages.success(request, gettext("Your preferences are saved."))
     return redirect("mailinglist:preferences", token=token)
 
 
@@ -110,7 +111,7 @@ def preferences_pause(request: HttpRequest, token: str, subscriber: Subscriber) 
         preference_centre.subscriber_pause(
             subscriber=subscriber, weeks=0, meta=request_meta(request)
         )
-        messages.success(request, "Your newsletters are back on.")
+        messages.success(request, gettext("Your newsletters are back on."))
         return redirect("mailinglist:preferences", token=token)
     form = PauseForm(request.POST)
     if not form.is_valid():
@@ -120,7 +121,8 @@ def preferences_pause(request: HttpRequest, token: str, subscriber: Subscriber) 
     preference_centre.subscriber_pause(
         subscriber=subscriber, weeks=weeks, meta=request_meta(request)
     )
-    messages.success(request, f"Paused for {weeks} week{'s' if weeks != 1 else ''}.")
+    paused = ngettext("Paused for %(count)d week.", "Paused for %(count)d weeks.", weeks)
+    messages.success(request, paused % {"count": weeks})
     return redirect("mailinglist:preferences", token=token)
 
 
@@ -137,8 +139,11 @@ def preferences_address(request: HttpRequest, token: str, subscriber: Subscriber
     # The same answer whatever became of the request (suppressed, someone else's, sent today).
     messages.success(
         request,
-        f"We've sent a link to {new_email}. Open it to confirm; until then your newsletters "
-        f"keep going to {subscriber.email}.",
+        gettext(
+            "We've sent a link to %(new_email)s. Open it to confirm; until then your "
+            "newsletters keep going to %(email)s."
+        )
+        % {"new_email": new_email, "email": subscriber.email},
     )
     return redirect("mailinglist:preferences", token=token)
 
@@ -195,7 +200,9 @@ def preferences_unsubscribe_all(
     subscriptions.subscription_unsubscribe(
         subscriber=subscriber, list_ids=None, meta=request_meta(request), method="preferences"
     )
-    messages.success(request, "You're unsubscribed from everything. We won't email you again.")
+    messages.success(
+        request, gettext("You're unsubscribed from everything. We won't email you again.")
+    )
     return redirect("mailinglist:preferences", token=token)
 
 

@@ -15,6 +15,8 @@ from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from django_stubs_ext import StrOrPromise
 
 from audit.records import audit_target_redact
 from mailinglist import protection, tokens
@@ -224,16 +226,18 @@ def address_change_request(*, subscriber: Subscriber, new_email: str) -> bool:
 class AddressChangeOutcome:
     is_changed: bool
     # Why not, in words for the reader; says no more than that the address cannot be used.
-    refusal: str = ""
+    refusal: StrOrPromise = ""
     old_email: str = ""
 
 
-ADDRESS_TAKEN_MESSAGE = (
+ADDRESS_TAKEN_MESSAGE = _(
     "We can't move your newsletters to this address: it is already on our lists. Use the "
     "preference link in the emails it receives, or ask us to remove it first."
 )
-ADDRESS_BLOCKED_MESSAGE = "We can't send to this address, so we can't move your newsletters to it."
-ADDRESS_LINK_STALE_MESSAGE = (
+ADDRESS_BLOCKED_MESSAGE = _(
+    "We can't send to this address, so we can't move your newsletters to it."
+)
+ADDRESS_LINK_STALE_MESSAGE = _(
     "Your address has changed since this link was sent. Ask for a new one from your preferences."
 )
 

@@ -17,6 +17,8 @@ from typing import Any
 
 from django.conf import settings
 from django.http import HttpRequest
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from mailinglist import protection
 from mailinglist.forms import SignupForm
@@ -26,16 +28,13 @@ from mailinglist.signup_fields import signup_fields_read
 from mailinglist.subscriptions import RequestMeta
 from operations.client_address import client_ip
 
-ACCEPTED_MESSAGE = (
+# Lazy: made at import, read by each reader in their language.
+ACCEPTED_MESSAGE = _(
     "Almost done! If this address isn't subscribed yet, we've sent it an email with a link "
     "to confirm. It can take a few minutes; check your spam folder too."
 )
-RATE_LIMITED_MESSAGE = (
-    "Too many signups from your network in the last few minutes. Please try again in "
-    "{minutes} minute{plural}."
-)
-STEP_MESSAGE = "One more step: press “Yes, subscribe me” to get your confirmation email."
-FOREIGN_ORIGIN_MESSAGE = (
+STEP_MESSAGE = _("One more step: press “Yes, subscribe me” to get your confirmation email.")
+FOREIGN_ORIGIN_MESSAGE = _(
     "This signup form was sent from a site we don't know. Please sign up on our own site."
 )
 
@@ -75,7 +74,13 @@ class SignupOutcome:
     @property
     def rate_limited_message(self) -> str:
         minutes = max(1, round(self.retry_after_seconds / 60))
-        return RATE_LIMITED_MESSAGE.format(minutes=minutes, plural="" if minutes == 1 else "s")
+        return ngettext(
+            "Too many signups from your network in the last few minutes. Please try again in "
+            "%(count)d minute.",
+            "Too many signups from your network in the last few minutes. Please try again in "
+            "%(count)d minutes.",
+            minutes,
+        ) % {"count": minutes}
 
 
 def request_meta(request: HttpRequest) -> RequestMeta:

@@ -13,6 +13,7 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext_lazy, gettext_noop
 
 from mailinglist import protection
 from mailinglist.addresses import email_hash
@@ -35,11 +36,14 @@ State = Subscription.State
 
 # The consent wording the reader sees beside the form; its hash is recorded with each signup so
 # we can show later exactly what someone agreed to.
-FORM_CONSENT_TEXT = (
+# The record keeps the English source: each translation says the same, and the reader's language
+# is known from the page they signed up on.
+FORM_CONSENT_WORDING = gettext_noop(
     "We'll email you the newsletters you pick. Every email has a link to change what you get "
     "or to unsubscribe in one click."
 )
-FORM_VERSION = hashlib.sha256(FORM_CONSENT_TEXT.encode()).hexdigest()[:16]
+FORM_CONSENT_TEXT = gettext_lazy(FORM_CONSENT_WORDING)
+FORM_VERSION = hashlib.sha256(FORM_CONSENT_WORDING.encode()).hexdigest()[:16]
 
 
 def consent_wording_record(*, version: str) -> None:
@@ -49,7 +53,9 @@ def consent_wording_record(*, version: str) -> None:
     when they were current (the first one by migration 0006).
     """
     if version == FORM_VERSION:
-        ConsentWording.objects.get_or_create(version=version, defaults={"text": FORM_CONSENT_TEXT})
+        ConsentWording.objects.get_or_create(
+            version=version, defaults={"text": FORM_CONSENT_WORDING}
+        )
 
 
 @dataclass(frozen=True)

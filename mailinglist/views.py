@@ -14,6 +14,7 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import render
 from django.urls import get_script_prefix, get_urlconf, reverse
+from django.utils.translation import gettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -33,6 +34,9 @@ from mailinglist.signup import (
 )
 from mailinglist.signup import Result as SignupResult
 from mailinglist.subscriptions import FORM_CONSENT_TEXT
+
+# RFC 8058's one-click answer: read by mail servers, never shown to a reader.
+ONE_CLICK_DONE = "Unsubscribed."  # English: read by mail servers
 
 
 def _wants_json(request: HttpRequest) -> bool:
@@ -79,7 +83,7 @@ def subscribe(request: HttpRequest) -> HttpResponse:
         if wants_json:
             return JsonResponse(
                 {
-                    "detail": "Please correct the errors below.",
+                    "detail": gettext("Please correct the errors below."),
                     "errors": form_errors_json(outcome.checked_form),
                 },
                 status=400,
@@ -225,12 +229,13 @@ def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
         subscriber, mailing_list, from_digest = _unsubscribe_target(request, token)
     except (tokens.TokenInvalid, tokens.TokenExpired):
         if one_click:
-            return HttpResponse("Invalid unsubscribe link.", status=400, content_type="text/plain")
+            refused = "Invalid unsubscribe link."  # English: read by mail servers (RFC 8058)
+            return HttpResponse(refused, status=400, content_type="text/plain")
         return _invalid_link(request)
     if subscriber is None or mailing_list is None:
         # Erased, or the list was deleted: there is nothing left to unsubscribe from.
         if one_click:
-            return HttpResponse("Unsubscribed.", content_type="text/plain")
+            return HttpResponse(ONE_CLICK_DONE, content_type="text/plain")
         return render(request, "mailinglist/unsubscribed.html", {"mailing_list": mailing_list})
     is_subscribed = subscriptions.subscription_is_current(
         subscriber=subscriber, list_id=mailing_list.pk
@@ -249,7 +254,7 @@ def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
         )
     if one_click:
         # RFC 8058: the mailbox provider needs only a 2xx; nobody reads this body.
-        return HttpResponse("Unsubscribed.", content_type="text/plain")
+        return HttpResponse(ONE_CLICK_DONE, content_type="text/plain")
     context = {
         "mailing_list": mailing_list,
         "token": token,

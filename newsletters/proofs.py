@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import html
+
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 
@@ -36,16 +38,17 @@ def seed_addresses(*, mailing_list: MailingList) -> list[str]:
 def digest_preview(*, digest: Digest) -> rendering.RenderedDigest:
     """Subject, HTML and text with sample recipient values, for the admin's preview."""
     rendered = rendering.digest_render(digest=digest)
+    greeting = rendering.greeting_make(language=digest.mailing_list.language).for_name("Alex")
     sample = {
-        rendering.SLOT_GREETING_HTML: "Hello Alex,",
-        rendering.SLOT_GREETING_TEXT: "Hello Alex,",
+        rendering.SLOT_GREETING_HTML: html.escape(greeting),
+        rendering.SLOT_GREETING_TEXT: greeting,
         rendering.SLOT_UNSUBSCRIBE_URL: "#unsubscribe-link-for-each-reader",
         rendering.SLOT_PREFERENCES_URL: "#preferences-link-for-each-reader",
     }
-    html, text = rendered.html, rendered.text
+    markup, text = rendered.html, rendered.text
     for slot, value in sample.items():
-        html, text = html.replace(slot, value), text.replace(slot, value)
-    return rendering.RenderedDigest(subject=rendered.subject, html=html, text=text)
+        markup, text = markup.replace(slot, value), text.replace(slot, value)
+    return rendering.RenderedDigest(subject=rendered.subject, html=markup, text=text)
 
 
 def digest_test_send(*, digest_id: int, to_email: str, name: str = "") -> str:

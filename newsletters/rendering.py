@@ -11,6 +11,7 @@ slot across lines).
 
 from __future__ import annotations
 
+import html
 import re
 import textwrap
 from dataclasses import dataclass
@@ -20,13 +21,15 @@ import css_inline
 from django.conf import settings
 from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.safestring import mark_safe
+from django.utils.translation import gettext
 
-from mailinglist.links import DIGEST_PARAM
+from mailinglist.links import DIGEST_PARAM, in_language
 from newsletters.markdown import markdown_html
 from newsletters.models import Digest, DigestStory
 from newsletters.stories import plain_text
+from operations.site import site_name
 
 SLOT_TO = "recipient@slot.newsdesk.invalid"
 SLOT_MESSAGE_ID = "newsdesk-slot-message-id"
@@ -47,7 +50,6 @@ SLOTS = (
     SLOT_UNSUBSCRIBE_MAILTO,
 )
 
-SITE_NAME = "The Daily Ledger"
 # Well under RFC 5322's 998: Django switches a part to quoted-printable past that.
 MAX_LINE = 900
 TEXT_WIDTH = 76
@@ -64,13 +66,35 @@ class RenderedDigest:
     text: str
 
 
-def unsubscribe_url_slot(*, digest_id: int) -> str:
-    """The unsubscribe link as rendered: the reader's own URL (a slot) + which digest it is in.
+@dataclass(frozen=True)
+class Greeting:
+    """ "Hello Ada," in a list's language: translated once per digest, filled in per reader."""
 
-    The digest's id is the same for every reader, so it goes in the render made once (and after
-    the slot, so the per-reader value stays exactly what links.unsubscribe_url makes).
+    before_name: str
+    after_name: str
+    anonymous: str
+
+    def for_name(self, name: str) -> str:
+        return f"{self.before_name}{name}{self.after_name}" if name else self.anonymous
+
+
+def greeting_make(*, language: str) -> Greeting:
+    with translation.override(language):
+        named = gettext("Hello %(name)s,")
+        anonymous = gettext("Hello,")
+    before, _, after = named.partition("%(name)s")
+    return Greeting(before_name=before, after_name=after, anonymous=anonymous)
+
+
+def unsubscribe_url_slot(*, digest_id: int, language: str | None = None) -> str:
+    """The unsubscribe link as rendered: the reader's own URL (a slot) + which digest it is in,
+    and in the body (with `language`) the language its page opens in.
+
+    Both are the same for every reader, so they go in the render made once (and after the
+    slot, so the per-reader value stays exactly what links.unsubscribe_url makes).
     """
-    return f"{SLOT_UNSUBSCRIBE_URL}?{DIGEST_PARAM}={digest_id}"
+    url = f"{SLOT_UNSUBSCRIBE_URL}?{DIGEST_PARAM}={digest_id}"
+    return url if language is None else in_language(url, language=language)
 
 
 def web_url(*, digest: Digest) -> str:
@@ -120,6 +144,7 @@ def _story_context(item: DigestStory) -> dict[str, Any]:
 def digest_context(*, digest: Digest) -> dict[str, Any]:
     items = list(digest.items.select_related("story").order_by("position", "id"))
     intro = intro_html(digest=digest)
+    language = digest.mailing_list.language
     return {
         "digest": digest,
         "mailing_list": digest.mailing_list,
@@ -129,10 +154,10 @@ def digest_context(*, digest: Digest) -> dict[str, Any]:
         "intro_text": _wrapped(_plain(intro)),
         "stories": [_story_context(item) for item in items],
         "greeting": SLOT_GREETING_HTML,
-        "unsubscribe_url": unsubscribe_url_slot(digest_id=digest.pk),
-        "preferences_url": SLOT_PREFERENCES_URL,
+        "unsubscribe_url": unsubscribe_url_slot(digest_id=digest.pk, language=language),
+        "preferences_url": in_language(SLOT_PREFERENCES_URL, language=language),
         "web_url": web_url(digest=digest),
-        "site_name": SITE_NAME,
+        "site_name": site_name(),
         "mailing_address": settings.MAILING_ADDRESS,
     }
 
@@ -154,17 +179,20 @@ def _short_lines(markup: str) -> str:
 
 
 def digest_render(*, digest: Digest) -> RenderedDigest:
-    """Subject, HTML and text of `digest` with recipient slots, CSS inlined once."""
-    context = digest_context(digest=digest)
-    subject = " ".join(render_to_string("emails/digest.subject.txt", context).split())
-    markup = _inliner.inline(render_to_string("emails/digest.html", context))
-    text = render_to_string("emails/digest.txt", {**context, "greeting": SLOT_GREETING_TEXT})
+    """Subject, HTML and text of `digest` with recipient slots, CSS inlined once, in its
+    list's language."""
+    with translation.override(digest.mailing_list.language):
+        context = digest_context(digest=digest)
+        subject = " ".join(render_to_string("emails/digest.subject.txt", context).split())
+        markup = _inliner.inline(render_to_string("emails/digest.html", context))
+        text = render_to_string("emails/digest.txt", {**context, "greeting": SLOT_GREETING_TEXT})
     return RenderedDigest(subject=subject, html=_short_lines(markup), text=text.strip() + "\n")
 
 
-def archive_html(*, html_with_slots: str) -> str:
+def archive_html(*, html_with_slots: str, language: str = settings.LANGUAGE_CODE) -> str:
     """The web version: the same HTML, without anything that belongs to one recipient."""
-    return RECIPIENT_BLOCK.sub("", html_with_slots).replace(SLOT_GREETING_HTML, "Hello,")
+    greeting = html.escape(greeting_make(language=language).anonymous)
+    return RECIPIENT_BLOCK.sub("", html_with_slots).replace(SLOT_GREETING_HTML, greeting)
 
 
 def digest_freeze(*, digest: Digest) -> Digest:

@@ -8,6 +8,7 @@ from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
+from django.utils.translation import gettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
@@ -16,6 +17,7 @@ from newsletters.archive import archive_digests
 from newsletters.metrics import metrics_exposition
 from newsletters.models import Digest
 from operations.metrics import metrics_refusal
+from operations.site import site_name
 
 logger = logging.getLogger(__name__)
 
@@ -30,12 +32,21 @@ def archive_list(request: HttpRequest) -> HttpResponse:
 def archive_detail(request: HttpRequest, pk: int) -> HttpResponse:
     """The web version: the frozen HTML of the sent digest, recipient parts removed."""
     digest = get_object_or_404(archive_digests(), pk=pk)
-    return HttpResponse(rendering.archive_html(html_with_slots=digest.rendered_html))
+    language = digest.mailing_list.language
+    response = HttpResponse(
+        rendering.archive_html(html_with_slots=digest.rendered_html, language=language)
+    )
+    # The page is in its list's language whatever the reader's (LocaleMiddleware would say theirs).
+    response["Content-Language"] = language
+    return response
 
 
 class ArchiveFeed(Feed[Digest, None]):
-    title = f"{rendering.SITE_NAME} newsletters"
-    description = "Past issues of our newsletters."
+    def title(self) -> str:
+        return gettext("%(site)s newsletters") % {"site": site_name()}
+
+    def description(self) -> str:
+        return gettext("Past issues of our newsletters.")
 
     def link(self) -> str:
         return reverse("newsletters:archive_list")
@@ -73,6 +84,8 @@ def metrics(request: HttpRequest) -> HttpResponse:
         # Prometheus records the failed scrape (`up` is 0); a 503 says why without a traceback.
         logger.warning("Metrics scrape without the database: %s", exc)
         return HttpResponse(
-            "The database did not answer.\n", status=503, content_type="text/plain; charset=utf-8"
+            "The database did not answer.\n",  # English: read by Prometheus and operators
+            status=503,
+            content_type="text/plain; charset=utf-8",
         )
     return HttpResponse(body, content_type=content_type)

@@ -50,6 +50,7 @@ class MailingListForm(forms.ModelForm[MailingList]):
             "from_email",
             "reply_to",
             "is_welcome_enabled",
+            "language",
             "default_timezone",
             "seed_addresses",
             "requires_second_approval",

@@ -49,6 +49,8 @@ class MessageTemplate:
     digest_id: int
     # Signs each reader's links and addresses, one MAC a message (mailinglist.message_tokens).
     signer: message_tokens.MessageSigner
+    # "Hello Ada," in the list's language, translated once here rather than per reader.
+    greeting: rendering.Greeting
     # BOUNCE_ADDRESS was set: each message's envelope sender is the reader's own signed return
     # path (VERP), and List-Unsubscribe offers a signed mailto: after the https link.
     has_return_paths: bool = False
@@ -103,11 +105,21 @@ def message_template_build(
             # Gmail's feedback loop reports complaints per identifier (a:b:c:SenderId); the same
             # for every message of a digest, so it needs no slot.
             "Feedback-ID": f"{digest_id}:{mailing_list.pk}:digest:newsdesk",
+            "Content-Language": mailing_list.language,
             **(extra_headers or {}),
         },
     )
     message.attach_alternative(rendered.html, "text/html")
-    raw = message.message().as_bytes(linesep="\r\n")
+    mime = message.message()
+    # Django encodes a part with a line over 998 bytes as quoted-printable, which may break a
+    # slot (or a reader's value) across lines wherever it falls: refuse it whether it did or not.
+    encodings = {str(part.get("Content-Transfer-Encoding", "")).lower() for part in mime.walk()}
+    if encodings & {"quoted-printable", "base64"}:
+        raise MessageTemplateError(
+            f"a part was encoded ({', '.join(sorted(encodings - {''}))}): it may contain a line "
+            f"longer than {rendering.MAX_LINE} characters"
+        )
+    raw = mime.as_bytes(linesep="\r\n")
     pieces = _SLOT_PATTERN.split(raw)
     slots = tuple(match.decode() for match in _SLOT_PATTERN.findall(raw))
     expected = {
@@ -155,6 +167,7 @@ def message_template_build(
         mailing_list_id=mailing_list.pk,
         digest_id=digest_id,
         signer=signer,
+        greeting=rendering.greeting_make(language=mailing_list.language),
         has_return_paths=has_return_paths,
     )
 
@@ -188,7 +201,7 @@ def recipient_values(*, template: MessageTemplate, subscriber: Addressee) -> Rec
         raise MessageTemplateError(
             f"the address, name or id of subscriber {subscriber.pk} has a line break"
         )
-    greeting = f"Hello {name}," if name else "Hello,"
+    greeting = template.greeting.for_name(name)
     # One MAC for the message's four signed values. A stand-in reader (a test send) has no id:
     # 0 names nobody, so its links and mailto unsubscribe no one.
     signed = template.signer.sign(subscriber_id=subscriber.pk or 0, public_id=public_id)

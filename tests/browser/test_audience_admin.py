@@ -219,10 +219,15 @@ def test_add_rename_and_delete_a_mailing_list(page: Any, live_server: Any) -> No
     created = MailingList.objects.get(slug="evening-edition")
     assert created.name == "Evening Edition"
 
+    assert created.language == "en"  # English unless chosen
+
     page.locator("#result_list").get_by_role("link", name="Evening Edition").click()
     page.locator("#id_name").fill("Evening Briefing")
+    # Its mail, and the pages its links open, will be in Arabic.
+    page.get_by_label("Language").select_option("ar")
     _press(page, "Save")
-    assert MailingList.objects.get(pk=created.pk).name == "Evening Briefing"
+    renamed = MailingList.objects.get(pk=created.pk)
+    assert (renamed.name, renamed.language) == ("Evening Briefing", "ar")
 
     page.locator("#result_list").get_by_role("link", name="Evening Briefing").click()
     page.get_by_role("link", name="Delete").click()

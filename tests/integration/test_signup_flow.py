@@ -7,6 +7,8 @@ import time
 
 import pytest
 from django.test import Client
+from django.utils import translation
+from django.utils.translation import gettext
 
 from devtools.smtp_sink import SmtpSink
 from devtools.workers import Worker
@@ -104,7 +106,7 @@ def test_erasure_then_signing_up_again_needs_a_new_double_opt_in(
     _signup(client, "grace@example.com")
     client.post(mail_link(smtp_sink.wait_for(1)[0], "/confirm/"))
     welcome = smtp_sink.wait_for(2)[1]
-    preferences = mail_link(welcome, "/preferences/")
+    preferences = mail_link(welcome, "/preferences/").partition("?")[0]  # without ?lang=
 
     # The preference link only has a link to the erasure mailed to the address.
     assert client.post(preferences + "erase/").status_code == 302
@@ -152,3 +154,44 @@ def test_signups_whose_task_redis_lost_are_picked_up_again(
     wait_until(lambda: [r for r in smtp_sink.received if r.rcpt_tos == ["lost@example.com"]])
     lost.refresh_from_db()
     assert lost.processed_at is not None
+
+
+def test_a_reader_who_signs_up_on_an_arabic_list_is_written_to_in_arabic(
+    celery_worker: Worker, smtp_sink: SmtpSink, client: Client
+) -> None:
+    MailingListFactory.create(slug="sabah", name="نشرة الصباح", language="ar")
+    # Their browser asks for English: the list's language decides its mail and its pages.
+    response = client.post(
+        "/subscribe/",
+        {
+            "email": "layla@example.com",
+            "lists": ["sabah"],
+            "form_token": protection.form_token_make(now=time.time() - 10),
+        },
+        REMOTE_ADDR="198.51.100.21",
+        HTTP_ACCEPT_LANGUAGE="en",
+    )
+    assert response.status_code == 302
+
+    (confirmation,) = smtp_sink.wait_for(1)
+    message = confirmation.message
+    with translation.override("ar"):
+        subject = gettext("Confirm your subscription to %(names)s") % {"names": "نشرة الصباح"}
+        please = gettext("Please confirm that you want to receive:")
+    assert not subject.startswith("Confirm")  # a translation, not the English source
+    assert message["Subject"] == subject
+    assert message["Content-Language"] == "ar"
+    html = message.get_body(preferencelist=("html",))
+    text = message.get_body(preferencelist=("plain",))
+    assert html is not None and text is not None
+    assert '<html lang="ar" dir="rtl">' in html.get_content()
+    assert please in html.get_content() and please in text.get_content()
+
+    # Its link opens the confirmation page in Arabic, whatever the browser asks for.
+    confirm_path = mail_link(confirmation, "/confirm/")
+    assert confirm_path.endswith("?lang=ar")
+    page = client.get(confirm_path, HTTP_ACCEPT_LANGUAGE="en")
+    assert '<html lang="ar" dir="rtl">' in page.content.decode()
+    assert client.post(confirm_path.partition("?")[0]).status_code == 200
+    welcome = smtp_sink.wait_for(2)[1].message
+    assert welcome["Content-Language"] == "ar"

@@ -14,7 +14,7 @@ from mailinglist.models import (
     Subscriber,
     Subscription,
 )
-from mailinglist.subscriptions import FORM_CONSENT_TEXT, FORM_VERSION, RequestMeta
+from mailinglist.subscriptions import FORM_CONSENT_WORDING, FORM_VERSION, RequestMeta
 from tests.factories import SubscriberFactory
 
 pytestmark = pytest.mark.django_db
@@ -43,7 +43,7 @@ def test_the_wording_the_form_shows_is_stored_under_the_version_records_carry(
     _signup("grace@example.com", "daily")
 
     wording = ConsentWording.objects.get()
-    assert (wording.version, wording.text) == (FORM_VERSION, FORM_CONSENT_TEXT)
+    assert (wording.version, wording.text) == (FORM_VERSION, FORM_CONSENT_WORDING)
     assert wording.first_seen_at is not None
     event = ConsentEvent.objects.filter(kind=ConsentEvent.Kind.SIGNUP).first()
     assert event is not None and event.form_version == FORM_VERSION
@@ -51,7 +51,7 @@ def test_the_wording_the_form_shows_is_stored_under_the_version_records_carry(
 
 def test_the_wording_before_this_feature_was_stored_by_the_migration() -> None:
     # Records made before the wording table existed carry this version: they show their words.
-    assert ConsentWording.objects.get(version=FORM_VERSION).text == FORM_CONSENT_TEXT
+    assert ConsentWording.objects.get(version=FORM_VERSION).text == FORM_CONSENT_WORDING
 
 
 def test_a_version_this_process_does_not_ship_is_recorded_but_never_invented(
@@ -100,7 +100,7 @@ def test_the_consent_admin_shows_the_exact_words_beside_each_record(
     assert page.status_code == 200
     html = page.content.decode()
     assert html.count("Earlier words &lt;b&gt;as typed&lt;/b&gt;.") == 2  # signup and confirm
-    assert FORM_CONSENT_TEXT.replace("'", "&#x27;") in html
+    assert FORM_CONSENT_WORDING.replace("'", "&#x27;") in html
     assert "(version never-stored: wording not stored)" in html
 
     confirmation = ConsentEvent.objects.get(kind=ConsentEvent.Kind.CONFIRM)

@@ -8,11 +8,13 @@ from email.message import EmailMessage
 from email.parser import BytesParser
 
 import pytest
+from django.utils import translation
+from django.utils.translation import gettext
 
 from newsletters import rendering
 from newsletters.delivery import messages
 from newsletters.models import Digest
-from tests.factories import SubscriberFactory
+from tests.factories import MailingListFactory, SubscriberFactory
 from tests.newsletters.digests import make_digest
 
 pytestmark = pytest.mark.django_db
@@ -156,3 +158,40 @@ def test_the_message_is_the_segments_with_each_slot_filled_in_order() -> None:
         pieces += [recipient.values[slot], segment]
     assert raw == b"".join(pieces)
     assert raw.count(recipient.values[rendering.SLOT_UNSUBSCRIBE_URL]) == 3
+
+
+def test_a_digest_is_written_in_its_lists_language_and_read_right_to_left_in_arabic() -> None:
+    arabic = MailingListFactory.create(name="نشرة الصباح", slug="sabah", language="ar")
+    digest = make_digest(stories=2, mailing_list=arabic)
+    template = build(digest)
+    reader = SubscriberFactory.create(email="layla@example.com", name="ليلى")
+
+    message = parse(
+        messages.message_bytes(
+            template=template,
+            recipient=messages.recipient_values(template=template, subscriber=reader),
+        )
+    )
+
+    with translation.override("ar"):
+        hello = gettext("Hello %(name)s,") % {"name": "ليلى"}
+        unsubscribe_words = gettext("Unsubscribe")
+    assert unsubscribe_words != "Unsubscribe" and not hello.startswith("Hello")
+    assert message["Content-Language"] == "ar"
+    text = message.get_body(preferencelist=("plain",))
+    html = message.get_body(preferencelist=("html",))
+    assert text is not None and html is not None
+    text_body, html_body = text.get_content(), html.get_content()
+    assert '<html lang="ar" dir="rtl"' in html_body
+    assert hello in text_body and hello in html_body
+    assert unsubscribe_words in text_body and unsubscribe_words in html_body
+    # The links open the reader's pages in the list's language; the one-click header needs none.
+    assert f"?digest={digest.pk}&amp;lang=ar" in html_body
+    assert "?lang=ar" in text_body
+    assert message["List-Unsubscribe"].strip().strip("<>").endswith(f"?digest={digest.pk}")
+    # The web version greets nobody in particular, in the list's language too.
+    with translation.override("ar"):
+        anonymous = gettext("Hello,")
+    rendered = rendering.digest_render(digest=digest)
+    archived = rendering.archive_html(html_with_slots=rendered.html, language="ar")
+    assert anonymous in archived and anonymous != "Hello,"

@@ -9,6 +9,13 @@
 (function () {
   "use strict";
 
+  // Django's JavaScript catalogue (/jsi18n/<language>/), loaded before this script by our form;
+  // a copy of the form on another site may lack it, and then the words stay English.
+  var gettext = window.gettext || function (text) { return text; };
+  var interpolate = window.interpolate || function (format, values) {
+    return format.replace(/%\((\w+)\)s/g, function (all, name) { return values[name]; });
+  };
+
   var COMMON_DOMAINS = [
     "gmail.com", "googlemail.com", "yahoo.com", "yahoo.co.uk", "yahoo.fr", "yahoo.es",
     "ymail.com", "hotmail.com", "hotmail.co.uk", "hotmail.fr", "hotmail.es", "outlook.com",
@@ -92,7 +99,11 @@
       var button = document.createElement("button");
       button.type = "button"; // a hint, never a second way to submit
       button.className = "address-hint-button";
-      button.textContent = "Did you mean " + suggested + "?"; // never innerHTML: echoes input
+      // never innerHTML: echoes input. On a right-to-left page the address is isolated
+      // (U+2068…U+2069), so it reads left to right inside the sentence.
+      var rtl = document.documentElement.dir === "rtl";
+      var address = rtl ? "\u2068" + suggested + "\u2069" : suggested;
+      button.textContent = interpolate(gettext("Did you mean %(address)s?"), { address: address }, true);
       button.style.cssText = "background:none;border:0;padding:0;font:inherit;color:inherit;" +
         "text-decoration:underline;cursor:pointer";
       button.addEventListener("click", function () {

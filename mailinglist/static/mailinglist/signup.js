@@ -12,6 +12,11 @@
 (function () {
   "use strict";
 
+  // Django's JavaScript catalogue (/jsi18n/<language>/), loaded before this script by our form;
+  // a copy of the form on another site may lack it, and then these fallbacks stay English (the
+  // server's own answers, body.message and body.detail, are in the reader's language anyway).
+  var gettext = window.gettext || function (text) { return text; };
+
   function setErrors(form, errors) {
     var first = null;
     form.querySelectorAll("[data-errors-for]").forEach(function (list) {
@@ -96,11 +101,11 @@
 
     function offerStep(body) {
       removeStep();
-      show(status, body.detail || "One more step.", null);
+      show(status, body.detail || gettext("One more step."), null);
       stepButton = document.createElement("button");
       stepButton.type = "button";
       stepButton.className = button.className || "signup-button";
-      stepButton.textContent = "Yes, subscribe me";
+      stepButton.textContent = gettext("Yes, subscribe me");
       stepButton.setAttribute("data-signup-step", "");
       stepButton.addEventListener("click", function () {
         send({ step_token: body.step_token || "" });
@@ -115,7 +120,7 @@
       if (isApi) { headers["Content-Type"] = "application/json"; }
       button.disabled = true;
       if (stepButton) { stepButton.disabled = true; }
-      show(status, "Sending…", null);
+      show(status, gettext("Sending…"), null);
       fetch(form.getAttribute("data-endpoint") || form.action, {
         method: "POST",
         body: payload(form, extra),
@@ -131,17 +136,17 @@
             setErrors(form, {});
             form.reset();
             refreshToken(form);
-            show(status, body.message || "Thanks!", "is-success");
+            show(status, body.message || gettext("Thanks!"), "is-success");
             reveal(status);
           } else {
             removeStep();
             setErrors(form, body.errors || {});
-            show(status, body.detail || "Something went wrong. Please try again.", "is-error");
+            show(status, body.detail || gettext("Something went wrong. Please try again."), "is-error");
             if (!body.errors) { reveal(status); }
           }
         });
       }).catch(function () {
-        show(status, "We couldn't reach the server. Check your connection and try again.", "is-error");
+        show(status, gettext("We couldn't reach the server. Check your connection and try again."), "is-error");
         reveal(status);
       }).finally(function () {
         button.disabled = false;
