@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench install clean
+.PHONY: run test lint messages bench install clean
 
 run: $(STAMP)  ## set up and run the Procfile's processes (+ Redis if none answers) on 127.0.0.1:$${PORT:-8000}
 	@DEBUG=$${DEBUG:-on} $(BIN)/python -m devtools.run
@@ -18,10 +18,14 @@ test: $(STAMP)  ## set up and run the whole suite (Redis started if none answers
 bench: $(STAMP)  ## the benchmarks beside the machine's limit, one JSON line per figure, on SQLite then PostgreSQL
 	@DEBUG=$${DEBUG:-on} BENCH_DATABASE_URL=$${BENCH_DATABASE_URL-postgres://postgres@127.0.0.1:5432/postgres} $(BIN)/python -m devtools.with_redis --db 14 -- $(BIN)/python -m benchmarks --n $${N:-20000} --rows $${ROWS:-100000}
 
-lint: $(STAMP)  ## ruff + mypy
+lint: $(STAMP)  ## ruff + mypy + complete translations
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	DEBUG=on $(BIN)/mypy .
+	$(BIN)/python -m devtools.messages check
+
+messages: $(STAMP)  ## after changing reader-facing strings: merge them into locale/*.po, compile the .mo files
+	$(BIN)/python -m devtools.messages update
 
 install: $(STAMP)
 
