@@ -179,7 +179,8 @@ def test_a_reader_who_signs_up_on_an_arabic_list_is_written_to_in_arabic(
         subject = gettext("Confirm your subscription to %(names)s") % {"names": "نشرة الصباح"}
         please = gettext("Please confirm that you want to receive:")
     assert not subject.startswith("Confirm")  # a translation, not the English source
-    assert message["Subject"] == subject
+    # Python folds a long encoded subject after "Subject:"; unfolded, that leaves a space.
+    assert message["Subject"].strip() == subject
     assert message["Content-Language"] == "ar"
     html = message.get_body(preferencelist=("html",))
     text = message.get_body(preferencelist=("plain",))
