@@ -354,6 +354,10 @@ USE_TZ = True
 # --- Static files ------------------------------------------------------------------------------
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
+# Uploads (lists' logos): a folder under var/ that the web process serves at /media/ and mail
+# links to absolutely (SITE_URL). Several web hosts need it on storage they all see.
+MEDIA_URL = "/media/"
+MEDIA_ROOT = VAR_DIR / "media"
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {

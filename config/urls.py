@@ -1,5 +1,8 @@
+from django.conf import settings
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
+from django.views.decorators.cache import cache_control
+from django.views.static import serve
 
 from config.api import api
 from newsletters.views import metrics
@@ -27,6 +30,13 @@ urlpatterns = [
     # The staff second factor (STAFF_2FA): outside /admin/, which it guards.
     path("account/2fa/verify/", two_factor_verify, name="staff_2fa_verify"),
     path("account/2fa/enrol/", two_factor_enrol, name="staff_2fa_enrol"),
+    # Lists' logos (MEDIA_ROOT), linked from mail: served by the app, as whitenoise serves only
+    # static files. A new upload gets a new name, so a week's caching is safe.
+    re_path(
+        r"^media/(?P<path>logos/.+)$",
+        cache_control(public=True, max_age=7 * 24 * 3600)(serve),
+        {"document_root": settings.MEDIA_ROOT},
+    ),
     path("", include("mailinglist.urls")),
     path("", include("newsletters.urls")),
     path("", include("demo.urls")),

@@ -34,7 +34,19 @@ LOCALE_DIR = ROOT / "locale"
 SOURCE_LANGUAGE = "en"
 # The languages shipped (config/settings.LANGUAGES, less the source).
 SHIPPED = ("ar", "fr", "es")
-APPS = ("mailinglist", "newsletters", "operations", "demo", "outbox", "config")
+APPS = ("mailinglist", "newsletters", "operations", "demo", "outbox", "audit", "config")
+# Modules outside an admin package whose strings only staff read (the admin home's dashboard,
+# the staff login's second factor, a list's branding rules).
+STAFF_MODULES = {
+    "admin.py",
+    "admin_permissions.py",
+    "dashboard.py",
+    "charts.py",
+    "two_factor.py",
+    "two_factor_views.py",
+    "login_throttle.py",
+    "looks.py",
+}
 # A fixed date in every header, so extracting twice writes the same files.
 CREATION_DATE = dt.datetime(2026, 12, 1, tzinfo=dt.UTC)
 
@@ -80,9 +92,9 @@ def is_staff_source(location: str) -> bool:
     """Whether a string from `location` is shown only to staff (may fall back to English)."""
     parts = location.split("/")
     return (
-        location.startswith(("templates/admin/", "templates/outbox/", "outbox/"))
+        location.startswith(("templates/admin/", "templates/outbox/", "outbox/", "audit/"))
         or "admin" in parts
-        or parts[-1] in {"admin.py", "admin_permissions.py"}
+        or parts[-1] in STAFF_MODULES
     )
 
 

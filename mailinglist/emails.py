@@ -17,10 +17,10 @@ from django.template.loader import render_to_string
 from django.utils import translation
 
 from mailinglist import links, return_path, tokens
+from mailinglist.branding import brand_of
 from mailinglist.data_links import data_link_lifetime
 from mailinglist.models import MailingList, Subscriber, Subscription
 from operations import transport
-from operations.site import site_name
 from operations.transport.message_ids import message_id_make
 
 
@@ -36,12 +36,16 @@ def _from_header(mailing_list: MailingList | None) -> str:
 def email_render(
     *, template: str, context: dict[str, Any], language: str = settings.LANGUAGE_CODE
 ) -> tuple[str, str, str]:
-    """(subject, text, html) of emails/<template>.subject.txt|.txt|.html, in `language`."""
-    context = {"site_name": site_name(), **context}
+    """(subject, text, html) of emails/<template>.subject.txt|.txt|.html, in `language`, under
+    the brand in the context (the site's own if none): its name and postal address are what
+    the templates call `site_name` and `mailing_address`."""
+    brand = context.get("brand") or brand_of(None)
+    full = {"site_name": brand.name, "mailing_address": brand.postal_address, **context}
+    full["brand"] = brand
     with translation.override(language):
-        rendered_subject = render_to_string(f"emails/{template}.subject.txt", context)
-        text = render_to_string(f"emails/{template}.txt", context)
-        html = render_to_string(f"emails/{template}.html", context)
+        rendered_subject = render_to_string(f"emails/{template}.subject.txt", full)
+        text = render_to_string(f"emails/{template}.txt", full)
+        html = render_to_string(f"emails/{template}.html", full)
     # A subject is one line whatever the template's whitespace (and CR/LF would be refused anyway).
     subject = " ".join(rendered_subject.split())
     return subject, text, html
@@ -116,6 +120,8 @@ def email_send(
             **context,
             "list_unsubscribe": {"mailing_list": mailing_list, "url": unsubscribe_url},
         }
+    brand = brand_of(about[0] if about is not None else sender)
+    context = {**context, "brand": brand}
     subject, text, html = email_render(template=template, context=context, language=language)
     message = EmailMultiAlternatives(
         subject=subject,
@@ -149,7 +155,6 @@ def confirmation_send(*, subscriber: Subscriber, lists: list[MailingList]) -> st
         "confirm_url": links.in_language(confirm_url, language=lists[0].language),
         "cancel_links": cancel_links,
         "site_url": settings.SITE_URL,
-        "mailing_address": settings.MAILING_ADDRESS,
     }
     return email_send(
         template="confirm",
@@ -181,7 +186,6 @@ def welcome_send(*, subscriber: Subscriber, lists: list[MailingList]) -> str:
             links.preferences_url(subscriber=subscriber), language=first.language
         ),
         "site_url": settings.SITE_URL,
-        "mailing_address": settings.MAILING_ADDRESS,
     }
     return email_send(
         template="welcome",
@@ -200,7 +204,6 @@ def address_change_send(*, subscriber: Subscriber, new_email: str, change_url: s
         "subscriber": subscriber,
         "new_email": new_email,
         "change_url": _in_mail_language(change_url, about=about),
-        "mailing_address": settings.MAILING_ADDRESS,
     }
     return email_send(
         template="address_change", to=new_email, context=context, reader=subscriber, about=about
@@ -212,7 +215,6 @@ def address_changed_notice_send(*, subscriber: Subscriber, old_email: str) -> st
     context = {
         "subscriber": subscriber,
         "new_email_masked": email_mask(subscriber.email),
-        "mailing_address": settings.MAILING_ADDRESS,
     }
     return email_send(
         template="address_changed",
@@ -230,7 +232,6 @@ def data_link_send(*, subscriber: Subscriber, purpose: tokens.DataPurpose, url: 
         "subscriber": subscriber,
         "url": _in_mail_language(url, about=about),
         "lifetime": data_link_lifetime(),
-        "mailing_address": settings.MAILING_ADDRESS,
     }
     return email_send(
         template=f"data_{purpose}",

@@ -10,10 +10,12 @@ from collections.abc import Iterable
 from typing import Any
 
 from django.conf import settings
+from django.core.validators import FileExtensionValidator
 from django.db import models
 from django.db.models.functions import Lower
 
 from mailinglist.addresses import email_hash
+from mailinglist.looks import DEFAULT_ACCENT, accent_colour_validate, logo_size_validate
 
 
 def new_public_id() -> str:
@@ -43,6 +45,41 @@ class MailingList(models.Model):
         default=settings.LANGUAGE_CODE,
         help_text="The language of this list's mail (confirmation, welcome, digests) and of the "
         "pages its links open.",
+    )
+    # Branding of the list's mail (mailinglist/branding.py); blank fields fall back to the site's.
+    masthead_name = models.CharField(
+        max_length=120, blank=True, help_text="The name atop its mail. Blank: the site's name."
+    )
+    logo = models.ImageField(
+        upload_to="logos/",
+        blank=True,
+        width_field="logo_width",
+        height_field="logo_height",
+        validators=[FileExtensionValidator(["png", "jpg", "jpeg", "gif"]), logo_size_validate],
+        help_text="PNG, JPEG or GIF, at most 1 MB; shown at most 200 px wide atop its mail.",
+    )
+    logo_width = models.PositiveIntegerField(null=True, blank=True, editable=False)
+    logo_height = models.PositiveIntegerField(null=True, blank=True, editable=False)
+    logo_alt = models.CharField(
+        max_length=200, blank=True, help_text="What the logo says, for readers who cannot see it."
+    )
+    accent_colour = models.CharField(
+        max_length=7,
+        default=DEFAULT_ACCENT,
+        validators=[accent_colour_validate],
+        help_text="Links, section labels and buttons; dark enough to read on white.",
+    )
+    footer_text = models.TextField(
+        blank=True, help_text="A line or two at the foot of its mail, above the postal address."
+    )
+    postal_address = models.TextField(
+        blank=True,
+        help_text="The sender's postal address its mail carries. Blank: MAILING_ADDRESS.",
+    )
+    is_utm_enabled = models.BooleanField(
+        default=True,
+        help_text="Tag story links with utm_source=newsletter, utm_medium=email and "
+        "utm_campaign=<this list's slug> (tags a link already has are kept).",
     )
     default_timezone = models.CharField(
         max_length=64,

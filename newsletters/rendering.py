@@ -25,11 +25,11 @@ from django.utils import timezone, translation
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext
 
+from mailinglist.branding import Brand, brand_of, link_tagged
 from mailinglist.links import DIGEST_PARAM, in_language
 from newsletters.markdown import markdown_html
 from newsletters.models import Digest, DigestStory
 from newsletters.stories import plain_text
-from operations.site import site_name
 
 SLOT_TO = "recipient@slot.newsdesk.invalid"
 SLOT_MESSAGE_ID = "newsdesk-slot-message-id"
@@ -124,13 +124,13 @@ def intro_html(*, digest: Digest) -> str:
     return markdown_html(digest.intro)
 
 
-def _story_context(item: DigestStory) -> dict[str, Any]:
+def _story_context(item: DigestStory, *, brand: Brand) -> dict[str, Any]:
     story = item.story
     # The editor's wording for this digest, when given, in place of the story's own.
     summary = markdown_html(item.summary_override) if item.summary_override else story.summary
     return {
         "headline": item.headline_override or story.headline,
-        "url": story.url,
+        "url": link_tagged(story.url, brand=brand),
         "section": story.section,
         "byline": story.byline,
         "image_url": story.image_url,
@@ -145,6 +145,7 @@ def digest_context(*, digest: Digest) -> dict[str, Any]:
     items = list(digest.items.select_related("story").order_by("position", "id"))
     intro = intro_html(digest=digest)
     language = digest.mailing_list.language
+    brand = brand_of(digest.mailing_list)
     return {
         "digest": digest,
         "mailing_list": digest.mailing_list,
@@ -152,13 +153,14 @@ def digest_context(*, digest: Digest) -> dict[str, Any]:
         # Cleaned by nh3 (intro_html): safe to emit as HTML.
         "intro_html": mark_safe(intro),  # noqa: S308
         "intro_text": _wrapped(_plain(intro)),
-        "stories": [_story_context(item) for item in items],
+        "stories": [_story_context(item, brand=brand) for item in items],
         "greeting": SLOT_GREETING_HTML,
         "unsubscribe_url": unsubscribe_url_slot(digest_id=digest.pk, language=language),
         "preferences_url": in_language(SLOT_PREFERENCES_URL, language=language),
         "web_url": web_url(digest=digest),
-        "site_name": site_name(),
-        "mailing_address": settings.MAILING_ADDRESS,
+        "brand": brand,
+        "site_name": brand.name,
+        "mailing_address": brand.postal_address,
     }
 
 

@@ -51,10 +51,19 @@ class MailingListForm(forms.ModelForm[MailingList]):
             "reply_to",
             "is_welcome_enabled",
             "language",
+            "masthead_name",
+            "logo",
+            "logo_alt",
+            "accent_colour",
+            "footer_text",
+            "postal_address",
+            "is_utm_enabled",
             "default_timezone",
             "seed_addresses",
             "requires_second_approval",
         ]
+        # The browser's colour picker; the value is still checked for contrast on save.
+        widgets = {"accent_colour": forms.TextInput(attrs={"type": "color"})}
 
     def clean_seed_addresses(self) -> str:
         lines = [line.strip() for line in self.cleaned_data["seed_addresses"].splitlines()]
@@ -80,6 +89,40 @@ class MailingListAdmin(AuditedAdmin[MailingList], ActionsNeedPermission[MailingL
     search_fields = ["name", "slug"]
     prepopulated_fields = {"slug": ("name",)}
     readonly_fields = ["dkim_status"]
+    fieldsets = [
+        (None, {"fields": ["name", "slug", "description", "is_public", "is_default_checked"]}),
+        (
+            "Its mail",
+            {
+                "fields": [
+                    "from_name",
+                    "from_email",
+                    "reply_to",
+                    "dkim_status",
+                    "language",
+                    "is_welcome_enabled",
+                    "seed_addresses",
+                ]
+            },
+        ),
+        (
+            "Branding",
+            {
+                "description": "How its mail looks. Blank fields use the site's name and "
+                "MAILING_ADDRESS.",
+                "fields": [
+                    "masthead_name",
+                    "logo",
+                    "logo_alt",
+                    "accent_colour",
+                    "footer_text",
+                    "postal_address",
+                    "is_utm_enabled",
+                ],
+            },
+        ),
+        ("Sending", {"fields": ["default_timezone", "requires_second_approval"]}),
+    ]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[MailingList]:
         # Counted in the same query as the page of lists, not once per row.

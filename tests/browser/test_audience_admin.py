@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from PIL import Image
 
 from devtools.smtp_sink import SmtpSink
 from devtools.workers import Worker
@@ -233,6 +234,41 @@ def test_add_rename_and_delete_a_mailing_list(page: Any, live_server: Any) -> No
     page.get_by_role("link", name="Delete").click()
     _press(page, SURE)
     assert not MailingList.objects.filter(pk=created.pk).exists()
+    assert errors == []
+
+
+def test_brand_a_lists_mail_with_a_logo_colours_and_an_address(
+    page: Any, live_server: Any, settings: Any, tmp_path: Path
+) -> None:
+    settings.MEDIA_ROOT = tmp_path / "media"
+    logo = tmp_path / "ledger.png"
+    Image.new("RGB", (400, 100), "#1a1a1a").save(logo)
+    daily = _daily()
+    errors = script_errors(page)
+    _as(page, live_server, AUDIENCE_MANAGER, f"mailinglist/mailinglist/{daily.pk}/change/")
+
+    page.get_by_label("Masthead name").fill("The Ledger Morning")
+    page.locator("#id_logo").set_input_files(str(logo))
+    page.get_by_label("Logo alt").fill("The Ledger")
+    page.get_by_label("Footer text").fill("Edited overnight in Springfield.")
+    page.get_by_label("Postal address").fill("2 Quay Street, Springfield")
+    # A colour readers could not read on white is refused, and nothing typed is lost.
+    page.get_by_label("Accent colour").fill("#ffdd55")
+    _press(page, "Save and continue editing")
+    page.get_by_text("too light to read on white").wait_for()
+    assert page.get_by_label("Footer text").input_value() == "Edited overnight in Springfield."
+    assert MailingList.objects.get(pk=daily.pk).masthead_name == ""
+
+    page.get_by_label("Accent colour").fill("#1a5fb4")
+    page.locator("#id_logo").set_input_files(str(logo))  # files are never kept
+    _press(page, "Save and continue editing")
+    saved = MailingList.objects.get(pk=daily.pk)
+    assert (saved.masthead_name, saved.accent_colour) == ("The Ledger Morning", "#1a5fb4")
+    assert (saved.logo_width, saved.logo_height, saved.logo_alt) == (400, 100, "The Ledger")
+    assert saved.postal_address == "2 Quay Street, Springfield"
+    # The logo is served where mail links to it.
+    served = page.request.get(live_server.url + saved.logo.url)
+    assert served.status == 200 and served.headers["content-type"] == "image/png"
     assert errors == []
 
 

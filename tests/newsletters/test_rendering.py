@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import io
 import re
 from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
+from pathlib import Path
+from typing import Any
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import translation
 from django.utils.translation import gettext
+from PIL import Image
 
+from mailinglist.models import MailingList
 from newsletters import rendering
 from newsletters.delivery import messages
 from newsletters.models import Digest
@@ -195,3 +201,37 @@ def test_a_digest_is_written_in_its_lists_language_and_read_right_to_left_in_ara
     rendered = rendering.digest_render(digest=digest)
     archived = rendering.archive_html(html_with_slots=rendered.html, language="ar")
     assert anonymous in archived and anonymous != "Hello,"
+
+
+def test_a_digest_carries_its_lists_brand_and_tags_its_story_links(
+    settings: Any, tmp_path: Path
+) -> None:
+    settings.MEDIA_ROOT = tmp_path
+    buffer = io.BytesIO()
+    Image.new("RGB", (300, 60), "#1a1a1a").save(buffer, format="PNG")
+    morning = MailingListFactory.create(
+        slug="morning",
+        name="The Morning Briefing",
+        masthead_name="The Ledger Morning",
+        logo_alt="The Ledger",
+        accent_colour="#1a5fb4",
+        footer_text="Edited overnight in Springfield.",
+        postal_address="2 Quay Street, Springfield",
+    )
+    morning.logo.save("logo.png", SimpleUploadedFile("logo.png", buffer.getvalue()))
+    digest = make_digest(stories=2, mailing_list=MailingList.objects.get(pk=morning.pk))
+
+    rendered = rendering.digest_render(digest=digest)
+
+    assert re.search(
+        r'<img src="http://127\.0\.0\.1:8000/media/logos/[^"]+" width="200" '
+        r'height="40" alt="The Ledger"',
+        rendered.html,
+    )
+    assert "color: #1a5fb4" in rendered.html  # section labels, inlined
+    assert "Edited overnight in Springfield." in rendered.html
+    assert "The Ledger Morning, 2 Quay Street, Springfield" in rendered.html
+    assert "The Ledger Morning, 2 Quay Street, Springfield" in rendered.text
+    tagged = "utm_source=newsletter&amp;utm_medium=email&amp;utm_campaign=morning"
+    assert rendered.html.count(tagged) >= 2  # every story's links
+    assert "utm_source=newsletter&utm_medium=email&utm_campaign=morning" in rendered.text
