@@ -12,11 +12,13 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from django.conf import settings
 
-from mailinglist.looks import DEFAULT_ACCENT
+from mailinglist.looks import DEFAULT_ACCENT, lightened_until_readable
 from mailinglist.models import MailingList
 from operations.site import site_name
 
 LOGO_MAX_WIDTH = 200
+# The surface mail sits on in dark mode (templates/emails/digest.html).
+DARK_SURFACE = "#1e1e1e"
 UTM_SOURCE = "newsletter"
 UTM_MEDIUM = "email"
 
@@ -29,6 +31,7 @@ class Brand:
     logo_height: int
     logo_alt: str
     accent: str
+    accent_on_dark: str  # the accent lightened to stay readable in dark mode
     footer_text: str
     postal_address: str
     utm_campaign: str  # "" leaves story links as they are
@@ -48,13 +51,15 @@ def brand_of(mailing_list: MailingList | None) -> Brand:
         natural_height = mailing_list.logo_height or 0
         width = min(natural_width, LOGO_MAX_WIDTH)
         height = round(natural_height * width / natural_width) if natural_height else 0
+    accent = (mailing_list.accent_colour if mailing_list else "") or DEFAULT_ACCENT
     return Brand(
         name=name,
         logo_url=logo_url,
         logo_width=width,
         logo_height=height,
         logo_alt=(mailing_list.logo_alt if mailing_list else "") or name,
-        accent=(mailing_list.accent_colour if mailing_list else "") or DEFAULT_ACCENT,
+        accent=accent,
+        accent_on_dark=lightened_until_readable(accent, background=DARK_SURFACE),
         footer_text=mailing_list.footer_text if mailing_list else "",
         postal_address=(mailing_list.postal_address if mailing_list else "")
         or str(settings.MAILING_ADDRESS),

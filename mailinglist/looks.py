@@ -30,6 +30,20 @@ def contrast_ratio(first: str, second: str) -> float:
     return (lighter + 0.05) / (darker + 0.05)
 
 
+def lightened_until_readable(colour: str, *, background: str) -> str:
+    """`colour`, mixed with white in steps until it keeps MIN_CONTRAST on a dark `background`
+    (the accent in dark mode); white at worst."""
+    red, green, blue = (int(colour[i : i + 2], 16) for i in (1, 3, 5))
+    for step in range(11):
+        share = step / 10
+        mixed = "#" + "".join(
+            f"{round(channel + (255 - channel) * share):02x}" for channel in (red, green, blue)
+        )
+        if contrast_ratio(mixed, background) >= MIN_CONTRAST:
+            return mixed
+    return "#ffffff"
+
+
 def accent_colour_validate(value: str) -> None:
     """A #rrggbb colour that white text and links on white stay readable against."""
     if not HEX_COLOUR.fullmatch(value):

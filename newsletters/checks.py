@@ -45,6 +45,13 @@ class _LinksAndImages(HTMLParser):
             self.images.append(values)
 
 
+def _is_absolute_link(href: str) -> bool:
+    """An http(s) link with a host, or a mailto: (the digest's "Forward it" opens a new mail)."""
+    parts = urlsplit(href)
+    scheme = parts.scheme.lower()
+    return scheme == "mailto" or (scheme in {"http", "https"} and bool(parts.netloc))
+
+
 def _sample(html: str) -> str:
     # The size and links readers get: slots replaced by values as long as real ones.
     for slot in (rendering.SLOT_UNSUBSCRIBE_URL, rendering.SLOT_PREFERENCES_URL):
@@ -77,11 +84,7 @@ def digest_checks(
     parser = _LinksAndImages()
     sample = _sample(rendered.html)
     parser.feed(sample)
-    bad_links = [
-        h
-        for h in parser.hrefs
-        if urlsplit(h).scheme.lower() not in {"http", "https"} or not urlsplit(h).netloc
-    ]
+    bad_links = [h for h in parser.hrefs if not _is_absolute_link(h)]
     missing_alt = [
         str(image.get("src") or "(no src)")
         for image in parser.images

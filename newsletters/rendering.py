@@ -15,7 +15,10 @@ import html
 import re
 import textwrap
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
+from urllib.parse import quote, urlencode
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import css_inline
 from django.conf import settings
@@ -101,9 +104,49 @@ def web_url(*, digest: Digest) -> str:
     return f"{settings.SITE_URL}{reverse('newsletters:archive_detail', args=[digest.pk])}"
 
 
+def forward_url(*, digest: Digest) -> str:
+    """A new mail to a friend, with the subject and the web version's link filled in."""
+    fields = {"subject": digest.subject, "body": web_url(digest=digest)}
+    return "mailto:?" + urlencode(fields, quote_via=quote)
+
+
+def issue_date(*, digest: Digest) -> datetime:
+    """The day the issue goes out (today for a preview), on its list's clock."""
+    when = digest.send_at or timezone.now()
+    try:
+        zone = ZoneInfo(digest.mailing_list.default_timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        zone = ZoneInfo("UTC")
+    return timezone.localtime(when, zone)
+
+
+def issue_number(*, digest: Digest) -> int:
+    """The issue's number on its list: one more than the issues rendered before it."""
+    earlier = Digest.objects.filter(
+        mailing_list_id=digest.mailing_list_id, rendered_at__isnull=False
+    )
+    if digest.rendered_at is not None:
+        earlier = earlier.filter(rendered_at__lt=digest.rendered_at)
+    return earlier.exclude(pk=digest.pk).count() + 1
+
+
+# An anchor as nh3 writes it (summaries and intros are cleaned by nh3 before they get here).
+_ANCHOR = re.compile(r'<a\b[^>]*?\bhref="([^"]*)"[^>]*>(.*?)</a>', re.S | re.I)
+
+
+def _link_spelled_out(match: re.Match[str]) -> str:
+    href, inner = html.unescape(match.group(1)), match.group(2)
+    if not href.startswith(("http://", "https://", "mailto:")):
+        return inner
+    if plain_text(inner, limit=MAX_TEXT) == href:
+        return inner
+    return f"{inner} ({html.escape(href)})"
+
+
 def _plain(fragment: str) -> str:
-    """Text of an HTML fragment: tags dropped, entities decoded, whitespace collapsed."""
-    return plain_text(fragment or "", limit=MAX_TEXT)
+    """Text of an HTML fragment: every link kept as "words (URL)", the other tags dropped,
+    entities decoded, whitespace collapsed."""
+    return plain_text(_ANCHOR.sub(_link_spelled_out, fragment or ""), limit=MAX_TEXT)
 
 
 def _wrapped(text: str, indent: str = "") -> str:
@@ -158,6 +201,9 @@ def digest_context(*, digest: Digest) -> dict[str, Any]:
         "unsubscribe_url": unsubscribe_url_slot(digest_id=digest.pk, language=language),
         "preferences_url": in_language(SLOT_PREFERENCES_URL, language=language),
         "web_url": web_url(digest=digest),
+        "forward_url": forward_url(digest=digest),
+        "issue_date": issue_date(digest=digest),
+        "issue_number": issue_number(digest=digest),
         "brand": brand,
         "site_name": brand.name,
         "mailing_address": brand.postal_address,

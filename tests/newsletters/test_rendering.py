@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import io
 import re
 from email import policy
@@ -9,10 +10,13 @@ from email.message import EmailMessage
 from email.parser import BytesParser
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.utils import translation
+from django.utils import timezone, translation
+from django.utils.formats import date_format
 from django.utils.translation import gettext
 from PIL import Image
 
@@ -88,9 +92,52 @@ def test_text_part_is_written_for_text_readers() -> None:
 
     assert "<" not in rendered.text.replace("<Lovelace>", "")
     assert "1. Story number 0 about the harbour & the city" in rendered.text
-    assert "   https://news.example.com/2026/" in rendered.text
+    assert "   Read more: https://news.example.com/2026/" in rendered.text
     assert "and pays for itself." in rendered.text
     assert max(len(line) for line in rendered.text.splitlines()) < 200
+
+
+def test_the_text_part_keeps_every_link_of_the_intro_and_the_summaries() -> None:
+    digest = make_digest(
+        stories=1,
+        intro='<p>Read <a href="https://news.example.com/live">our live page</a> today.</p>',
+    )
+    story = digest.items.get().story
+    story.summary = (
+        '<p>The <a href="https://council.example.org/report.pdf">council&#39;s report</a> '
+        'and <a href="https://news.example.com/x">https://news.example.com/x</a>.</p>'
+    )
+    story.save()
+
+    text = rendering.digest_render(digest=digest).text
+
+    flat = " ".join(text.split())  # the text part wraps at 76 columns
+    assert "Read our live page (https://news.example.com/live) today." in flat
+    assert "council's report (https://council.example.org/report.pdf)" in flat
+    # A link whose words are its address is not written twice.
+    assert "and https://news.example.com/x." in flat
+    assert "(https://news.example.com/x)" not in flat
+
+
+def test_a_digest_has_a_newsroom_masthead_a_dateline_and_a_way_to_forward_it() -> None:
+    morning = MailingListFactory.create(name="The Morning Briefing", slug="morning")
+    earlier = make_digest(stories=1, mailing_list=morning)
+    rendering.digest_freeze(digest=earlier)
+    digest = make_digest(stories=2, mailing_list=morning, send_at=timezone.now())
+
+    rendered = rendering.digest_render(digest=digest)
+
+    top = rendered.html.index("View in your browser")
+    assert top < rendered.html.index("The Morning Briefing")  # before the masthead
+    day = timezone.localtime(digest.send_at, ZoneInfo(morning.default_timezone))
+    dateline = f"{date_format(day, 'l')}, {date_format(day, 'DATE_FORMAT')} · Issue 2"
+    assert dateline in rendered.html and dateline in rendered.text
+    assert rendered.html.count("Read more") == 2
+    assert 'content="light dark"' in rendered.html
+    assert "@media (prefers-color-scheme: dark)" in rendered.html
+    forward = re.search(r'href="(mailto:\?[^"]+)"', rendered.html)
+    assert forward is not None
+    assert f"/archive/{digest.pk}/" in unquote(html.unescape(forward.group(1)))
 
 
 def test_two_recipients_differ_only_in_their_own_parts() -> None:

@@ -1,4 +1,4 @@
-"""A 10-story digest scores below 2.0 in SpamAssassin (Debian's package, local tests only).
+"""A 10-story digest scores below 0.5 in SpamAssassin (Debian's package, local tests only).
 
 Run it with `apt-get install spamassassin`, then
 `make test PYTEST_ARGS=tests/newsletters/test_spam_score.py`; .ci/run installs the package, so CI
@@ -17,20 +17,23 @@ import pytest
 
 from newsletters import rendering
 from newsletters.delivery import messages
-from tests.factories import SubscriberFactory
+from tests.factories import MailingListFactory, SubscriberFactory
 from tests.newsletters.digests import make_digest
 
 pytestmark = pytest.mark.django_db
-MAX_SCORE = 2.0
+# #9's bar for the newsroom design: images, links, a forward link and dark-mode styles included.
+MAX_SCORE = 0.5
 
 
-def test_a_ten_story_digest_is_not_spam_to_spamassassin() -> None:
+@pytest.mark.parametrize("language", ["en", "ar"])
+def test_a_ten_story_digest_is_not_spam_to_spamassassin(language: str) -> None:
     binary = shutil.which("spamassassin")
     if binary is None:
         pytest.skip(
             "SpamAssassin is not installed: run `apt-get install spamassassin` (.ci/run does)"
         )
-    digest = make_digest(stories=10)
+    mailing_list = MailingListFactory.create(name="The Morning Briefing", language=language)
+    digest = make_digest(stories=10, mailing_list=mailing_list)
     template = messages.message_template_build(
         digest_id=digest.pk,
         mailing_list=digest.mailing_list,
