@@ -5,15 +5,17 @@ import logging
 from django.contrib.syndication.views import Feed
 from django.core.paginator import Paginator
 from django.db import DatabaseError
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, render
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils import translation
+from django.utils.cache import patch_cache_control
 from django.utils.translation import gettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from newsletters import rendering
-from newsletters.archive import archive_digests
+from newsletters.archive import archive_digests, web_version_get, web_version_with_bar
 from newsletters.metrics import metrics_exposition
 from newsletters.models import Digest
 from operations.metrics import metrics_refusal
@@ -30,14 +32,20 @@ def archive_list(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 def archive_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    """The web version: the frozen HTML of the sent digest, recipient parts removed."""
-    digest = get_object_or_404(archive_digests(), pk=pk)
-    language = digest.mailing_list.language
-    response = HttpResponse(
-        rendering.archive_html(html_with_slots=digest.rendered_html, language=language)
-    )
+    """The web version: the HTML the issue went out with, recipient parts removed, under a bar
+    with the way to its neighbours and to subscribe. Staff also see issues not sent yet."""
+    is_staff = request.user.is_staff and request.user.has_perm("newsletters.view_digest")
+    version = web_version_get(digest_id=pk, is_staff=is_staff)
+    if version is None:
+        raise Http404("No such issue.")
+    language = version.digest.mailing_list.language
+    with translation.override(language):
+        bar = render_to_string("newsletters/_web_version_bar.html", {"version": version})
+    response = HttpResponse(web_version_with_bar(version.html, bar=bar))
     # The page is in its list's language whatever the reader's (LocaleMiddleware would say theirs).
     response["Content-Language"] = language
+    if not version.is_public:
+        patch_cache_control(response, private=True, no_store=True)
     return response
 
 

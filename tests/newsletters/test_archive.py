@@ -1,10 +1,12 @@
 from __future__ import annotations
 
+from datetime import timedelta
 from xml.etree import ElementTree
 
 import pytest
 from django.test import Client
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext
 
 from newsletters import rendering
 from newsletters.models import Digest, Story
@@ -73,3 +75,46 @@ def test_archive_feed_is_rss_of_past_issues(client: Client) -> None:
     items = root.findall("./channel/item")
     assert [item.findtext("title") for item in items] == [digest.rendered_subject]
     assert (items[0].findtext("link") or "").endswith(f"/archive/{digest.pk}/")
+
+
+def test_the_web_version_leads_to_its_neighbours_and_to_subscribing(client: Client) -> None:
+    morning = MailingListFactory.create(slug="morning", language="fr")
+    first = _sent(make_digest(stories=1, mailing_list=morning, subject="Lundi"))
+    second = _sent(make_digest(stories=1, mailing_list=morning, subject="Mardi"))
+    third = _sent(make_digest(stories=1, mailing_list=morning, subject="Mercredi"))
+    Digest.objects.filter(pk=first.pk).update(sent_at=timezone.now() - timedelta(days=2))
+    Digest.objects.filter(pk=second.pk).update(sent_at=timezone.now() - timedelta(days=1))
+
+    response = client.get(f"/archive/{second.pk}/", HTTP_ACCEPT_LANGUAGE="en")
+    page = response.content.decode()
+
+    # In its list's language, whatever the reader's browser asks for.
+    assert response["Content-Language"] == "fr"
+    with translation.override("fr"):
+        newer, older = gettext("Newer issue"), gettext("Older issue")
+        subscribe = gettext("Get it in your inbox: subscribe")
+    assert newer != "Newer issue"
+    assert f'href="/archive/{third.pk}/" style="color:#ffffff">{newer}' in page
+    assert f'href="/archive/{first.pk}/" style="color:#ffffff">{older}' in page
+    assert f'href="/subscribe/?lang=fr" style="color:#ffffff;font-weight:bold">{subscribe}' in page
+    # The bar comes first in the body, before the issue's own masthead.
+    assert page.index("<body") < page.index('id="web-version-bar"') < page.index('class="topbar"')
+
+
+def test_staff_see_an_issue_before_it_is_sent_and_nobody_else_does(
+    client: Client, admin_client: Client
+) -> None:
+    draft = make_digest(stories=2, subject="Not yet")
+
+    assert client.get(f"/archive/{draft.pk}/").status_code == 404
+    response = admin_client.get(f"/archive/{draft.pk}/")
+    assert response.status_code == 200
+    assert "Preview: only staff can see this page until the issue is sent." in (
+        response.content.decode()
+    )
+    assert "private" in response["Cache-Control"] and "no-store" in response["Cache-Control"]
+    # Once sent, it is public, and says nothing of previews.
+    sent = _sent(draft)
+    public = client.get(f"/archive/{sent.pk}/")
+    assert public.status_code == 200
+    assert "Preview:" not in public.content.decode()
