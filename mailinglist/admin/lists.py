@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
 from urllib.parse import urlencode
 
 from django import forms
 from django.conf import settings
 from django.contrib import admin
+from django.contrib.admin.utils import flatten_fieldsets
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db.models import Count, Q, QuerySet
@@ -25,10 +27,51 @@ from mailinglist.zones import zone_choices
 from operations.admin_permissions import ActionsNeedPermission
 from operations.dkim.selection import address_domain, signer_for
 
+if TYPE_CHECKING:
+    from django.contrib.admin.options import _FieldsetSpec
+
 State = Subscription.State
 
 
 # --- Lists -------------------------------------------------------------------------------------
+
+
+# The list's page in admin, and so the fields its form edits (dkim_status is shown, not edited).
+LIST_FIELDSETS: _FieldsetSpec = [
+    (None, {"fields": ["name", "slug", "description", "is_public", "is_default_checked"]}),
+    (
+        "Its mail",
+        {
+            "fields": [
+                "from_name",
+                "from_email",
+                "reply_to",
+                "dkim_status",
+                "language",
+                "is_welcome_enabled",
+                "seed_addresses",
+            ]
+        },
+    ),
+    (
+        "Branding",
+        {
+            "description": "How its mail looks. Blank fields use the site's name and "
+            "MAILING_ADDRESS.",
+            "fields": [
+                "masthead_name",
+                "logo",
+                "logo_alt",
+                "accent_colour",
+                "footer_text",
+                "postal_address",
+                "is_utm_enabled",
+            ],
+        },
+    ),
+    ("Sending", {"fields": ["default_timezone", "requires_second_approval"]}),
+]
+READ_ONLY_FIELDS = {"dkim_status"}
 
 
 class MailingListForm(forms.ModelForm[MailingList]):
@@ -41,26 +84,7 @@ class MailingListForm(forms.ModelForm[MailingList]):
     class Meta:
         model = MailingList
         fields = [
-            "name",
-            "slug",
-            "description",
-            "is_public",
-            "is_default_checked",
-            "from_name",
-            "from_email",
-            "reply_to",
-            "is_welcome_enabled",
-            "language",
-            "masthead_name",
-            "logo",
-            "logo_alt",
-            "accent_colour",
-            "footer_text",
-            "postal_address",
-            "is_utm_enabled",
-            "default_timezone",
-            "seed_addresses",
-            "requires_second_approval",
+            name for name in flatten_fieldsets(LIST_FIELDSETS) if name not in READ_ONLY_FIELDS
         ]
         # The browser's colour picker; the value is still checked for contrast on save.
         widgets = {"accent_colour": forms.TextInput(attrs={"type": "color"})}
@@ -88,41 +112,8 @@ class MailingListAdmin(AuditedAdmin[MailingList], ActionsNeedPermission[MailingL
     list_filter = ["is_public"]
     search_fields = ["name", "slug"]
     prepopulated_fields = {"slug": ("name",)}
-    readonly_fields = ["dkim_status"]
-    fieldsets = [
-        (None, {"fields": ["name", "slug", "description", "is_public", "is_default_checked"]}),
-        (
-            "Its mail",
-            {
-                "fields": [
-                    "from_name",
-                    "from_email",
-                    "reply_to",
-                    "dkim_status",
-                    "language",
-                    "is_welcome_enabled",
-                    "seed_addresses",
-                ]
-            },
-        ),
-        (
-            "Branding",
-            {
-                "description": "How its mail looks. Blank fields use the site's name and "
-                "MAILING_ADDRESS.",
-                "fields": [
-                    "masthead_name",
-                    "logo",
-                    "logo_alt",
-                    "accent_colour",
-                    "footer_text",
-                    "postal_address",
-                    "is_utm_enabled",
-                ],
-            },
-        ),
-        ("Sending", {"fields": ["default_timezone", "requires_second_approval"]}),
-    ]
+    readonly_fields = sorted(READ_ONLY_FIELDS)
+    fieldsets = LIST_FIELDSETS
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[MailingList]:
         # Counted in the same query as the page of lists, not once per row.
