@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.contrib import admin
 from django.http import HttpRequest
+from django.utils.translation import gettext_lazy as _
 
 from audit.models import AuditEntry
 
@@ -35,17 +36,17 @@ class AuditEntryAdmin(admin.ModelAdmin[AuditEntry]):
     list_filter = ["action", "via", ("at", admin.DateFieldListFilter)]
     date_hierarchy = "at"
     search_fields = ["actor_name", "target_repr", "action"]
-    search_help_text = "Searches the staff member's name, the record's name and the action."
+    search_help_text = _("Searches the staff member's name, the record's name and the action.")
     fields = readonly_fields = SHOWN
     list_select_related = False  # the actor's name is copied onto the entry
     # Facet counts would re-count the whole trail for every choice.
     show_facets = admin.ShowFacets.NEVER
 
-    @admin.display(description="User", ordering="actor_name")
+    @admin.display(description=_("User"), ordering="actor_name")
     def actor_display(self, entry: AuditEntry) -> str:
         return entry.actor_name or "—"
 
-    @admin.display(description="Record", ordering="target_repr")
+    @admin.display(description=_("Record"), ordering="target_repr")
     def target_display(self, entry: AuditEntry) -> str:
         if not entry.target_type:
             return entry.target_repr or "—"

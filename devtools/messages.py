@@ -251,7 +251,7 @@ def _shape_problems(message: Message) -> list[str]:
     sources = message.id if isinstance(message.id, (list, tuple)) else (message.id,)
     forms = message.string if isinstance(message.string, (list, tuple)) else (message.string,)
     problems = []
-    for form in forms:
+    for form in (form or "" for form in forms):
         for pattern, what in ((PLACEHOLDER, "placeholders"), (TAG, "HTML tags")):
             wanted = sorted(pattern.findall(sources[-1]))
             if sorted(pattern.findall(form)) != wanted:

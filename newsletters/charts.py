@@ -14,6 +14,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
+from django.utils import dateformat
+
 WIDTH = 1000
 HEIGHT = 200
 
@@ -65,7 +67,8 @@ def _label(value: float) -> str:
 
 
 def _day_label(day: date) -> str:
-    return f"{day.day} {day:%b}"
+    # Django's month names, in the language of the request ("3 Mar" in English).
+    return dateformat.format(day, "j M")
 
 
 def line_chart(

@@ -10,6 +10,8 @@ from django.forms import ModelForm
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
 from django.utils.html import format_html
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from audit.admin_logging import AuditedAdmin
 from operations.admin_permissions import ActionsNeedPermission
@@ -89,7 +91,9 @@ class ApiTokenAdmin(AuditedAdmin[ApiToken], ActionsNeedPermission[ApiToken]):
         saved = ApiToken.objects.get(user=obj.user)
         obj.pk, obj.token_hash, obj.prefix = saved.pk, saved.token_hash, saved.prefix
         messages.warning(
-            request, f"API token for {obj.user}: {token} — copy it now, it will not be shown again."
+            request,
+            gettext("API token for %(user)s: %(token)s — copy it now, it will not be shown again.")
+            % {"user": obj.user, "token": token},
         )
 
 
@@ -101,27 +105,33 @@ class SigningKeyForm(forms.ModelForm[SigningKey]):
     def clean_domain(self) -> str:
         domain = str(self.cleaned_data["domain"]).strip().rstrip(".").lower()
         if not domain_is_valid(domain):
-            raise forms.ValidationError("Enter a domain name, such as news.example.com.")
+            raise forms.ValidationError(gettext("Enter a domain name, such as news.example.com."))
         if SigningKey.objects.filter(domain=domain).exists():
             raise forms.ValidationError(
-                "This domain has a key already. To replace it, publish the new record under a "
-                "new selector first, then delete the old key and add the new one."
+                gettext(
+                    "This domain has a key already. To replace it, publish the new record under "
+                    "a new selector first, then delete the old key and add the new one."
+                )
             )
         return domain
 
     def clean_selector(self) -> str:
         selector = str(self.cleaned_data["selector"]).strip()
         if not selector_is_valid(selector):
-            raise forms.ValidationError("One DNS label: letters, digits and '-' (newsdesk1).")
+            raise forms.ValidationError(
+                gettext("One DNS label: letters, digits and '-' (newsdesk1).")
+            )
         return selector
 
 
 DNS_STATUS = {
-    "match": "✔ Published and matching: receivers can verify the signatures.",
-    "mismatch": "✘ A different key is published at this name: signatures fail until the "
-    "record above replaces it.",
-    "missing": "✘ Not published yet: add the TXT record above in DNS.",
-    "unknown": "? Unknown: DNS did not answer from this server; check again later.",
+    "match": _("✔ Published and matching: receivers can verify the signatures."),
+    "mismatch": _(
+        "✘ A different key is published at this name: signatures fail until the record above "
+        "replaces it."
+    ),
+    "missing": _("✘ Not published yet: add the TXT record above in DNS."),
+    "unknown": _("? Unknown: DNS did not answer from this server; check again later."),
 }
 
 
@@ -142,18 +152,18 @@ class SigningKeyAdmin(AuditedAdmin[SigningKey], ActionsNeedPermission[SigningKey
     def has_change_permission(self, request: HttpRequest, obj: SigningKey | None = None) -> bool:
         return False  # editing the domain or selector would unpublish the key's record
 
-    @admin.display(description="DNS record name (TXT)")
+    @admin.display(description=_("DNS record name (TXT)"))
     def dns_record_name(self, obj: SigningKey) -> str:
         return signing_key_record(signing_key=obj).name
 
-    @admin.display(description="DNS record value")
+    @admin.display(description=_("DNS record value"))
     def dns_record_value(self, obj: SigningKey) -> str:
         return format_html(
             "<code class='dkim-record' style='word-break: break-all'>{}</code>",
             signing_key_record(signing_key=obj).value,
         )
 
-    @admin.display(description="DNS check")
+    @admin.display(description=_("DNS check"))
     def dns_status(self, obj: SigningKey) -> str:
         status = dkim_record_check(
             domain=obj.domain,
@@ -181,7 +191,11 @@ class SigningKeyAdmin(AuditedAdmin[SigningKey], ActionsNeedPermission[SigningKey
         self, request: HttpRequest, obj: SigningKey, post_url_continue: str | None = None
     ) -> HttpResponse:
         # Straight to the record to publish: the one thing to do next.
-        messages.success(request, f"Key made for {obj.domain}. Publish the TXT record below.")
+        messages.success(
+            request,
+            gettext("Key made for %(domain)s. Publish the TXT record below.")
+            % {"domain": obj.domain},
+        )
         return HttpResponseRedirect(reverse("admin:operations_signingkey_change", args=[obj.pk]))
 
     def delete_model(self, request: HttpRequest, obj: SigningKey) -> None:

@@ -22,6 +22,8 @@ from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 from django_otp.plugins.otp_totp.models import TOTPDevice  # type: ignore[import-untyped]
@@ -29,25 +31,25 @@ from django_otp.plugins.otp_totp.models import TOTPDevice  # type: ignore[import
 from audit.records import audit_record
 from operations.two_factor import is_verified, two_factor_required
 
-WRONG_CODE = "That code doesn't match. Enter the 6-digit code your app shows now."
-THROTTLED = "Too many wrong codes. Wait a minute, then enter the code your app shows then."
+WRONG_CODE = _("That code doesn't match. Enter the 6-digit code your app shows now.")
+THROTTLED = _("Too many wrong codes. Wait a minute, then enter the code your app shows then.")
 
 
 class CodeForm(forms.Form):
     code = forms.CharField(
-        label="6-digit code",
+        label=_("6-digit code"),
         max_length=20,
         widget=forms.TextInput(
             attrs={"inputmode": "numeric", "autocomplete": "one-time-code", "autofocus": True}
         ),
-        error_messages={"required": "Enter the 6-digit code from your authenticator app."},
+        error_messages={"required": _("Enter the 6-digit code from your authenticator app.")},
     )
 
     def clean_code(self) -> str:
         # Apps show the code as "123 456"; people copy it with the space.
         code = "".join(str(self.cleaned_data["code"]).split())
         if len(code) != 6 or not code.isascii() or not code.isdigit():
-            raise forms.ValidationError("Enter the 6 digits your authenticator app shows.")
+            raise forms.ValidationError(gettext("Enter the 6 digits your authenticator app shows."))
         return code
 
 
@@ -98,7 +100,7 @@ def two_factor_verify(request: HttpRequest) -> HttpResponse:
         return _to("staff_2fa_enrol", request)
     form = CodeForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
-        is_allowed, _ = device.verify_is_allowed()
+        is_allowed, _why = device.verify_is_allowed()
         if not is_allowed:
             form.add_error("code", THROTTLED)
         elif django_otp.verify_token(user, device.persistent_id, form.cleaned_data["code"]):
@@ -106,7 +108,7 @@ def two_factor_verify(request: HttpRequest) -> HttpResponse:
             return redirect(_next_path(request))
         else:
             form.add_error("code", WRONG_CODE)
-    return _page(request, "verify.html", title="Enter your code", form=form)
+    return _page(request, "verify.html", title=gettext("Enter your code"), form=form)
 
 
 @never_cache
@@ -124,7 +126,7 @@ def two_factor_enrol(request: HttpRequest) -> HttpResponse:
         device = TOTPDevice.objects.create(user=user, name="Authenticator app", confirmed=False)
     form = CodeForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
-        is_allowed, _ = device.verify_is_allowed()
+        is_allowed, _why = device.verify_is_allowed()
         if not is_allowed:
             form.add_error("code", THROTTLED)
         elif device.verify_token(form.cleaned_data["code"]):
@@ -139,7 +141,7 @@ def two_factor_enrol(request: HttpRequest) -> HttpResponse:
     return _page(
         request,
         "enrol.html",
-        title="Set up your second step",
+        title=gettext("Set up your second step"),
         form=form,
         policy=settings.STAFF_2FA,
         # The otpauth:// URL authenticator apps scan; OTP_TOTP_ISSUER names the account in them.

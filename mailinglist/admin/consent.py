@@ -11,6 +11,8 @@ from django.db.models import OuterRef, QuerySet, Subquery
 from django.http import (
     HttpRequest,
 )
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from audit.admin_logging import AuditedAdmin
 from mailinglist import subscriptions
@@ -26,7 +28,7 @@ from operations.admin_permissions import ActionsNeedPermission
 
 
 class SuppressionAddForm(forms.ModelForm[Suppression]):
-    email = forms.CharField(label="Email address", max_length=MAX_EMAIL_LENGTH * 4)
+    email = forms.CharField(label=_("Email address"), max_length=MAX_EMAIL_LENGTH * 4)
 
     class Meta:
         model = Suppression
@@ -35,7 +37,7 @@ class SuppressionAddForm(forms.ModelForm[Suppression]):
     def clean_email(self) -> str:
         email = email_normalise(self.cleaned_data.get("email", ""))
         if Suppression.objects.filter(email_hash=email_hash(email)).exists():
-            raise ValidationError("This address is already on the suppression list.")
+            raise ValidationError(gettext("This address is already on the suppression list."))
         return email
 
 
@@ -44,15 +46,15 @@ class SuppressionAdmin(AuditedAdmin[Suppression], ActionsNeedPermission[Suppress
     list_display = ["address", "reason", "note", "created_at"]
     list_filter = ["reason", ("created_at", admin.DateFieldListFilter)]
     search_fields = ["email", "=email_hash"]
-    search_help_text = "An address finds its entry even when only its hash is kept (erased)."
+    search_help_text = _("An address finds its entry even when only its hash is kept (erased).")
     audit_verbs = {"delete": "remove"}
 
     def audit_detail(self, request: HttpRequest, obj: Suppression) -> dict[str, object]:
         return {"reason": obj.reason}
 
-    @admin.display(description="Address", ordering="email")
+    @admin.display(description=_("Address"), ordering="email")
     def address(self, obj: Suppression) -> str:
-        return obj.email or f"(erased) {obj.email_hash[:12]}…"
+        return obj.email or gettext("(erased) %(hash)s…") % {"hash": obj.email_hash[:12]}
 
     def get_search_results(
         self, request: HttpRequest, queryset: QuerySet[Suppression], search_term: str
@@ -106,7 +108,7 @@ class ConsentWordingShown:
         queryset: QuerySet[ConsentEvent] = super().get_queryset(request)  # type: ignore[misc]
         return queryset.annotate(wording_text=Subquery(words[:1]))
 
-    @admin.display(description="Consent wording the reader saw")
+    @admin.display(description=_("Consent wording the reader saw"))
     def consent_wording(self, obj: ConsentEvent) -> str:
         if not obj.form_version:
             return "—"
@@ -117,7 +119,9 @@ class ConsentWordingShown:
                 .values_list("text", flat=True)
                 .first()
             )
-        return text or f"(version {obj.form_version}: wording not stored)"
+        return text or gettext("(version %(version)s: wording not stored)") % {
+            "version": obj.form_version
+        }
 
 
 @admin.register(ConsentEvent)
@@ -131,11 +135,13 @@ class ConsentEventAdmin(ConsentWordingShown, ActionsNeedPermission[ConsentEvent]
     readonly_fields = ["consent_wording"]
     date_hierarchy = "at"
 
-    @admin.display(description="Subscriber")
+    @admin.display(description=_("Subscriber"))
     def who(self, obj: ConsentEvent) -> str:
         if obj.subscriber is not None:
             return obj.subscriber.email
-        return f"(erased) {obj.email_hash[:12]}…" if obj.email_hash else "—"
+        if not obj.email_hash:
+            return "—"
+        return gettext("(erased) %(hash)s…") % {"hash": obj.email_hash[:12]}
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

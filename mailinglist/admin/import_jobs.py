@@ -19,6 +19,8 @@ from django.http import (
 from django.template.defaultfilters import filesizeformat
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from audit.admin_logging import AuditedAdmin
 from audit.records import audit_record
@@ -36,24 +38,28 @@ IMPORT_PERMISSION = "mailinglist.add_importjob"
 
 class ImportUploadForm(forms.Form):
     file = forms.FileField(
-        label="CSV file",
-        help_text="A header row with an “email” column and optionally “name”; UTF-8.",
+        label=_("CSV file"),
+        help_text=_("A header row with an “email” column and optionally “name”; UTF-8."),
     )
     mailing_list = forms.ModelChoiceField(
-        queryset=MailingList.objects.order_by("name"), label="Add them to", to_field_name="slug"
+        queryset=MailingList.objects.order_by("name"),
+        label=_("Add them to"),
+        to_field_name="slug",
     )
     is_consented = forms.BooleanField(
         required=False,
-        label="These people already consented to this list",
-        help_text="Ticked: they are subscribed at once and your note is kept as the record of "
-        "their consent. Not ticked: each gets a confirmation email and is subscribed only "
-        "after confirming.",
+        label=_("These people already consented to this list"),
+        help_text=_(
+            "Ticked: they are subscribed at once and your note is kept as the record of their "
+            "consent. Not ticked: each gets a confirmation email and is subscribed only after "
+            "confirming."
+        ),
     )
     consent_note = forms.CharField(
         required=False,
         max_length=500,
-        label="How and when they agreed",
-        help_text="E.g. “Ticked the newsletter box at the 2024 reader survey, March 2024”.",
+        label=_("How and when they agreed"),
+        help_text=_("E.g. “Ticked the newsletter box at the 2024 reader survey, March 2024”."),
         widget=forms.TextInput(attrs={"size": 80}),
     )
 
@@ -63,9 +69,14 @@ class ImportUploadForm(forms.Form):
         upload = self.cleaned_data["file"]
         if upload.size > csvfiles.MAX_UPLOAD_BYTES:
             raise ValidationError(
-                f"This file is {filesizeformat(upload.size)}; the limit is "
-                f"{filesizeformat(csvfiles.MAX_UPLOAD_BYTES)}. Split it, or ask an operator to "
-                "run manage.py import_subscribers with it."
+                gettext(
+                    "This file is %(size)s; the limit is %(limit)s. Split it, or ask an operator "
+                    "to run manage.py import_subscribers with it."
+                )
+                % {
+                    "size": filesizeformat(upload.size),
+                    "limit": filesizeformat(csvfiles.MAX_UPLOAD_BYTES),
+                }
             )
         try:
             self.text = csvfiles.csv_text_decode(data=upload.read())
@@ -81,7 +92,9 @@ class ImportUploadForm(forms.Form):
         if cleaned.get("is_consented") and not note:
             self.add_error(
                 "consent_note",
-                "Say how and when these people agreed: it is the only record of their consent.",
+                gettext(
+                    "Say how and when these people agreed: it is the only record of their consent."
+                ),
             )
         return cleaned
 
@@ -161,7 +174,7 @@ class ImportJobAdmin(AuditedAdmin[ImportJob], ActionsNeedPermission[ImportJob]):
             sample = csvfiles.csv_rows_sample(text=content)
         context = {
             **self.admin_site.each_context(request),
-            "title": f"Import of {job.file_name}",
+            "title": gettext("Import of %(file)s") % {"file": job.file_name},
             "opts": self.opts,
             "job": job,
             "sample": sample,
@@ -180,9 +193,11 @@ class ImportJobAdmin(AuditedAdmin[ImportJob], ActionsNeedPermission[ImportJob]):
         if imports.import_job_start(job_id=job_id):
             job = self.get_queryset(request).select_related("mailing_list").get(pk=job_id)
             audit_record(action="import.start", request=request, target=job, detail=_facts(job))
-            self.message_user(request, "The import has started.", messages.SUCCESS)
+            self.message_user(request, gettext("The import has started."), messages.SUCCESS)
         else:
-            self.message_user(request, "This import had already started.", messages.WARNING)
+            self.message_user(
+                request, gettext("This import had already started."), messages.WARNING
+            )
         return HttpResponseRedirect(reverse("admin:mailinglist_importjob_change", args=[job_id]))
 
     def progress_view(self, request: HttpRequest, job_id: int) -> JsonResponse:

@@ -7,6 +7,7 @@ from typing import Any
 from django.contrib import admin
 from django.db.models import Exists, OuterRef, QuerySet
 from django.http import HttpRequest
+from django.utils.translation import gettext_lazy as _
 
 from mailinglist.models import MailingList, Subscription
 
@@ -33,7 +34,7 @@ class _SubscriptionFilter(admin.SimpleListFilter):
 
 
 class SubscriptionListFilter(_SubscriptionFilter):
-    title = "mailing list"
+    title = _("mailing list")
     parameter_name = "list"
 
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
@@ -41,7 +42,7 @@ class SubscriptionListFilter(_SubscriptionFilter):
 
 
 class SubscriptionStateFilter(_SubscriptionFilter):
-    title = "subscription state"
+    title = _("subscription state")
     parameter_name = "state"
 
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
@@ -49,7 +50,7 @@ class SubscriptionStateFilter(_SubscriptionFilter):
 
 
 class SubscriptionSourceFilter(_SubscriptionFilter):
-    title = "subscription source"
+    title = _("subscription source")
     parameter_name = "source"
 
     def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:

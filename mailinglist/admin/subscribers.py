@@ -23,6 +23,8 @@ from django.template.defaultfilters import filesizeformat
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils import timezone
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from audit.admin_logging import AuditedAdmin
 from audit.records import audit_record
@@ -76,7 +78,7 @@ class SubscriptionInline(_ReadOnlyInline, admin.TabularInline[Subscription, Subs
         "confirmed_at",
         "unsubscribed_at",
     )
-    verbose_name_plural = "Subscriptions (change them with the actions on the subscriber list)"
+    verbose_name_plural = _("Subscriptions (change them with the actions on the subscriber list)")
 
 
 class ConsentEventInline(
@@ -95,7 +97,7 @@ class ConsentEventInline(
         "consent_wording",
         "detail",
     )
-    verbose_name_plural = "Consent history"
+    verbose_name_plural = _("Consent history")
 
 
 class SubscriberForm(forms.ModelForm[Subscriber]):
@@ -146,7 +148,7 @@ class SubscriberAdmin(AuditedAdmin[Subscriber], ActionsNeedPermission[Subscriber
             )
         )
 
-    @admin.display(description="Lists")
+    @admin.display(description=_("Lists"))
     def subscription_summary(self, obj: Subscriber) -> str:
         return ", ".join(f"{s.mailing_list.slug}: {s.state}" for s in obj.subscriptions.all())
 
@@ -184,7 +186,7 @@ class SubscriberAdmin(AuditedAdmin[Subscriber], ActionsNeedPermission[Subscriber
 
     # --- Actions ---
 
-    @admin.action(description="Unsubscribe from all lists", permissions=["change"])
+    @admin.action(description=_("Unsubscribe from all lists"), permissions=["change"])
     def unsubscribe_everywhere(self, request: HttpRequest, queryset: QuerySet[Subscriber]) -> None:
         people = left = 0
         for subscriber in queryset:
@@ -201,10 +203,12 @@ class SubscriberAdmin(AuditedAdmin[Subscriber], ActionsNeedPermission[Subscriber
             people += bool(lists)
             left += len(lists)
         self.message_user(
-            request, f"Unsubscribed {people} subscriber(s) from {left} subscription(s)."
+            request,
+            gettext("Unsubscribed %(people)d subscriber(s) from %(left)d subscription(s).")
+            % {"people": people, "left": left},
         )
 
-    @admin.action(description="Resend confirmation", permissions=["change"])
+    @admin.action(description=_("Resend confirmation"), permissions=["change"])
     def resend_confirmation(self, request: HttpRequest, queryset: QuerySet[Subscriber]) -> None:
         asked = 0
         for subscriber in queryset:
@@ -224,18 +228,21 @@ class SubscriberAdmin(AuditedAdmin[Subscriber], ActionsNeedPermission[Subscriber
                 asked += 1
         self.message_user(
             request,
-            f"Confirmation requested for {asked} subscriber(s) with pending subscriptions "
-            "(at most one email per address per day; suppressed addresses get none).",
+            gettext(
+                "Confirmation requested for %(count)d subscriber(s) with pending subscriptions "
+                "(at most one email per address per day; suppressed addresses get none)."
+            )
+            % {"count": asked},
         )
 
-    @admin.action(description="Erase (GDPR) …", permissions=["erase"])
+    @admin.action(description=_("Erase (GDPR) …"), permissions=["erase"])
     def erase_selected(
         self, request: HttpRequest, queryset: QuerySet[Subscriber]
     ) -> TemplateResponse | None:
         if request.POST.get("post") != "yes":
             context = {
                 **self.admin_site.each_context(request),
-                "title": "Erase these subscribers?",
+                "title": gettext("Erase these subscribers?"),
                 "opts": self.opts,
                 "queryset": queryset,
                 "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
@@ -255,13 +262,16 @@ class SubscriberAdmin(AuditedAdmin[Subscriber], ActionsNeedPermission[Subscriber
             erased += 1
         self.message_user(
             request,
-            f"Erased {erased} subscriber(s). Only a hash of each address is kept, on the "
-            "suppression list.",
+            gettext(
+                "Erased %(count)d subscriber(s). Only a hash of each address is kept, on the "
+                "suppression list."
+            )
+            % {"count": erased},
             messages.SUCCESS,
         )
         return None
 
-    @admin.action(description="Export selected as CSV", permissions=["export"])
+    @admin.action(description=_("Export selected as CSV"), permissions=["export"])
     def export_selected(
         self, request: HttpRequest, queryset: QuerySet[Subscriber]
     ) -> StreamingHttpResponse:
@@ -331,7 +341,7 @@ class SubscriberAdmin(AuditedAdmin[Subscriber], ActionsNeedPermission[Subscriber
             form = ImportUploadForm(initial={"mailing_list": request.GET.get("list")})
         context = {
             **self.admin_site.each_context(request),
-            "title": "Import subscribers from a CSV file",
+            "title": gettext("Import subscribers from a CSV file"),
             "opts": self.opts,
             "form": form,
             "max_upload": filesizeformat(csvfiles.MAX_UPLOAD_BYTES),

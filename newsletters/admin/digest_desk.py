@@ -28,6 +28,8 @@ from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.clickjacking import xframe_options_sameorigin
 
 from audit.records import audit_record
@@ -43,12 +45,12 @@ State = Digest.State
 
 class ScheduleForm(forms.Form):
     send_at = forms.DateTimeField(
-        label="Send at",
+        label=_("Send at"),
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
         input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"],
-        error_messages={"required": "Pick a date and time to send at."},
+        error_messages={"required": _("Pick a date and time to send at.")},
     )
-    zone = forms.ChoiceField(label="Timezone", choices=zone_choices)
+    zone = forms.ChoiceField(label=_("Timezone"), choices=zone_choices)
 
     def send_at_aware(self) -> Any:
         value = self.cleaned_data["send_at"]
@@ -57,7 +59,7 @@ class ScheduleForm(forms.Form):
 
 
 class TestSendForm(forms.Form):
-    to = forms.ChoiceField(choices=[("me", "me"), ("seed", "the list's seed list")])
+    to = forms.ChoiceField(choices=[("me", _("me")), ("seed", _("the list's seed list"))])
 
 
 def _user(request: HttpRequest) -> User | None:
@@ -67,7 +69,7 @@ def _user(request: HttpRequest) -> User | None:
 def _first_error(form: forms.Form) -> str:
     for errors in form.errors.values():
         return str(errors[0])
-    return "Check the form."
+    return gettext("Check the form.")
 
 
 class DigestDeskMixin:
@@ -130,7 +132,8 @@ class DigestDeskMixin:
         preview = proofs.digest_preview(digest=digest)
         context = {
             **self.admin_site.each_context(request),
-            "title": f"Preview: {preview.subject or '(no subject)'}",
+            "title": gettext("Preview: %(subject)s")
+            % {"subject": preview.subject or gettext("(no subject)")},
             "opts": self.opts,
             "original": digest,
             "preview": preview,
@@ -169,15 +172,19 @@ class DigestDeskMixin:
             if not addresses:
                 messages.error(
                     request,
-                    f"{digest.mailing_list} has no seed list yet: add colleagues' addresses to "
-                    "the list (Mailing lists → the list → Seed addresses).",
+                    gettext(
+                        "%(list)s has no seed list yet: add colleagues' addresses to the list "
+                        "(Mailing lists → the list → Seed addresses)."
+                    )
+                    % {"list": digest.mailing_list},
                 )
                 return self._back(digest)
         else:
             email = getattr(request.user, "email", "")
             if not email:
                 messages.error(
-                    request, "Your staff account has no email address: add one to receive tests."
+                    request,
+                    gettext("Your staff account has no email address: add one to receive tests."),
                 )
                 return self._back(digest)
             addresses = [email]
@@ -191,8 +198,18 @@ class DigestDeskMixin:
         audit_record(
             action="digest.test_send", request=request, target=digest, detail={"to": addresses}
         )
-        who = addresses[0] if to == "me" else f"the seed list ({len(addresses)} addresses)"
-        messages.success(request, f"A test copy is on its way to {who} (subject starts [TEST]).")
+        if to == "me":
+            # Translators: [TEST] is what the test copy's subject starts with; keep it as it is.
+            sent = gettext("A test copy is on its way to %(address)s (subject starts [TEST]).") % {
+                "address": addresses[0]
+            }
+        else:
+            # Translators: [TEST] is what the test copy's subject starts with; keep it as it is.
+            sent = gettext(
+                "A test copy is on its way to the seed list (%(count)d addresses) "
+                "(subject starts [TEST])."
+            ) % {"count": len(addresses)}
+        messages.success(request, sent)
         return self._back(digest)
 
     def fill_view(self, request: HttpRequest, pk: int) -> HttpResponse:
@@ -206,10 +223,15 @@ class DigestDeskMixin:
             return self._back(digest)
         audit_record(action="digest.fill", request=request, target=digest, detail={"added": count})
         if count:
-            messages.success(request, f"Filled with {count} featured stories since the last issue.")
+            messages.success(
+                request,
+                gettext("Filled with %(count)d featured stories since the last issue.")
+                % {"count": count},
+            )
         else:
             messages.warning(
-                request, "No featured stories since the last issue that this list has not had."
+                request,
+                gettext("No featured stories since the last issue that this list has not had."),
             )
         return self._back(digest)
 
@@ -245,7 +267,7 @@ class DigestDeskMixin:
             )
         context = {
             **self.admin_site.each_context(request),
-            "title": "Send now?",
+            "title": gettext("Send now?"),
             "opts": self.opts,
             "original": digest,
             "reader_count": audience.audience_count(mailing_list_id=digest.mailing_list_id),
@@ -264,7 +286,11 @@ class DigestDeskMixin:
         try:
             scheduled = schedule()
         except scheduling.DigestNotReady as not_ready:
-            messages.error(request, "Not scheduled. Fix first: " + " ".join(not_ready.problems))
+            messages.error(
+                request,
+                gettext("Not scheduled. Fix first: %(problems)s")
+                % {"problems": " ".join(not_ready.problems)},
+            )
             return self._back(digest)
         except scheduling.DigestStateError as wrong_state:
             messages.error(request, str(wrong_state))
@@ -279,13 +305,18 @@ class DigestDeskMixin:
         if scheduled.state == State.AWAITING_APPROVAL:
             messages.success(
                 request,
-                f"Waiting for a second Publisher's approval (two-person rule on "
-                f"{digest.mailing_list}); it will go out {when} or as soon as it is approved.",
+                gettext(
+                    "Waiting for a second Publisher's approval (two-person rule on %(list)s); "
+                    "it will go out %(when)s or as soon as it is approved."
+                )
+                % {"list": digest.mailing_list, "when": when},
             )
         elif action == "digest.send_now":
-            messages.success(request, "Sending now: the progress below updates as it goes.")
+            messages.success(
+                request, gettext("Sending now: the progress below updates as it goes.")
+            )
         else:
-            messages.success(request, f"Scheduled for {when}.")
+            messages.success(request, gettext("Scheduled for %(when)s.") % {"when": when})
         return self._back(digest)
 
     def approve_view(self, request: HttpRequest, pk: int) -> HttpResponse:
@@ -305,7 +336,9 @@ class DigestDeskMixin:
             return self._back(digest)
         audit_record(action="digest.approve", request=request, target=approved)
         messages.success(
-            request, f"Approved: scheduled for {scheduling.send_time_label(digest=approved)}."
+            request,
+            gettext("Approved: scheduled for %(when)s.")
+            % {"when": scheduling.send_time_label(digest=approved)},
         )
         return self._back(digest)
 
@@ -330,7 +363,9 @@ class DigestDeskMixin:
             request=request,
             target=digest,
         )
-        messages.success(request, "Back to draft: it will not go out until scheduled again.")
+        messages.success(
+            request, gettext("Back to draft: it will not go out until scheduled again.")
+        )
         return self._back(digest)
 
     def report_view(self, request: HttpRequest, pk: int) -> HttpResponse:
@@ -361,16 +396,18 @@ class DigestDeskMixin:
         try:
             if action == "pause":
                 controls.digest_pause(digest_id=digest.pk, by=user)
-                done = "Paused: no more messages go out until you resume."
+                done = gettext("Paused: no more messages go out until you resume.")
             elif action == "resume":
                 controls.digest_resume(digest_id=digest.pk, by=user)
-                done = "Resumed."
+                done = gettext("Resumed.")
             elif action == "cancel":
                 controls.digest_cancel(digest_id=digest.pk, by=user)
-                done = "Cancelled: readers not yet sent to will not get it."
+                done = gettext("Cancelled: readers not yet sent to will not get it.")
             else:
                 count = controls.digest_resend_failed(digest_id=digest.pk, by=user)
-                done = f"Sending again to {count} reader(s) whose delivery failed."
+                done = gettext("Sending again to %(count)d reader(s) whose delivery failed.") % {
+                    "count": count
+                }
         except controls.ControlRefused as refused:
             messages.error(request, str(refused))
             return self._back(digest)

@@ -15,6 +15,8 @@ from django.http import HttpRequest, HttpResponse
 from django.urls import URLPattern, path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from audit.admin_logging import AuditedAdmin
 from newsletters import checks, scheduling
@@ -35,8 +37,9 @@ class MarkdownTextarea(forms.Textarea):
         )
         return format_html(
             '<div class="markdown-pair">{}<div class="markdown-preview" aria-live="polite" '
-            'aria-label="How readers will see it"></div></div>',
+            'aria-label="{}"></div></div>',
             box,
+            gettext("How readers will see it"),
         )
 
 
@@ -49,7 +52,7 @@ class DigestForm(forms.ModelForm[Digest]):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         if self.instance.intro_format == Digest.IntroFormat.HTML:
-            self.fields["intro"].help_text = (
+            self.fields["intro"].help_text = gettext(
                 "Written as HTML before intros were Markdown: simple HTML (links, emphasis) is "
                 "kept, and Markdown works too."
             )
@@ -112,7 +115,7 @@ class DigestAdmin(DigestDeskMixin, AuditedAdmin[Digest], ActionsNeedPermission[D
     fieldsets = [
         (None, {"fields": ["mailing_list", "subject", "preheader", "intro"]}),
         (
-            "Status",
+            _("Status"),
             {
                 "fields": [
                     "state",
@@ -127,14 +130,14 @@ class DigestAdmin(DigestDeskMixin, AuditedAdmin[Digest], ActionsNeedPermission[D
         ),
     ]
 
-    @admin.display(description="Stories")
+    @admin.display(description=_("Stories"))
     def story_count(self, obj: Digest) -> int:
         return obj.items.count()
 
-    @admin.display(description="Pre-send checks")
+    @admin.display(description=_("Pre-send checks"))
     def presend_checks(self, obj: Digest) -> str:
         if obj.pk is None:
-            return "Save the digest to run the checks."
+            return gettext("Save the digest to run the checks.")
         results = checks.digest_checks(digest=obj)
         return format_html(
             "<ul class='presend-checks'>{}</ul>",

@@ -17,8 +17,11 @@ from django.forms.models import BaseInlineFormSet
 from django.http import HttpRequest
 from django.urls import NoReverseMatch, reverse
 from django.utils import dateformat, timezone
+from django.utils.functional import lazy
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
+from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext_lazy as _
 
 from audit.admin_logging import AuditedAdmin
 from newsletters import editions
@@ -26,14 +29,24 @@ from newsletters.models import EditionRun, EditionSchedule
 from operations.admin_permissions import ActionsNeedPermission
 
 WEEKDAYS = [
-    (1, "Monday"),
-    (2, "Tuesday"),
-    (3, "Wednesday"),
-    (4, "Thursday"),
-    (5, "Friday"),
-    (6, "Saturday"),
-    (7, "Sunday"),
+    (1, _("Monday")),
+    (2, _("Tuesday")),
+    (3, _("Wednesday")),
+    (4, _("Thursday")),
+    (5, _("Friday")),
+    (6, _("Saturday")),
+    (7, _("Sunday")),
 ]
+# What the schedule list shows for each ISO weekday (a translation need not be 3 letters long).
+WEEKDAYS_SHORT = {
+    1: _("Mon"),
+    2: _("Tue"),
+    3: _("Wed"),
+    4: _("Thu"),
+    5: _("Fri"),
+    6: _("Sat"),
+    7: _("Sun"),
+}
 MAX_STORY_COUNT = 50
 RUNS_SHOWN = 30
 
@@ -44,8 +57,8 @@ class EditionScheduleForm(forms.ModelForm[EditionSchedule]):
         choices=WEEKDAYS,
         coerce=int,
         widget=forms.CheckboxSelectMultiple,
-        label="Days",
-        error_messages={"required": "Tick at least one day."},
+        label=_("Days"),
+        error_messages={"required": _("Tick at least one day.")},
     )
 
     class Meta:
@@ -62,8 +75,10 @@ class EditionScheduleForm(forms.ModelForm[EditionSchedule]):
             "lead_minutes",
         ]
         help_texts = {
-            "timezone": "An IANA name such as Europe/London or America/New_York. On days the "
-            "clocks change, a skipped time goes out when the clocks land, a repeated one once.",
+            "timezone": _(
+                "An IANA name such as Europe/London or America/New_York. On days the clocks "
+                "change, a skipped time goes out when the clocks land, a repeated one once."
+            ),
         }
 
     def clean_days_of_week(self) -> list[int]:
@@ -73,8 +88,10 @@ class EditionScheduleForm(forms.ModelForm[EditionSchedule]):
         name = str(self.cleaned_data["timezone"]).strip()
         if editions.zone_load(name=name) is None:
             raise ValidationError(
-                "%(name)s is not a timezone this server knows; use an IANA name such as "
-                "Europe/London.",
+                gettext(
+                    "%(name)s is not a timezone this server knows; use an IANA name such as "
+                    "Europe/London."
+                ),
                 params={"name": repr(name[:64])},
                 code="unknown_timezone",
             )
@@ -83,7 +100,9 @@ class EditionScheduleForm(forms.ModelForm[EditionSchedule]):
     def clean_story_count(self) -> int:
         count = int(self.cleaned_data["story_count"])
         if not 1 <= count <= MAX_STORY_COUNT:
-            raise ValidationError(f"Between 1 and {MAX_STORY_COUNT} stories.")
+            raise ValidationError(
+                gettext("Between 1 and %(most)d stories.") % {"most": MAX_STORY_COUNT}
+            )
         return count
 
     def clean_lead_minutes(self) -> int:
@@ -92,7 +111,7 @@ class EditionScheduleForm(forms.ModelForm[EditionSchedule]):
         # one before it.
         limit = int(editions.MAX_LEAD / timedelta(minutes=1))
         if minutes > limit:
-            raise ValidationError(f"At most {limit} minutes (a day).")
+            raise ValidationError(gettext("At most %(limit)d minutes (a day).") % {"limit": limit})
         return minutes
 
 
@@ -102,11 +121,17 @@ class LatestRunsFormSet(BaseInlineFormSet[EditionRun, EditionSchedule, Any]):
         return super().get_queryset()[:RUNS_SHOWN]
 
 
+def _latest_runs() -> str:
+    return ngettext("Latest run (up to %(count)d)", "Latest runs (up to %(count)d)", RUNS_SHOWN) % {
+        "count": RUNS_SHOWN
+    }
+
+
 class EditionRunInline(admin.TabularInline[EditionRun, EditionSchedule]):
     model = EditionRun
     formset = LatestRunsFormSet
-    verbose_name = "run"
-    verbose_name_plural = f"Latest runs (up to {RUNS_SHOWN})"
+    verbose_name = _("run")
+    verbose_name_plural = lazy(_latest_runs, str)()
     fields = ["due_at", "outcome", "reason", "digest_link", "created_at"]
     readonly_fields = ["due_at", "outcome", "reason", "digest_link", "created_at"]
     extra = 0
@@ -124,7 +149,7 @@ class EditionRunInline(admin.TabularInline[EditionRun, EditionSchedule]):
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
-    @admin.display(description="Digest")
+    @admin.display(description=_("Digest"))
     def digest_link(self, run: EditionRun) -> str:
         if run.digest is None:
             return "—"
@@ -160,19 +185,22 @@ class EditionScheduleAdmin(AuditedAdmin[EditionSchedule], ActionsNeedPermission[
         # A schedule being added has no runs; leaving the inline out keeps the add form simple.
         return [] if obj is None else super().get_inline_instances(request, obj)
 
-    @admin.display(description="Days")
+    @admin.display(description=_("Days"))
     def days(self, schedule: EditionSchedule) -> str:
         chosen = editions.schedule_weekdays(schedule=schedule)
-        return ", ".join(name[:3] for number, name in WEEKDAYS if number in chosen) or "—"
+        return (
+            ", ".join(str(short) for number, short in WEEKDAYS_SHORT.items() if number in chosen)
+            or "—"
+        )
 
-    @admin.display(description="Next edition at")
+    @admin.display(description=_("Next edition at"))
     def next_edition_at(self, schedule: EditionSchedule) -> str | SafeString:
         if schedule.pk is None:
             return "—"
         if not schedule.is_active:
-            return "— (switched off)"
+            return gettext("— (switched off)")
         due = editions.edition_next_due(schedule=schedule, after=timezone.now())
         zone = editions.schedule_zone(schedule=schedule)
         if due is None or zone is None:
-            return "— (no day ticked or unknown timezone)"
+            return gettext("— (no day ticked or unknown timezone)")
         return dateformat.format(due.astimezone(zone), "D j M Y, H:i T")

@@ -17,6 +17,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.template.response import TemplateResponse
 from django.urls import NoReverseMatch, reverse
+from django.utils.translation import gettext
 
 from mailinglist.csvfiles import csv_cell_guard
 from newsletters.delivery import ledger_export, reports
@@ -38,7 +39,7 @@ def digest_report_view(request: HttpRequest, digest: Digest) -> HttpResponse:
     report = reports.digest_report(digest=digest)
     context = {
         **admin.site.each_context(request),
-        "title": f"Report: {digest}",
+        "title": gettext("Report: %(digest)s") % {"digest": digest},
         "subtitle": None,
         "opts": Digest._meta,
         "original": digest,

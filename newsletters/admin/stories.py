@@ -13,6 +13,8 @@ from django.http import HttpRequest
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
 from django.utils.text import Truncator
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from audit.admin_logging import AuditedAdmin
 from audit.records import audit_record, audit_record_each
@@ -39,8 +41,8 @@ class StoryForm(forms.ModelForm[Story]):
     """Cleaned by the same rules as every other source (story_validate): bad input becomes form
     errors, and what is saved is what the upsert would have stored (summary through nh3)."""
 
-    url = _url_field(label="URL", help_text="The article's address (http or https).")
-    image_url = _url_field(label="Image URL", required=False)
+    url = _url_field(label=_("URL"), help_text=_("The article's address (http or https)."))
+    image_url = _url_field(label=_("Image URL"), required=False)
 
     class Meta:
         model = Story
@@ -75,7 +77,7 @@ class StoryForm(forms.ModelForm[Story]):
         except ValidationError as invalid:
             # story_validate says "field: problem"; each problem goes next to its field, once.
             for message in invalid.messages:
-                name, _, problem = message.partition(": ")
+                name, _colon, problem = message.partition(": ")
                 if name not in self.fields:
                     self.add_error(None, message)
                 elif not self.has_error(name):
@@ -103,14 +105,14 @@ class StoryAdmin(AuditedAdmin[Story], ActionsNeedPermission[Story]):
     readonly_fields = ["thumbnail", "source", "feed", "created_at", "updated_at"]
     fieldsets = [
         (None, {"fields": ["headline", "url", "summary", "section", "byline", "published_at"]}),
-        ("Image", {"fields": ["image_url", "image_alt", "thumbnail"]}),
-        ("Featuring", {"fields": ["is_featured", "featured_until"]}),
-        ("Origin", {"fields": ["source", "feed", "created_at", "updated_at"]}),
+        (_("Image"), {"fields": ["image_url", "image_alt", "thumbnail"]}),
+        (_("Featuring"), {"fields": ["is_featured", "featured_until"]}),
+        (_("Origin"), {"fields": ["source", "feed", "created_at", "updated_at"]}),
     ]
     actions = ["feature_selected", "unfeature_selected"]
     list_per_page = 50
 
-    @admin.display(description="Image")
+    @admin.display(description=_("Image"))
     def thumbnail(self, obj: Story) -> SafeString | str:
         if not obj.image_url.lower().startswith(("https://", "http://")):
             return ""
@@ -122,30 +124,40 @@ class StoryAdmin(AuditedAdmin[Story], ActionsNeedPermission[Story]):
             obj.image_alt,
         )
 
-    @admin.action(description="Feature selected stories", permissions=["change"])
+    @admin.action(description=_("Feature selected stories"), permissions=["change"])
     def feature_selected(self, request: HttpRequest, queryset: QuerySet[Story]) -> None:
         changed = stories.stories_feature(
             story_ids=list(queryset.values_list("pk", flat=True)), featured=True
         )
         audit_record_each(action="story.feature", request=request, targets=queryset)
-        self.message_user(request, f"Featured {changed} story(ies).", messages.SUCCESS)
+        self.message_user(
+            request,
+            gettext("Featured %(count)d story(ies).") % {"count": changed},
+            messages.SUCCESS,
+        )
 
-    @admin.action(description="Unfeature selected stories", permissions=["change"])
+    @admin.action(description=_("Unfeature selected stories"), permissions=["change"])
     def unfeature_selected(self, request: HttpRequest, queryset: QuerySet[Story]) -> None:
         changed = stories.stories_feature(
             story_ids=list(queryset.values_list("pk", flat=True)), featured=False
         )
         audit_record_each(action="story.unfeature", request=request, targets=queryset)
-        self.message_user(request, f"Unfeatured {changed} story(ies).", messages.SUCCESS)
+        self.message_user(
+            request,
+            gettext("Unfeatured %(count)d story(ies).") % {"count": changed},
+            messages.SUCCESS,
+        )
 
 
 # --- Feeds -------------------------------------------------------------------------------------
 
 
 class FeedForm(forms.ModelForm[Feed]):
-    url = _url_field(label="Feed URL", help_text="The RSS or Atom feed's address (http or https).")
+    url = _url_field(
+        label=_("Feed URL"), help_text=_("The RSS or Atom feed's address (http or https).")
+    )
     poll_interval_minutes = forms.IntegerField(
-        min_value=1, max_value=24 * 60, initial=15, help_text="Minutes between polls."
+        min_value=1, max_value=24 * 60, initial=15, help_text=_("Minutes between polls.")
     )
 
     class Meta:
@@ -206,11 +218,11 @@ class FeedAdmin(AuditedAdmin[Feed], ActionsNeedPermission[Feed]):
                 ]
             },
         ),
-        ("Polling", {"fields": readonly_fields}),
+        (_("Polling"), {"fields": readonly_fields}),
     ]
     actions = ["poll_now"]
 
-    @admin.display(description="Last error")
+    @admin.display(description=_("Last error"))
     def short_error(self, obj: Feed) -> str:
         return Truncator(obj.last_error).chars(80)
 
@@ -229,32 +241,37 @@ class FeedAdmin(AuditedAdmin[Feed], ActionsNeedPermission[Feed]):
         if changed:
             obj.save(update_fields=changed)
 
-    @admin.action(description="Poll now", permissions=["change"])
+    @admin.action(description=_("Poll now"), permissions=["change"])
     def poll_now(self, request: HttpRequest, queryset: QuerySet[Feed]) -> None:
         chosen = list(queryset.order_by("pk"))
         for feed in chosen[:POLL_NOW_LIMIT]:
             result = feeds.feed_poll(feed_id=feed.pk, timeout=POLL_NOW_TIMEOUT)
             audit_record(action="feed.poll", request=request, target=feed)
             level, text = _poll_message(result)
-            self.message_user(request, f"{feed}: {text}", level)
+            # Translators: a feed's name, then what polling it did ("failed: …", "unchanged …").
+            outcome = gettext("%(feed)s: %(outcome)s") % {"feed": feed, "outcome": text}
+            self.message_user(request, outcome, level)
         left = len(chosen) - POLL_NOW_LIMIT
         if left > 0:
             self.message_user(
                 request,
-                f"{left} more feed(s) not polled: select at most {POLL_NOW_LIMIT} at a time "
-                "(beat polls every feed when it is due).",
+                gettext(
+                    "%(left)d more feed(s) not polled: select at most %(most)d at a time "
+                    "(beat polls every feed when it is due)."
+                )
+                % {"left": left, "most": POLL_NOW_LIMIT},
                 messages.WARNING,
             )
 
 
 def _poll_message(result: feeds.FeedPollResult) -> tuple[int, str]:
     if result.outcome == feeds.Outcome.FAILED:
-        return messages.ERROR, f"failed: {result.error}"
+        return messages.ERROR, gettext("failed: %(error)s") % {"error": result.error}
     if result.outcome == feeds.Outcome.BUSY:
-        return messages.WARNING, "being polled right now; try again in a minute."
+        return messages.WARNING, gettext("being polled right now; try again in a minute.")
     if result.outcome == feeds.Outcome.NOT_MODIFIED:
-        return messages.SUCCESS, "unchanged since the last poll."
-    return messages.SUCCESS, (
-        f"{result.created} new, {result.updated} updated, {result.skipped} skipped "
+        return messages.SUCCESS, gettext("unchanged since the last poll.")
+    return messages.SUCCESS, gettext(
+        "%(created)d new, %(updated)d updated, %(skipped)d skipped "
         "(no http(s) link or no headline)."
-    )
+    ) % {"created": result.created, "updated": result.updated, "skipped": result.skipped}
