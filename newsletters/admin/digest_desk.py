@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied
@@ -27,15 +26,13 @@ from django.http import (
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.translation import gettext
-from django.utils.translation import gettext_lazy as _
 from django.views.decorators.clickjacking import xframe_options_sameorigin
 
 from audit.records import audit_record
 from mailinglist import audience
-from mailinglist.zones import zone_choices
 from newsletters import composing, proofs, scheduling
+from newsletters.admin.desk_forms import ScheduleForm, TestSendForm, first_error
 from newsletters.delivery import controls, progress
 from newsletters.markdown import markdown_html, markdown_source_clean
 from newsletters.models import Digest
@@ -43,33 +40,8 @@ from newsletters.models import Digest
 State = Digest.State
 
 
-class ScheduleForm(forms.Form):
-    send_at = forms.DateTimeField(
-        label=_("Send at"),
-        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
-        input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"],
-        error_messages={"required": _("Pick a date and time to send at.")},
-    )
-    zone = forms.ChoiceField(label=_("Timezone"), choices=zone_choices)
-
-    def send_at_aware(self) -> Any:
-        value = self.cleaned_data["send_at"]
-        naive = timezone.make_naive(value) if timezone.is_aware(value) else value
-        return naive.replace(tzinfo=scheduling.zone_or_utc(self.cleaned_data["zone"]))
-
-
-class TestSendForm(forms.Form):
-    to = forms.ChoiceField(choices=[("me", _("me")), ("seed", _("the list's seed list"))])
-
-
 def _user(request: HttpRequest) -> User | None:
     return request.user if isinstance(request.user, User) else None
-
-
-def _first_error(form: forms.Form) -> str:
-    for errors in form.errors.values():
-        return str(errors[0])
-    return gettext("Check the form.")
 
 
 class DigestDeskMixin:
@@ -241,7 +213,7 @@ class DigestDeskMixin:
         digest = self._digest_for(request, pk, needs="schedule")
         form = ScheduleForm(request.POST)
         if not form.is_valid():
-            messages.error(request, _first_error(form))
+            messages.error(request, first_error(form))
             return self._back(digest)
         return self._scheduled(
             request,
