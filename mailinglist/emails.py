@@ -109,7 +109,9 @@ def email_send(
     reader's own address leaves with their signed return path. `sender` picks From/Reply-To.
     Raises transport.TransportFailure, with the server's answer, if the mail was not taken.
     """
-    language = mail_language(about[0] if about is not None else sender)
+    # The list the mail is about speaks for it (its language, its brand); else its sender.
+    speaking = about[0] if about is not None else sender
+    language = mail_language(speaking)
     headers = {"Message-ID": message_id_make(), "Content-Language": language}
     if about is not None:
         mailing_list, unsubscribe_url = about
@@ -120,8 +122,7 @@ def email_send(
             **context,
             "list_unsubscribe": {"mailing_list": mailing_list, "url": unsubscribe_url},
         }
-    brand = brand_of(about[0] if about is not None else sender)
-    context = {**context, "brand": brand}
+    context = {**context, "brand": brand_of(speaking)}
     subject, text, html = email_render(template=template, context=context, language=language)
     message = EmailMultiAlternatives(
         subject=subject,

@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from urllib.parse import quote, urlencode
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import css_inline
 from django.conf import settings
@@ -30,6 +29,7 @@ from django.utils.translation import gettext
 
 from mailinglist.branding import Brand, brand_of, link_tagged
 from mailinglist.links import DIGEST_PARAM, in_language
+from mailinglist.zones import zone_or_utc
 from newsletters.markdown import markdown_html
 from newsletters.models import Digest, DigestStory
 from newsletters.stories import plain_text
@@ -113,11 +113,7 @@ def forward_url(*, digest: Digest) -> str:
 def issue_date(*, digest: Digest) -> datetime:
     """The day the issue goes out (today for a preview), on its list's clock."""
     when = digest.send_at or timezone.now()
-    try:
-        zone = ZoneInfo(digest.mailing_list.default_timezone)
-    except (ZoneInfoNotFoundError, ValueError):
-        zone = ZoneInfo("UTC")
-    return timezone.localtime(when, zone)
+    return timezone.localtime(when, zone_or_utc(digest.mailing_list.default_timezone))
 
 
 def issue_number(*, digest: Digest) -> int:

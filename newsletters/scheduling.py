@@ -12,12 +12,12 @@ approval instead (draft → awaiting approval); a Publisher other than the one w
 from __future__ import annotations
 
 from datetime import datetime
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import dateformat, timezone
 
+from mailinglist.zones import zone_or_utc
 from newsletters.checks import digest_problems
 from newsletters.models import Digest
 
@@ -40,13 +40,6 @@ class DigestStateError(Exception):
 
 class ApprovalRefused(Exception):
     """The two-person rule: the person who asked cannot be the one who approves."""
-
-
-def zone_or_utc(name: str) -> ZoneInfo:
-    try:
-        return ZoneInfo(name) if name else ZoneInfo("UTC")
-    except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo("UTC")
 
 
 def send_time_label(*, digest: Digest) -> str:

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import io
 from datetime import time
 
 import factory
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
+from PIL import Image
 
 from mailinglist.models import MailingList, Subscriber, Subscription
 from newsletters.models import Digest, DigestStory, EditionSchedule, Feed, Story
@@ -104,3 +107,10 @@ class EditionScheduleFactory(factory.django.DjangoModelFactory[EditionSchedule])
     timezone = "Europe/London"
     story_count = 8
     lead_minutes = 60
+
+
+def logo_png(width: int, height: int) -> SimpleUploadedFile:
+    """A dark PNG of that size, as a list's logo upload (a dark logo tests dark mode too)."""
+    buffer = io.BytesIO()
+    Image.new("RGB", (width, height), "#1a1a1a").save(buffer, format="PNG")
+    return SimpleUploadedFile("logo.png", buffer.getvalue(), content_type="image/png")

@@ -10,8 +10,7 @@ from django.utils import timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from mailinglist.zones import zone_choices
-from newsletters import scheduling
+from mailinglist.zones import zone_choices, zone_or_utc
 
 
 class ScheduleForm(forms.Form):
@@ -26,7 +25,7 @@ class ScheduleForm(forms.Form):
     def send_at_aware(self) -> Any:
         value = self.cleaned_data["send_at"]
         naive = timezone.make_naive(value) if timezone.is_aware(value) else value
-        return naive.replace(tzinfo=scheduling.zone_or_utc(self.cleaned_data["zone"]))
+        return naive.replace(tzinfo=zone_or_utc(self.cleaned_data["zone"]))
 
 
 class TestSendForm(forms.Form):

@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from PIL import Image
 
 from devtools.smtp_sink import SmtpSink
 from devtools.workers import Worker
@@ -22,7 +21,7 @@ from mailinglist.addresses import email_hash
 from mailinglist.models import ImportJob, MailingList, Subscriber, Subscription, Suppression
 from operations.models import MailCheck
 from tests.browser.staff import log_in, script_errors
-from tests.factories import MailingListFactory, SubscriptionFactory
+from tests.factories import MailingListFactory, SubscriptionFactory, logo_png
 from tests.polling import wait_until
 from tests.roles.helpers import AUDIENCE_MANAGER, PASSWORD, PUBLISHER, VIEWER, role_user
 
@@ -242,7 +241,7 @@ def test_brand_a_lists_mail_with_a_logo_colours_and_an_address(
 ) -> None:
     settings.MEDIA_ROOT = tmp_path / "media"
     logo = tmp_path / "ledger.png"
-    Image.new("RGB", (400, 100), "#1a1a1a").save(logo)
+    logo.write_bytes(logo_png(400, 100).read())
     daily = _daily()
     errors = script_errors(page)
     _as(page, live_server, AUDIENCE_MANAGER, f"mailinglist/mailinglist/{daily.pk}/change/")

@@ -5,17 +5,14 @@ against what is behind it (computed, not eyeballed), and a dark logo stays visib
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 from typing import Any
 
 import pytest
-from django.core.files.uploadedfile import SimpleUploadedFile
-from PIL import Image
 
 from mailinglist.models import MailingList
 from newsletters.proofs import digest_preview
-from tests.factories import MailingListFactory
+from tests.factories import MailingListFactory, logo_png
 from tests.newsletters.digests import make_digest
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db]
@@ -61,12 +58,6 @@ LOW_CONTRAST_JS = """
 """
 
 
-def _logo() -> SimpleUploadedFile:
-    buffer = io.BytesIO()
-    Image.new("RGB", (320, 64), "#1a1a1a").save(buffer, format="PNG")  # a dark logo
-    return SimpleUploadedFile("logo.png", buffer.getvalue(), content_type="image/png")
-
-
 @pytest.fixture
 def digest_html(settings: Any, tmp_path: Path, request: pytest.FixtureRequest) -> str:
     settings.MEDIA_ROOT = tmp_path
@@ -77,7 +68,7 @@ def digest_html(settings: Any, tmp_path: Path, request: pytest.FixtureRequest) -
         language=language,
         accent_colour="#1a5fb4",
     )
-    mailing_list.logo.save("logo.png", _logo())
+    mailing_list.logo.save("logo.png", logo_png(320, 64))  # a dark logo
     digest = make_digest(stories=4, mailing_list=MailingList.objects.get(pk=mailing_list.pk))
     return digest_preview(digest=digest).html
 

@@ -2,28 +2,20 @@
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 from typing import Any
 
 import pytest
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
-from PIL import Image
 
 from mailinglist.branding import LOGO_MAX_WIDTH, brand_of, link_tagged
 from mailinglist.emails import email_render
 from mailinglist.looks import accent_colour_validate, contrast_ratio
 from mailinglist.models import MailingList
-from tests.factories import MailingListFactory, SubscriberFactory
+from tests.factories import MailingListFactory, SubscriberFactory, logo_png
 
 pytestmark = pytest.mark.django_db
-
-
-def png(width: int, height: int) -> SimpleUploadedFile:
-    buffer = io.BytesIO()
-    Image.new("RGB", (width, height), "#1a1a1a").save(buffer, format="PNG")
-    return SimpleUploadedFile("logo.png", buffer.getvalue(), content_type="image/png")
 
 
 @pytest.fixture(autouse=True)
@@ -43,7 +35,7 @@ def test_a_list_without_a_brand_of_its_own_carries_the_sites(settings: Any) -> N
 
 def test_a_logo_is_shown_at_most_200_px_wide_in_proportion_with_an_absolute_url() -> None:
     daily = MailingListFactory.create(slug="daily", masthead_name="The Morning Briefing")
-    daily.logo.save("logo.png", png(400, 100))
+    daily.logo.save("logo.png", logo_png(400, 100))
 
     brand = brand_of(MailingList.objects.get(pk=daily.pk))
 
@@ -54,7 +46,7 @@ def test_a_logo_is_shown_at_most_200_px_wide_in_proportion_with_an_absolute_url(
 
 def test_a_small_logo_keeps_its_own_size() -> None:
     daily = MailingListFactory.create(slug="daily", logo_alt="Daily")
-    daily.logo.save("logo.png", png(120, 40))
+    daily.logo.save("logo.png", logo_png(120, 40))
     brand = brand_of(MailingList.objects.get(pk=daily.pk))
     assert (brand.logo_width, brand.logo_height, brand.logo_alt) == (120, 40, "Daily")
 
@@ -112,7 +104,7 @@ def test_transactional_mail_carries_its_lists_brand() -> None:
         footer_text="Made in Springfield by the night desk.",
         postal_address="2 Quay Street, Springfield",
     )
-    daily.logo.save("logo.png", png(400, 100))
+    daily.logo.save("logo.png", logo_png(400, 100))
     daily = MailingList.objects.get(pk=daily.pk)
     reader = SubscriberFactory.create(email="ada@example.com")
     context = {

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import html
-import io
 import re
 from email import policy
 from email.message import EmailMessage
@@ -14,17 +13,15 @@ from urllib.parse import unquote
 from zoneinfo import ZoneInfo
 
 import pytest
-from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone, translation
 from django.utils.formats import date_format
 from django.utils.translation import gettext
-from PIL import Image
 
 from mailinglist.models import MailingList
 from newsletters import rendering
 from newsletters.delivery import messages
 from newsletters.models import Digest
-from tests.factories import MailingListFactory, SubscriberFactory
+from tests.factories import MailingListFactory, SubscriberFactory, logo_png
 from tests.newsletters.digests import make_digest
 
 pytestmark = pytest.mark.django_db
@@ -254,8 +251,6 @@ def test_a_digest_carries_its_lists_brand_and_tags_its_story_links(
     settings: Any, tmp_path: Path
 ) -> None:
     settings.MEDIA_ROOT = tmp_path
-    buffer = io.BytesIO()
-    Image.new("RGB", (300, 60), "#1a1a1a").save(buffer, format="PNG")
     morning = MailingListFactory.create(
         slug="morning",
         name="The Morning Briefing",
@@ -265,7 +260,7 @@ def test_a_digest_carries_its_lists_brand_and_tags_its_story_links(
         footer_text="Edited overnight in Springfield.",
         postal_address="2 Quay Street, Springfield",
     )
-    morning.logo.save("logo.png", SimpleUploadedFile("logo.png", buffer.getvalue()))
+    morning.logo.save("logo.png", logo_png(300, 60))
     digest = make_digest(stories=2, mailing_list=MailingList.objects.get(pk=morning.pk))
 
     rendered = rendering.digest_render(digest=digest)
