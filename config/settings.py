@@ -19,6 +19,7 @@ import django_stubs_ext
 from config import broker, celery_schedule, deliverability
 from config import environment as env
 from config.env_file import env_file_read
+from config.media_storage import media_storage_read
 from config.environment import ConfigurationError
 from config.observability import logging_config, read_log_format, read_metrics_token, sentry_init
 
@@ -354,12 +355,12 @@ USE_TZ = True
 # --- Static files ------------------------------------------------------------------------------
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
-# Uploads (lists' logos): a folder under var/ that the web process serves at /media/ and mail
-# links to absolutely (SITE_URL). Several web hosts need it on storage they all see.
+# Uploads (lists' logos): by default a folder under var/ that the web process serves at /media/
+# and mail links to absolutely (SITE_URL); MEDIA_STORAGE_URL names a bucket all hosts share.
 MEDIA_URL = "/media/"
 MEDIA_ROOT = VAR_DIR / "media"
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "default": media_storage_read(env.read_str("MEDIA_STORAGE_URL", default="") or ""),
     "staticfiles": {
         "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
         if not DEBUG
