@@ -6,8 +6,10 @@ import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
+from django.templatetags.static import static
 from django.utils import timezone
 
 from mailinglist.models import MailingList, Subscriber
@@ -37,43 +39,53 @@ DEMO_STORIES = [
         "Cities",
         "Harbour city votes to turn its old docks into a tidal park",
         "Councillors back a plan that lets the sea back in — and pays for itself, its backers say.",
+        "Illustration: the harbour's old warehouses under a summer sun",
     ),
     (
         "Politics",
         "Budget talks stall over the cost of free school meals",
         "Ministers and councils trade figures as the deadline for next year's settlement nears.",
+        "Illustration: council offices at dusk",
     ),
     (
         "Business",
         "The bakery chain that doubled in a year without a single advert",
         "How word of mouth, and a sourdough recipe from 1952, built a business of 80 shops.",
+        "Illustration: a high street in the early morning",
     ),
     (
         "Science",
         "A quiet comet is putting on its best show in a century",
         "Look north-west an hour after sunset this week; binoculars help, patience more.",
+        "Illustration: a comet crossing a starry sky",
     ),
     (
         "Culture",
         "The festival that moved into a car park, and sold out",
         "Organisers turned a multi-storey into five stages. Neighbours were won over by the jazz.",
+        "Illustration: a city skyline under an orange sunset",
     ),
     (
         "Sport",
         "Promoted side keep their nerve to win the derby in added time",
         "A header from a 19-year-old substitute settled a game that had everything but goals.",
+        "Illustration: floodlit towers beside the stadium",
     ),
     (
         "World",
         "Rivers return to a valley drained for forty years",
         "Engineers remove the last of three dams, and salmon are already swimming upstream.",
+        "Illustration: a town by the river at golden hour",
     ),
     (
         "Opinion",
         "We built the high street for cars. Let's build it for people",
         "Every town that narrowed its road and widened its pavements now has fuller shops.",
+        "Illustration: a quiet high street in the evening",
     ),
 ]
+# The demo stories' pictures (demo/static/demo/stories/N.jpg), all drawn at this size.
+DEMO_IMAGE_SIZE = (1200, 675)
 
 
 # A few confirmed readers, so a demo digest goes to someone: their mail lands in the local outbox
@@ -100,12 +112,17 @@ def demo_data_load() -> DemoLogin:
             defaults={**fields, "from_name": "The Daily Ledger", "is_public": True},
         )
     now = timezone.now()
-    for n, (section, headline, summary) in enumerate(DEMO_STORIES):
+    for n, (section, headline, summary, image_alt) in enumerate(DEMO_STORIES):
         Story.objects.get_or_create(
             url=f"https://news.example.com/demo/{n + 1}",
             defaults={
                 "headline": headline,
                 "summary": f"<p>{summary}</p>",
+                # Served by this site, so the demo digest shows pictures with nothing external.
+                "image_url": f"{settings.SITE_URL}{static(f'demo/stories/{n + 1}.jpg')}",
+                "image_alt": image_alt,
+                "image_width": DEMO_IMAGE_SIZE[0],
+                "image_height": DEMO_IMAGE_SIZE[1],
                 "section": section,
                 "byline": "Daily Ledger staff",
                 "published_at": now - timedelta(hours=2 * n + 1),

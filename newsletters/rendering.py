@@ -31,7 +31,7 @@ from mailinglist.branding import Brand, brand_of, link_tagged
 from mailinglist.links import DIGEST_PARAM, in_language
 from mailinglist.zones import zone_or_utc
 from newsletters.markdown import markdown_html
-from newsletters.models import Digest, DigestStory
+from newsletters.models import Digest, DigestStory, Story
 from newsletters.stories import plain_text
 
 SLOT_TO = "recipient@slot.newsdesk.invalid"
@@ -55,6 +55,8 @@ SLOTS = (
 
 # Well under RFC 5322's 998: Django switches a part to quoted-printable past that.
 MAX_LINE = 900
+# The width story images are drawn at in the digest (its content column; smaller screens scale).
+IMAGE_WIDTH = 544
 TEXT_WIDTH = 76
 MAX_TEXT = 20_000  # characters of one summary or intro in the text part
 RECIPIENT_BLOCK = re.compile(r"<!--newsdesk:recipient-->.*?<!--/newsdesk:recipient-->", re.S)
@@ -163,6 +165,13 @@ def intro_html(*, digest: Digest) -> str:
     return markdown_html(digest.intro)
 
 
+def _image_height(story: Story) -> int | None:
+    """The <img> height for IMAGE_WIDTH wide, in the image's proportion; None while unknown."""
+    if not (story.image_width and story.image_height):
+        return None
+    return max(1, round(story.image_height * IMAGE_WIDTH / story.image_width))
+
+
 def _story_context(item: DigestStory, *, brand: Brand) -> dict[str, Any]:
     story = item.story
     # The editor's wording for this digest, when given, in place of the story's own.
@@ -174,6 +183,7 @@ def _story_context(item: DigestStory, *, brand: Brand) -> dict[str, Any]:
         "byline": story.byline,
         "image_url": story.image_url,
         "image_alt": story.image_alt,
+        "image_height": _image_height(story),
         # Cleaned by nh3 on the way in (stories.py) or just now (markdown_html): safe as HTML.
         "summary_html": mark_safe(summary),  # noqa: S308
         "summary_text": _wrapped(_plain(summary), indent="   "),

@@ -19,6 +19,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from newsletters.models import Feed, Story
+from newsletters.story_images import story_image_changed
 
 ALLOWED_TAGS = {"p", "br", "a", "strong", "b", "em", "i", "ul", "ol", "li", "blockquote"}
 ALLOWED_ATTRIBUTES = {"a": {"href", "title"}}
@@ -157,19 +158,24 @@ def story_upsert(
         fields["is_featured"] = data.featured
     existing = Story.objects.filter(url=url).first()
     if existing is not None:
+        image_before = existing.image_url
         for name, value in fields.items():
             setattr(existing, name, value)
+        if existing.image_url != image_before:
+            story_image_changed(existing)
         existing.save()
         return existing, False
+    story = Story(
+        url=url,
+        source=source,
+        feed=feed,
+        **({"is_featured": True} if auto_feature and data.featured is None else {}),
+        **fields,
+    )
     try:
         with transaction.atomic():
-            story = Story.objects.create(
-                url=url,
-                source=source,
-                feed=feed,
-                **({"is_featured": True} if auto_feature and data.featured is None else {}),
-                **fields,
-            )
+            story_image_changed(story)
+            story.save(force_insert=True)
     except IntegrityError:
         # The same URL arrived twice at once (a feed and the API, say): update the winner.
         return story_upsert(data=data, source=source, feed=feed, auto_feature=False)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from celery import Task, shared_task
 
-from newsletters import editions, feeds, proofs
+from newsletters import editions, feeds, proofs, story_images
 from newsletters.delivery import batch, dispatch, notices, reconciler, retention
 from newsletters.inbound import mailbox
 from operations.logcontext import log_context
@@ -21,6 +21,12 @@ def poll_feeds() -> None:
 def prepare_editions() -> None:
     # Beat tick: compose each recurring edition whose slot is within its lead time.
     editions.editions_prepare_due()
+
+
+@shared_task(acks_late=True, time_limit=60, soft_time_limit=45)
+def measure_story_image(story_id: int) -> None:
+    # A story's image changed: read its width and height for the digest's <img>.
+    story_images.story_image_measure(story_id=story_id)
 
 
 @shared_task(acks_late=True, time_limit=120, soft_time_limit=90)

@@ -11,7 +11,7 @@ from typing import Any
 from django.contrib import admin
 from django.http import HttpRequest
 
-from newsletters.models import InboundEvent
+from newsletters.inbound.models import InboundEvent
 
 
 @admin.register(InboundEvent)

@@ -20,6 +20,7 @@ from audit.admin_logging import AuditedAdmin
 from audit.records import audit_record, audit_record_each
 from newsletters import feeds, stories
 from newsletters.models import Feed, Story
+from newsletters.story_images import story_image_changed
 from operations.admin_permissions import ActionsNeedPermission
 
 # "Poll now" fetches inside the admin request: a few feeds with a short timeout keep it well
@@ -102,15 +103,29 @@ class StoryAdmin(AuditedAdmin[Story], ActionsNeedPermission[Story]):
     # headline first: digests pick stories through autocomplete, which searches these fields.
     search_fields = ["headline", "url", "byline"]
     date_hierarchy = "published_at"
-    readonly_fields = ["thumbnail", "source", "feed", "created_at", "updated_at"]
+    readonly_fields = ["thumbnail", "image_size", "source", "feed", "created_at", "updated_at"]
     fieldsets = [
         (None, {"fields": ["headline", "url", "summary", "section", "byline", "published_at"]}),
-        (_("Image"), {"fields": ["image_url", "image_alt", "thumbnail"]}),
+        (_("Image"), {"fields": ["image_url", "image_alt", "thumbnail", "image_size"]}),
         (_("Featuring"), {"fields": ["is_featured", "featured_until"]}),
         (_("Origin"), {"fields": ["source", "feed", "created_at", "updated_at"]}),
     ]
     actions = ["feature_selected", "unfeature_selected"]
     list_per_page = 50
+
+    def save_model(self, request: HttpRequest, obj: Story, form: Any, change: bool) -> None:
+        if "image_url" in form.changed_data:
+            story_image_changed(obj)
+        super().save_model(request, obj, form, change)
+
+    @admin.display(description=_("Image size"))
+    def image_size(self, obj: Story) -> str:
+        if not obj.image_url:
+            return ""
+        if obj.image_width and obj.image_height:
+            return f"{obj.image_width} × {obj.image_height} px"  # noqa: RUF001  (the sign editors read)
+        # Read by a worker after the save: the digest's <img> gets its height from it.
+        return gettext("Not read (yet): mail shows the image without a fixed height.")
 
     @admin.display(description=_("Image"))
     def thumbnail(self, obj: Story) -> SafeString | str:

@@ -32,7 +32,8 @@ from newsletters.delivery.reader_feedback import (
     reader_unsubscribe_apply,
 )
 from newsletters.inbound import addressing, classify
-from newsletters.models import Delivery, InboundEvent
+from newsletters.inbound.models import InboundEvent
+from newsletters.models import Delivery
 
 logger = logging.getLogger(__name__)
 Kind = InboundEvent.Kind

@@ -6,9 +6,12 @@ from typing import Any
 
 import pytest
 
+from devtools.workers import Worker
 from newsletters.models import EditionSchedule, Story
 from tests.browser.staff import log_in, script_errors
 from tests.factories import MailingListFactory
+from tests.newsletters.image_server import image_server, picture
+from tests.polling import wait_until
 from tests.roles.helpers import EDITOR, PASSWORD, role_user
 
 pytestmark = pytest.mark.browser
@@ -80,6 +83,37 @@ def test_an_editor_adds_a_story_and_features_it_from_the_list(page: Any, live_se
     story.refresh_from_db()
     assert story.is_featured
     assert "Featured 1 story(ies)." in page.locator(".messagelist").inner_text()
+
+
+def test_a_storys_image_is_measured_by_a_worker_for_the_digest(
+    page: Any, live_server: Any, celery_worker: Worker
+) -> None:
+    editor = role_user(EDITOR)
+    log_in(
+        page,
+        live_server.url,
+        username=editor.username,
+        password=PASSWORD,
+        next_path="newsletters/story/add/",
+    )
+    with image_server() as images:
+        images.routes["/harbour.jpg"] = (200, {"Content-Type": "image/jpeg"}, picture(1200, 675))
+        page.get_by_label("Headline").fill("The sea comes back to the harbour")
+        page.locator("#id_url").fill("https://news.example.com/harbour")
+        page.locator("#id_image_url").fill(f"{images.url}/harbour.jpg")
+        page.get_by_label("Image alt").fill("The old docks at high tide")
+        page.get_by_role("button", name="Save and continue editing").click()
+        page.wait_for_load_state()
+        assert "was added successfully" in page.locator(".messagelist").inner_text()
+
+        story = Story.objects.get(url="https://news.example.com/harbour")
+        wait_until(lambda: Story.objects.filter(pk=story.pk, image_width__isnull=False).exists())
+
+    page.reload()
+    size = page.locator(".field-image_size").inner_text()
+    assert "1200 × 675 px" in size  # noqa: RUF001  (what the page shows)
+    story.refresh_from_db()
+    assert (story.image_width, story.image_height) == (1200, 675)
 
 
 def test_an_editor_adds_a_feed_and_polls_it_now(page: Any, live_server: Any) -> None:

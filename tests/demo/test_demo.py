@@ -1,11 +1,14 @@
 from __future__ import annotations
 
+import io
+
 import pytest
 from django.contrib.auth.models import User
 from django.core.management import call_command
 from django.test import Client
+from PIL import Image
 
-from demo.seeding import DEMO_STORIES
+from demo.seeding import DEMO_IMAGE_SIZE, DEMO_STORIES
 from mailinglist.models import MailingList, Subscription
 from newsletters.models import Story
 
@@ -55,3 +58,21 @@ def test_admin_index_links_the_outbox_and_health(client: Client, staff_user: Use
     assert 'href="/admin/outbox/"' in html
     assert 'href="/healthz"' in html
     assert 'href="/admin/operations/mailcheck/add/"' in html
+
+
+@pytest.mark.django_db
+def test_the_demo_stories_pictures_are_served_here_at_the_size_their_img_says(
+    client: Client,
+) -> None:
+    call_command("load_demo")
+
+    stories = list(Story.objects.filter(url__startswith="https://news.example.com/demo/"))
+    assert len(stories) == len(DEMO_STORIES)
+    for story in stories:
+        assert story.image_url.startswith("http://127.0.0.1:8000/static/demo/stories/")
+        assert story.image_alt.startswith("Illustration: ")
+        served = client.get(story.image_url.removeprefix("http://127.0.0.1:8000"))
+        assert served.status_code == 200
+        body = b"".join(served.streaming_content)  # type: ignore[attr-defined]
+        with Image.open(io.BytesIO(body)) as picture:
+            assert picture.size == (story.image_width, story.image_height) == DEMO_IMAGE_SIZE

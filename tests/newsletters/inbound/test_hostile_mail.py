@@ -8,8 +8,8 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from mailinglist.models import Suppression
+from newsletters.inbound.models import InboundEvent
 from newsletters.inbound.process import inbound_message_process
-from newsletters.models import InboundEvent
 from tests.newsletters.inbound.samples import Sent, sent
 
 pytestmark = pytest.mark.django_db

@@ -16,8 +16,9 @@ from django.core.management import call_command
 
 from devtools.ports import free_port
 from mailinglist.models import Subscription, Suppression
+from newsletters.inbound.models import InboundEvent
 from newsletters.inbound.receiver import Receiver, receiver_start
-from newsletters.models import Delivery, InboundEvent
+from newsletters.models import Delivery
 from tests.newsletters.inbound.dovecot import MailboxUser
 from tests.newsletters.inbound.samples import (
     BOUNCE_ADDRESS,

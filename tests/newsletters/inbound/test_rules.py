@@ -11,8 +11,9 @@ from django.utils import timezone
 from mailinglist import return_path
 from mailinglist.addresses import email_hash
 from mailinglist.models import Subscriber, Subscription, Suppression
+from newsletters.inbound.models import InboundEvent
 from newsletters.inbound.process import inbound_message_process
-from newsletters.models import Delivery, InboundEvent
+from newsletters.models import Delivery
 from tests.factories import SubscriberFactory
 from tests.newsletters.inbound.samples import BOUNCE_ADDRESS, forged, mail_for, sent
 

@@ -11,8 +11,9 @@ from flufl.bounce._detectors.yahoo import Yahoo
 
 from mailinglist.models import ConsentEvent, Subscription, Suppression
 from newsletters.delivery.reports import digest_report
+from newsletters.inbound.models import InboundEvent
 from newsletters.inbound.process import inbound_message_process
-from newsletters.models import Delivery, InboundEvent
+from newsletters.models import Delivery
 from tests.newsletters.inbound.samples import HARD_BOUNCES, mail_for, sent
 
 pytestmark = pytest.mark.django_db
