@@ -1,5 +1,7 @@
 from django.conf import settings
 from django.contrib import admin
+from django.http import HttpRequest
+from django.http.response import HttpResponseBase
 from django.urls import include, path, re_path
 from django.views.decorators.cache import cache_control
 from django.views.static import serve
@@ -9,6 +11,13 @@ from newsletters.views import metrics
 from operations.languages import javascript_catalog
 from operations.two_factor_views import two_factor_enrol, two_factor_verify
 from operations.views import favicon, healthz
+
+
+@cache_control(public=True, max_age=7 * 24 * 3600)
+def _logo(request: HttpRequest, path: str) -> HttpResponseBase:
+    # MEDIA_ROOT looked up per request, not bound at import, so it is always the setting's.
+    return serve(request, path, document_root=str(settings.MEDIA_ROOT))
+
 
 admin.site.site_header = "Newsdesk administration"
 admin.site.site_title = "Newsdesk"
@@ -32,11 +41,7 @@ urlpatterns = [
     path("account/2fa/enrol/", two_factor_enrol, name="staff_2fa_enrol"),
     # Lists' logos (MEDIA_ROOT), linked from mail: served by the app, as whitenoise serves only
     # static files. A new upload gets a new name, so a week's caching is safe.
-    re_path(
-        r"^media/(?P<path>logos/.+)$",
-        cache_control(public=True, max_age=7 * 24 * 3600)(serve),
-        {"document_root": settings.MEDIA_ROOT},
-    ),
+    re_path(r"^media/(?P<path>logos/.+)$", _logo),
     path("", include("mailinglist.urls")),
     path("", include("newsletters.urls")),
     path("", include("demo.urls")),

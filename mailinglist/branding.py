@@ -1,5 +1,6 @@
 """A list's brand in its mail: masthead name and logo, accent colour, footer, postal address, and
-the campaign tags on its story links. Lists left blank fall back to the site's own.
+the campaign tags on its story links. Lists left blank fall back to the site's own. The reader
+pages its links open carry its masthead and accent too (brand_on_page).
 
 Mail clients show a logo at the size the <img> says, so the brand carries the display size
 (at most LOGO_MAX_WIDTH wide, in proportion), and an absolute URL, since a mail has no base.
@@ -7,12 +8,13 @@ Mail clients show a logo at the size the <img> says, so the brand carries the di
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from django.conf import settings
 
-from mailinglist.looks import DEFAULT_ACCENT, lightened_until_readable
+from mailinglist.looks import DEFAULT_ACCENT, HEX_COLOUR, lightened_until_readable
 from mailinglist.models import MailingList
 from operations.site import site_name
 
@@ -65,6 +67,36 @@ def brand_of(mailing_list: MailingList | None) -> Brand:
         or str(settings.MAILING_ADDRESS),
         utm_campaign=mailing_list.slug if mailing_list and mailing_list.is_utm_enabled else "",
     )
+
+
+def brand_on_page(*, mailing_lists: Sequence[MailingList]) -> Brand | None:
+    """The brand a reader page about `mailing_lists` shows atop it; None for the site's own.
+
+    A page speaks for one brand only if every list on it looks the same (name, logo, accent): a
+    confirmation for two lists whose brands differ gets the site's masthead, not the first
+    list's, since either list's alone would misname the other. The logo's URL stays as storage
+    gives it (relative for the app's own media), so it loads from the host the reader is on:
+    SITE_URL is for mail. The accent goes into a <style> rule, where HTML escaping does not
+    guard CSS: one that is not #rrggbb (the model validates it; a raw update might not) is left
+    out for the site's.
+    """
+    brands = [_page_brand(mailing_list) for mailing_list in mailing_lists]
+    if not brands or any(_looks(brand) != _looks(brands[0]) for brand in brands[1:]):
+        return None
+    return brands[0]
+
+
+def _page_brand(mailing_list: MailingList) -> Brand:
+    brand = brand_of(mailing_list)
+    return replace(
+        brand,
+        logo_url=mailing_list.logo.url if mailing_list.logo else "",
+        accent=brand.accent if HEX_COLOUR.fullmatch(brand.accent) else DEFAULT_ACCENT,
+    )
+
+
+def _looks(brand: Brand) -> tuple[str, str, str, str]:
+    return (brand.name, brand.logo_url, brand.logo_alt, brand.accent)
 
 
 def link_tagged(url: str, *, brand: Brand) -> str:

@@ -3,6 +3,10 @@
 Pages reached from links in mail carry a signed token, which is the reader's credential: those
 POSTs need no cookie or CSRF token (a forger would need the token itself), so they work in any
 browser and for the RFC 8058 one-click POST a mailbox provider sends.
+
+A page about one list passes its `brand` (branding.brand_on_page), so the reader lands under the
+masthead of the mail they came from; base.html shows it. Pages about the reader as a whole (the
+preference centre) and refusals of a bad link pass none and keep the site's.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from mailinglist import links, protection, reader_links, subscriptions, tokens
+from mailinglist.branding import Brand, brand_on_page
 from mailinglist.forms import (
     form_errors_json,
 )
@@ -145,6 +150,10 @@ def _subscriber(public_id: str) -> Subscriber | None:
     return Subscriber.objects.filter(public_id=public_id).first()
 
 
+def _brand(list_ids: list[int]) -> Brand | None:
+    return brand_on_page(mailing_lists=list(MailingList.objects.filter(pk__in=list_ids)))
+
+
 def _preferences_path(subscriber: Subscriber) -> str:
     # On a page, a link relative to the host the reader is on (SITE_URL is for mail).
     token = tokens.preferences_token_make(public_id=subscriber.public_id)
@@ -160,13 +169,18 @@ def confirm(request: HttpRequest, token: str) -> HttpResponse:
     except tokens.TokenExpired as expired:
         if _subscriber(expired.public_id) is None:
             return _invalid_link(request)
-        return render(request, "mailinglist/confirm_expired.html", {"token": token}, status=410)
+        context: dict[str, Any] = {"token": token, "brand": _brand(expired.list_ids)}
+        return render(request, "mailinglist/confirm_expired.html", context, status=410)
     except tokens.TokenInvalid:
         return _invalid_link(request)
     subscriber = _subscriber(data.public_id)
     if subscriber is None:
         return _invalid_link(request)
     lists = list(MailingList.objects.filter(pk__in=data.list_ids))
+    # One signup may join several lists: their masthead only if they all share one brand, else
+    # the site's (brand_on_page). Taken from every list the link names, so the masthead stays
+    # the same after the button however many of them were confirmed already.
+    brand = brand_on_page(mailing_lists=lists)
     if request.method == "GET":
         if subscriptions.subscriptions_all_active(subscriber=subscriber, list_ids=data.list_ids):
             # A used link: no button that would seem to do something again.
@@ -174,10 +188,12 @@ def confirm(request: HttpRequest, token: str) -> HttpResponse:
                 "lists": lists,
                 "already": True,
                 "preferences_url": _preferences_path(subscriber),
+                "brand": brand,
             }
             return render(request, "mailinglist/confirm_done.html", context)
         # Link scanners open every link: a GET only shows the button.
-        return render(request, "mailinglist/confirm.html", {"lists": lists, "token": token})
+        context = {"lists": lists, "token": token, "brand": brand}
+        return render(request, "mailinglist/confirm.html", context)
     confirmed = subscriptions.subscription_confirm(
         subscriber=subscriber, list_ids=data.list_ids, meta=request_meta(request)
     )
@@ -185,6 +201,7 @@ def confirm(request: HttpRequest, token: str) -> HttpResponse:
         "lists": confirmed or lists,
         "already": not confirmed,
         "preferences_url": _preferences_path(subscriber),
+        "brand": brand,
     }
     return render(request, "mailinglist/confirm_done.html", context)
 
@@ -203,7 +220,7 @@ def confirm_resend(request: HttpRequest, token: str) -> HttpResponse:
     if subscriber is None:
         return _invalid_link(request)
     subscriptions.confirmation_resend(subscriber=subscriber, list_ids=list_ids)
-    return render(request, "mailinglist/confirm_resent.html")
+    return render(request, "mailinglist/confirm_resent.html", {"brand": _brand(list_ids)})
 
 
 # --- Unsubscribe ---------------------------------------------------------------------------------
@@ -236,12 +253,21 @@ def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
         # Erased, or the list was deleted: there is nothing left to unsubscribe from.
         if one_click:
             return HttpResponse(ONE_CLICK_DONE, content_type="text/plain")
-        return render(request, "mailinglist/unsubscribed.html", {"mailing_list": mailing_list})
+        context: dict[str, Any] = {
+            "mailing_list": mailing_list,
+            "brand": brand_on_page(mailing_lists=[mailing_list] if mailing_list else []),
+        }
+        return render(request, "mailinglist/unsubscribed.html", context)
     is_subscribed = subscriptions.subscription_is_current(
         subscriber=subscriber, list_id=mailing_list.pk
     )
     if request.method == "GET" and is_subscribed:
-        context = {"mailing_list": mailing_list, "token": token, "from_digest": from_digest}
+        context = {
+            "mailing_list": mailing_list,
+            "token": token,
+            "from_digest": from_digest,
+            "brand": brand_on_page(mailing_lists=[mailing_list]),
+        }
         return render(request, "mailinglist/unsubscribe.html", context)
     left: list[MailingList] = []
     if request.method == "POST":
@@ -262,6 +288,7 @@ def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
         "already": not left,
         "can_undo": True,
         "preferences_url": _preferences_path(subscriber),
+        "brand": brand_on_page(mailing_lists=[mailing_list]),
     }
     return render(request, "mailinglist/unsubscribed.html", context)
 
@@ -281,7 +308,11 @@ def unsubscribe_undo(request: HttpRequest, token: str) -> HttpResponse:
     return render(
         request,
         "mailinglist/resubscribed.html",
-        {"mailing_list": mailing_list, "is_back": bool(back)},
+        {
+            "mailing_list": mailing_list,
+            "is_back": bool(back),
+            "brand": brand_on_page(mailing_lists=[mailing_list]),
+        },
     )
 
 

@@ -1,16 +1,23 @@
-"""The pages a reader reaches from our mail, pressed in Chromium: used links, pause, new address."""
+"""The pages a reader reaches from our mail, pressed in Chromium: used links, pause, new address,
+and the list's own masthead atop the pages its links open."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
+from django.utils import translation
+from django.utils.translation import gettext
 
 from devtools.smtp_sink import SmtpSink
 from devtools.workers import Worker
 from mailinglist import links
 from mailinglist.models import MailingList, Subscriber, Subscription
-from tests.factories import MailingListFactory, SubscriberFactory, SubscriptionFactory
+from tests.browser.contrast import LOW_CONTRAST_JS
+from tests.browser.staff import script_errors
+from tests.factories import MailingListFactory, SubscriberFactory, SubscriptionFactory, logo_png
 from tests.mail_links import mail_link, url_path
 from tests.polling import wait_until
 
@@ -192,3 +199,96 @@ def test_preference_checkboxes_are_pressed_by_their_labels_on_a_phone(
             subscriber=subscriber, mailing_list=weekend, state=State.ACTIVE
         ).exists()
     )
+
+
+# --- A list's brand atop its pages --------------------------------------------------------------
+
+BRANDED = {
+    "en": {"name": "Morning news", "masthead_name": "The Morning Briefing"},
+    "ar": {"name": "نشرة الصباح", "masthead_name": "موجز الصباح"},
+}
+ACCENT = "#1a5fb4"
+
+
+@pytest.fixture
+def branded(settings: Any, tmp_path: Path) -> Callable[[str], MailingList]:
+    """Makes a list with its own masthead name, logo (served by the app) and accent."""
+    settings.MEDIA_ROOT = tmp_path / "media"
+
+    def make(language: str) -> MailingList:
+        mailing_list = MailingListFactory.create(
+            slug=f"morning-{language}", language=language, accent_colour=ACCENT, **BRANDED[language]
+        )
+        mailing_list.logo.save("logo.png", logo_png(400, 100))  # shown 200 x 50
+        return MailingList.objects.get(pk=mailing_list.pk)
+
+    return make
+
+
+def _assert_brand_atop(page: Any, *, masthead_name: str, width: int, step: str) -> None:
+    brand = page.locator(".masthead .brand")
+    assert brand.inner_text().strip() == masthead_name, step
+    logo = brand.locator("img")
+    logo.wait_for()
+    page.wait_for_function("document.querySelector('.masthead img').complete")
+    assert logo.evaluate("img => img.naturalWidth") > 0, f"the logo did not load on {step}"
+    box = logo.bounding_box()
+    assert box is not None
+    # At its display size, not stretched, in the middle of the screen.
+    assert (round(box["width"]), round(box["height"])) == (200, 50), step
+    assert abs(box["x"] + box["width"] / 2 - width / 2) <= 2, step
+    accent = page.evaluate(
+        "getComputedStyle(document.documentElement).getPropertyValue('--accent').trim()"
+    )
+    assert accent == ACCENT, step
+    assert page.evaluate(
+        "document.documentElement.scrollWidth <= document.documentElement.clientWidth"
+    ), f"{step} scrolls sideways"
+    result = page.evaluate(LOW_CONTRAST_JS)
+    assert result["low"] == [], step
+
+
+@pytest.mark.parametrize("language", ["en", "ar"])
+@pytest.mark.parametrize("width", [390, 1024])
+def test_the_unsubscribe_link_of_a_branded_list_opens_under_its_masthead_and_unsubscribes(
+    browser: Any,
+    live_server: Any,
+    branded: Callable[[str], MailingList],
+    tmp_path: Path,
+    language: str,
+    width: int,
+) -> None:
+    mailing_list = branded(language)
+    subscription = SubscriptionFactory.create(mailing_list=mailing_list)
+    link = links.in_language(
+        links.unsubscribe_url(subscriber=subscription.subscriber, mailing_list=mailing_list),
+        language=language,
+    )
+    masthead_name = BRANDED[language]["masthead_name"]
+    context = browser.new_context(viewport={"width": width, "height": 900})
+    page = context.new_page()
+    errors = script_errors(page)
+    try:
+        page.goto(live_server.url + url_path(link))
+        expected_dir = "rtl" if language == "ar" else "ltr"
+        assert page.evaluate("document.documentElement.dir") == expected_dir
+        assert page.title().endswith(masthead_name)
+        _assert_brand_atop(page, masthead_name=masthead_name, width=width, step="the question")
+        button = page.evaluate(
+            "getComputedStyle(document.querySelector('.card .button')).backgroundColor"
+        )
+        assert button == "rgb(26, 95, 180)"  # ACCENT
+        page.screenshot(path=str(tmp_path / f"brand_{language}_{width}.png"), full_page=True)
+
+        with translation.override(language):
+            unsubscribe, done = gettext("Unsubscribe"), gettext("You're unsubscribed")
+        page.get_by_role("button", name=unsubscribe, exact=True).click()
+
+        page.locator("h1", has_text=done).wait_for()
+        subscription.refresh_from_db()
+        assert subscription.state == State.UNSUBSCRIBED
+        _assert_brand_atop(page, masthead_name=masthead_name, width=width, step="the result")
+        page.screenshot(path=str(tmp_path / f"brand_{language}_{width}_done.png"), full_page=True)
+        assert errors == []
+    finally:
+        context.close()
