@@ -19,8 +19,8 @@ import django_stubs_ext
 from config import broker, celery_schedule, deliverability
 from config import environment as env
 from config.env_file import env_file_read
-from config.media_storage import media_storage_read
 from config.environment import ConfigurationError
+from config.media_storage import media_storage_read
 from config.observability import logging_config, read_log_format, read_metrics_token, sentry_init
 
 django_stubs_ext.monkeypatch()  # admin.ModelAdmin[Model] and friends, subscripted at run time
