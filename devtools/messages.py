@@ -36,16 +36,23 @@ SOURCE_LANGUAGE = "en"
 SHIPPED = ("ar", "fr", "es")
 APPS = ("mailinglist", "newsletters", "operations", "demo", "outbox", "audit", "config")
 # Modules outside an admin package whose strings only staff read (the admin home's dashboard,
-# the staff login's second factor, a list's branding rules).
+# the staff login's second factor, a list's branding rules, what the send desk says: pre-send
+# checks, scheduling, delivery progress and the Publisher's notices, and the desk's script).
 STAFF_MODULES = {
     "admin.py",
     "admin_permissions.py",
     "dashboard.py",
     "charts.py",
+    "newsroom.py",
     "two_factor.py",
     "two_factor_views.py",
     "login_throttle.py",
     "looks.py",
+    "checks.py",
+    "scheduling.py",
+    "progress.py",
+    "notices.py",
+    "digest_desk.js",
 }
 # A fixed date in every header, so extracting twice writes the same files.
 CREATION_DATE = dt.datetime(2026, 12, 1, tzinfo=dt.UTC)
@@ -176,21 +183,26 @@ def mo_bytes(catalog: Catalog) -> bytes:
     return buffer.getvalue()
 
 
-def catalogues_update(languages: tuple[str, ...] = SHIPPED) -> list[Path]:
+def catalogues_update(
+    languages: tuple[str, ...] = SHIPPED, locale_dir: Path = LOCALE_DIR
+) -> list[Path]:
     """Merge the code's strings into each .po of `languages` (new ones empty, gone ones dropped,
     no guessed "fuzzy" matches) and compile its .mo. Returns the files that changed."""
     changed: list[Path] = []
     for domain in (DJANGO, DJANGOJS):
         template = template_catalog(domain)
         for language in languages:
-            catalog = _po_read(language, domain)
+            catalog = _po_read(language, domain, locale_dir)
             catalog.update(template, no_fuzzy_matching=True, update_creation_date=True)
-            path = po_path(language, domain)
+            path = po_path(language, domain, locale_dir)
             path.parent.mkdir(parents=True, exist_ok=True)
-            for target, content in (
-                (path, _po_bytes(catalog)),
-                (path.with_suffix(".mo"), mo_bytes(catalog)),
-            ):
+            po = _po_bytes(catalog)
+            # Compiled from the .po as written and read back, as the check compiles it: the
+            # merged catalogue in memory can differ (an untranslated plural has fewer forms
+            # than the language's until it is read again), and the .mo would then fail the
+            # check until a second update.
+            written = read_po(io.BytesIO(po), locale=language, domain=domain.name)
+            for target, content in ((path, po), (path.with_suffix(".mo"), mo_bytes(written))):
                 if not target.exists() or target.read_bytes() != content:
                     target.write_bytes(content)
                     changed.append(target)

@@ -13,6 +13,7 @@ from html.parser import HTMLParser
 from urllib.parse import urlsplit
 
 from django.conf import settings
+from django.utils.translation import gettext, ngettext
 
 from newsletters import rendering
 from newsletters.models import Digest
@@ -65,12 +66,18 @@ def _dkim_check(digest: Digest) -> Check:
     domain = address_domain(digest.mailing_list.from_email or str(settings.DEFAULT_FROM_EMAIL))
     signer = signer_for(domain) if domain else None
     if signer is not None:
-        return Check("dkim", True, f"Signed with DKIM for {signer.domain}.")
+        return Check(
+            "dkim", True, gettext("Signed with DKIM for %(domain)s.") % {"domain": signer.domain}
+        )
     return Check(
         "dkim",
         False,
-        f"No DKIM key aligned with {domain or 'the From address'}: mail goes out unsigned "
-        "unless your mail server signs it (OpenDKIM). Add a signing key in Operations.",
+        # Translators: %(domain)s is a domain name (news.example.com) or "the From address".
+        gettext(
+            "No DKIM key aligned with %(domain)s: mail goes out unsigned unless your mail "
+            "server signs it (OpenDKIM). Add a signing key in Operations."
+        )
+        % {"domain": domain or gettext("the From address")},
         is_warning=True,
     )
 
@@ -78,7 +85,10 @@ def _dkim_check(digest: Digest) -> Check:
 def digest_checks(
     *, digest: Digest, rendered: rendering.RenderedDigest | None = None
 ) -> list[Check]:
-    """Every check with its result; a digest may be scheduled when all but warnings are ok."""
+    """Every check with its result; a digest may be scheduled when all but warnings are ok.
+
+    The messages are in the active language: the editor's on the send desk, English in a task.
+    """
     rendered = rendered or rendering.digest_render(digest=digest)
     story_count = digest.items.count()
     parser = _LinksAndImages()
@@ -86,7 +96,7 @@ def digest_checks(
     parser.feed(sample)
     bad_links = [h for h in parser.hrefs if not _is_absolute_link(h)]
     missing_alt = [
-        str(image.get("src") or "(no src)")
+        str(image.get("src") or gettext("(no src)"))
         for image in parser.images
         if not (image.get("alt") or "").strip()
     ]
@@ -99,44 +109,48 @@ def digest_checks(
         Check(
             "subject",
             bool(digest.subject.strip()),
-            "Subject present." if digest.subject.strip() else "Write a subject.",
+            gettext("Subject present.") if digest.subject.strip() else gettext("Write a subject."),
         ),
         Check(
             "stories",
             story_count > 0,
-            f"{story_count} stor{'y' if story_count == 1 else 'ies'}."
+            ngettext("%(count)d story.", "%(count)d stories.", story_count) % {"count": story_count}
             if story_count
-            else "Add at least one story.",
+            else gettext("Add at least one story."),
         ),
         Check(
             "links",
             not bad_links,
-            "Every link is an absolute http(s) address."
+            gettext("Every link is an absolute http(s) address.")
             if not bad_links
-            else "Fix these links (they must start with http:// or https://): "
-            + ", ".join(bad_links[:5]),
+            else gettext("Fix these links (they must start with http:// or https://): %(links)s")
+            % {"links": ", ".join(bad_links[:5])},
         ),
         Check(
             "image_alt",
             not missing_alt,
-            "Every image has alt text."
+            gettext("Every image has alt text.")
             if not missing_alt
-            else "Give these images alt text (edit the story): " + ", ".join(missing_alt[:5]),
+            else gettext("Give these images alt text (edit the story): %(images)s")
+            % {"images": ", ".join(missing_alt[:5])},
         ),
         Check(
             "size",
             size < MAX_HTML_BYTES,
-            f"HTML is {size / 1024:.0f} KB (limit 100 KB)."
+            gettext("HTML is %(size).0f KB (limit 100 KB).") % {"size": size / 1024}
             if size < MAX_HTML_BYTES
-            else f"HTML is {size / 1024:.0f} KB; Gmail clips above ~100 KB and hides the "
-            "unsubscribe link. Remove stories or shorten summaries.",
+            else gettext(
+                "HTML is %(size).0f KB; Gmail clips above ~100 KB and hides the unsubscribe "
+                "link. Remove stories or shorten summaries."
+            )
+            % {"size": size / 1024},
         ),
         Check(
             "unsubscribe",
             has_unsubscribe,
-            "Unsubscribe link present."
+            gettext("Unsubscribe link present.")
             if has_unsubscribe
-            else "The template lost its unsubscribe link.",
+            else gettext("The template lost its unsubscribe link."),
         ),
         _dkim_check(digest),
     ]

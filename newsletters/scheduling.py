@@ -16,6 +16,7 @@ from datetime import datetime
 from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import dateformat, timezone
+from django.utils.translation import gettext
 
 from mailinglist.zones import zone_or_utc
 from newsletters.checks import digest_problems
@@ -73,11 +74,13 @@ def digest_schedule(
     edition that needs an editor's approval counts as that approval.
     """
     if timezone.is_naive(send_at):
-        raise ValueError("send_at must carry a timezone")
+        raise ValueError("send_at must carry a timezone")  # English: a programming error
     digest = Digest.objects.select_related("edition_of", "mailing_list").get(pk=digest_id)
     if digest.state not in SCHEDULABLE:
         raise DigestStateError(
-            f"A {digest.get_state_display().lower()} digest cannot be scheduled."
+            # Translators: %(state)s is a digest's state in lower case ("sent", "cancelled").
+            gettext("A %(state)s digest cannot be scheduled.")
+            % {"state": digest.get_state_display().lower()}
         )
     problems = digest_problems(digest=digest)
     if problems:
@@ -105,7 +108,7 @@ def digest_schedule(
     )
     if not updated:
         raise DigestStateError(
-            "The digest started sending meanwhile; it can no longer be scheduled."
+            gettext("The digest started sending meanwhile; it can no longer be scheduled.")
         )
     return Digest.objects.get(pk=digest_id)
 
@@ -127,10 +130,10 @@ def digest_approve(*, digest_id: int, by: User) -> Digest:
     """The second person's yes: awaiting approval → scheduled (at once if its time has passed)."""
     digest = Digest.objects.select_related("mailing_list").get(pk=digest_id)
     if digest.state != State.AWAITING_APPROVAL:
-        raise DigestStateError("Only a digest awaiting approval can be approved.")
+        raise DigestStateError(gettext("Only a digest awaiting approval can be approved."))
     if digest.scheduled_by_id is not None and digest.scheduled_by_id == by.pk:
         raise ApprovalRefused(
-            "You asked for this digest to be sent: a second Publisher must approve it."
+            gettext("You asked for this digest to be sent: a second Publisher must approve it.")
         )
     problems = digest_problems(digest=digest)
     if problems:
@@ -140,7 +143,7 @@ def digest_approve(*, digest_id: int, by: User) -> Digest:
         state=State.SCHEDULED, approved_by=by, approved_at=now, updated_at=now
     )
     if not updated:
-        raise DigestStateError("The digest changed meanwhile; reload and try again.")
+        raise DigestStateError(gettext("The digest changed meanwhile; reload and try again."))
     digest.refresh_from_db()
     if digest.send_at is not None and digest.send_at <= now:
         _start_soon(digest_id=digest_id)
@@ -162,7 +165,9 @@ def digest_unschedule(*, digest_id: int, by: User | None) -> Digest:
     digest = Digest.objects.get(pk=digest_id)
     if not updated and digest.state != State.DRAFT:
         raise DigestStateError(
-            f"A {digest.get_state_display().lower()} digest cannot be unscheduled."
+            # Translators: %(state)s is a digest's state in lower case ("sent", "cancelled").
+            gettext("A %(state)s digest cannot be unscheduled.")
+            % {"state": digest.get_state_display().lower()}
         )
     return digest
 

@@ -18,6 +18,7 @@ from django.contrib import admin
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from operations.client_address import client_ip
 
@@ -41,7 +42,7 @@ def lockout_response(
     seconds_left = max(0.0, (until - timezone.now()).total_seconds())
     context = {
         **admin.site.each_context(request),
-        "title": "Too many failed logins",
+        "title": gettext("Too many failed logins"),
         "failure_limit": settings.AXES_FAILURE_LIMIT,
         "cool_off_minutes": int(settings.AXES_COOLOFF_TIME.total_seconds() // 60),
         "minutes_left": max(1, math.ceil(seconds_left / 60)),

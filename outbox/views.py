@@ -11,6 +11,7 @@ from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext
 from django.views.decorators.clickjacking import xframe_options_sameorigin
 from django.views.decorators.http import require_POST
 
@@ -66,7 +67,7 @@ def message_list(request: HttpRequest) -> HttpResponse:
     page = Paginator(entries, MESSAGES_PER_PAGE).get_page(request.GET.get("page"))
     context = {
         **admin.site.each_context(request),
-        "title": "Local outbox",
+        "title": gettext("Local outbox"),
         "form": form,
         "query": query,
         "page": page,
@@ -112,7 +113,9 @@ def message_html(request: HttpRequest, key: str) -> HttpResponse:
 @require_POST
 def message_clear(request: HttpRequest) -> HttpResponse:
     deleted = outbox_clear()
-    messages.success(request, f"Deleted {deleted} message(s) from the outbox.")
+    messages.success(
+        request, gettext("Deleted %(count)d message(s) from the outbox.") % {"count": deleted}
+    )
     return redirect("outbox:list")
 
 

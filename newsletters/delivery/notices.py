@@ -16,13 +16,16 @@ from django.contrib.auth.models import User
 from django.core.mail import EmailMessage
 from django.db.models import Q
 from django.urls import reverse
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from newsletters.delivery import progress
 from newsletters.models import Digest, DigestEvent
 from operations import transport
 
-# The DigestEvent actions that end (or stop) a send, and what each says to the Publisher.
-OUTCOMES = {"sent": "sent", "paused": "paused"}
+# The DigestEvent actions that end (or stop) a send, and what each says to the Publisher (the
+# start of the mail's subject).
+OUTCOMES = {"sent": _("Sent"), "paused": _("Paused")}
 
 
 @dataclass(frozen=True)
@@ -40,14 +43,26 @@ def _person(digest: Digest) -> User | None:
 def _summary(digest: Digest, action: str, detail: str) -> str:
     counts = progress.digest_counts(digest_id=digest.pk)
     if action == "sent":
-        return (
-            f"“{digest}” to {digest.mailing_list} has been sent: {counts['sent']:,} sent, "
-            f"{counts['failed']:,} failed, {counts['skipped']:,} skipped, of {counts['total']:,}."
-        )
-    return (
-        f"“{digest}” to {digest.mailing_list} was paused with {counts['pending']:,} still to go. "
-        f"{detail or 'Open it in admin to see why.'}"
-    )
+        return gettext(
+            "“%(digest)s” to %(list)s has been sent: %(sent)s sent, %(failed)s failed, "
+            "%(skipped)s skipped, of %(total)s."
+        ) % {
+            "digest": digest,
+            "list": digest.mailing_list,
+            "sent": f"{counts['sent']:,}",
+            "failed": f"{counts['failed']:,}",
+            "skipped": f"{counts['skipped']:,}",
+            "total": f"{counts['total']:,}",
+        }
+    # `detail` is the engine's reason, stored in English with the event.
+    return gettext(
+        "“%(digest)s” to %(list)s was paused with %(pending)s still to go. %(detail)s"
+    ) % {
+        "digest": digest,
+        "list": digest.mailing_list,
+        "pending": f"{counts['pending']:,}",
+        "detail": detail or gettext("Open it in admin to see why."),
+    }
 
 
 def digest_notify_publisher(*, digest_id: int, action: str) -> bool:
@@ -65,7 +80,7 @@ def digest_notify_publisher(*, digest_id: int, action: str) -> bool:
     link = f"{settings.SITE_URL}{reverse('admin:newsletters_digest_change', args=[digest.pk])}"
     body = f"{_summary(digest, action, event.detail if event else '')}\n\n{link}\n"
     message = EmailMessage(
-        subject=f"{OUTCOMES[action].capitalize()}: {digest}"[:200],
+        subject=f"{OUTCOMES[action]}: {digest}"[:200],
         body=body,
         from_email=settings.DEFAULT_FROM_EMAIL,
         to=[person.email],

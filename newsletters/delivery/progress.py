@@ -7,6 +7,7 @@ from typing import Any
 
 from django.db.models import Count, Q
 from django.utils import timezone
+from django.utils.translation import gettext, ngettext
 
 from newsletters.delivery import pacing, throttle
 from newsletters.delivery.domains import DOMAIN_GROUPS
@@ -92,13 +93,21 @@ def digest_pacing(*, digest_id: int) -> list[dict[str, Any]]:
         count = int(waiting[pace.group] or 0)
         if not (pace.is_slowed or count):
             continue
+        names = {"group": pace.group, "rate": f"{pace.rate:.3g}"}
         if pace.is_slowed:
-            text = f"{pace.group}: slowed to {pace.rate:.3g}/s after {pace.reason} (recovering)"
+            # Translators: %(reason)s is what the mail server answered, as "421 4.7.0".
+            text = gettext("%(group)s: slowed to %(rate)s/s after %(reason)s (recovering)") % {
+                **names,
+                "reason": pace.reason,
+            }
         elif pace.rate:
-            text = f"{pace.group}: held to {pace.rate:.3g}/s"
+            text = gettext("%(group)s: held to %(rate)s/s") % names
         else:
-            text = f"{pace.group}: back to full speed"
-        text += f", {count:,} message{'s' if count != 1 else ''} waiting"
+            text = gettext("%(group)s: back to full speed") % names
+        waiting_text = ngettext(
+            "%(count)s message waiting", "%(count)s messages waiting", count
+        ) % {"count": f"{count:,}"}
+        text = f"{text}, {waiting_text}"
         held.append(
             {
                 "group": pace.group,
@@ -114,7 +123,10 @@ def digest_pacing(*, digest_id: int) -> list[dict[str, Any]]:
 
 
 def digest_progress_report(*, digest: Digest) -> dict[str, Any]:
-    """Counts, rate over the last minute, seconds to go and one line of text, for the desk."""
+    """Counts, rate over the last minute, seconds to go and one line of text, for the desk.
+
+    The text is in the active language (the editor's); the other values are for the script.
+    """
     counts = digest_counts(digest_id=digest.pk)
     owed = counts["pending"] + counts["sending"]
     rate = 0.0
@@ -125,18 +137,27 @@ def digest_progress_report(*, digest: Digest) -> dict[str, Any]:
         eta = digest_eta_seconds(counts=counts, rate=rate)
         held = digest_pacing(digest_id=digest.pk) if owed else []
     duplicates = digest_possible_duplicates(digest_id=digest.pk)
-    text = (
-        f"{counts['sent']:,} sent · {counts['failed']:,} failed · {counts['skipped']:,} skipped · "
-        f"{owed:,} to go, of {counts['total']:,}"
-    )
+    text = gettext(
+        "%(sent)s sent · %(failed)s failed · %(skipped)s skipped · %(owed)s to go, of %(total)s"
+    ) % {
+        "sent": f"{counts['sent']:,}",
+        "failed": f"{counts['failed']:,}",
+        "skipped": f"{counts['skipped']:,}",
+        "owed": f"{owed:,}",
+        "total": f"{counts['total']:,}",
+    }
     if duplicates:
-        text += f" · {duplicates} may have had it twice (a worker died mid-send)"
+        text += " · " + ngettext(
+            "%(count)d may have had it twice (a worker died mid-send)",
+            "%(count)d may have had it twice (a worker died mid-send)",
+            duplicates,
+        ) % {"count": duplicates}
     if rate >= 1:
-        text += f" · {rate:.1f}/s over the last minute"
+        text += " · " + gettext("%(rate).1f/s over the last minute") % {"rate": rate}
     elif rate > 0:
-        text += f" · {rate * 60:.0f}/min over the last minute"
+        text += " · " + gettext("%(rate).0f/min over the last minute") % {"rate": rate * 60}
     if eta:
-        text += f" · about {_duration(eta)} to go"
+        text += " · " + gettext("about %(duration)s to go") % {"duration": _duration(eta)}
     for group in held:
         text += f" · {group['text']}"
     return {
@@ -154,7 +175,7 @@ def digest_progress_report(*, digest: Digest) -> dict[str, Any]:
 
 def _duration(seconds: float) -> str:
     if seconds < 90:
-        return f"{max(1, round(seconds))} s"
+        return gettext("%(seconds)d s") % {"seconds": max(1, round(seconds))}
     if seconds < 90 * 60:
-        return f"{round(seconds / 60)} min"
-    return f"{seconds / 3600:.1f} h"
+        return gettext("%(minutes)d min") % {"minutes": round(seconds / 60)}
+    return gettext("%(hours).1f h") % {"hours": seconds / 3600}

@@ -11,7 +11,11 @@ from itertools import accumulate
 from typing import Any
 
 from django import template
+from django.utils.dates import MONTHS_3, WEEKDAYS_ABBR
+from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from mailinglist.figures import AudienceDay, ListSize
 from newsletters import charts, dashboard
@@ -20,11 +24,11 @@ register = template.Library()
 
 _SERIES = (
     # key, label, needs the consent records (else the suppression list)
-    ("signups", "Signups", True),
-    ("confirmations", "Confirmations", True),
-    ("unsubscribes", "Unsubscribes", True),
-    ("bounces", "Hard bounces", False),
-    ("complaints", "Complaints", False),
+    ("signups", _("Signups"), True),
+    ("confirmations", _("Confirmations"), True),
+    ("unsubscribes", _("Unsubscribes"), True),
+    ("bounces", _("Hard bounces"), False),
+    ("complaints", _("Complaints"), False),
 )
 
 
@@ -48,31 +52,43 @@ class DashboardPage:
     net_rows: SafeString  # <tr>s of the table under the net growth chart
 
 
-def _day(day: AudienceDay) -> str:
-    return f"{day.day:%a} {day.day.day} {day.day:%b %Y}"
+def _day_names() -> tuple[list[str], list[str]]:
+    """Weekday and month abbreviations in the request's language ("Mon", "Dec" in English), as
+    Django's date filter writes them, escaped once: a translation is text, not markup."""
+    weekdays: list[str] = [escape(str(WEEKDAYS_ABBR[weekday])) for weekday in range(7)]
+    months: list[str] = ["", *(escape(str(MONTHS_3[month]).title()) for month in range(1, 13))]
+    return weekdays, months
+
+
+def _day(day: AudienceDay, names: tuple[list[str], list[str]]) -> str:
+    weekdays, months = names
+    return f"{weekdays[day.day.weekday()]} {day.day.day} {months[day.day.month]} {day.day.year}"
 
 
 def _audience_rows(audience: list[AudienceDay], keys: list[str], with_net: bool) -> SafeString:
     # Built here, not with template tags: a year is 365 rows of six cells, and the template
     # engine (or format_html) spent tens of milliseconds on them. Every cell is an int or a
-    # date written by strftime, so there is nothing to escape.
+    # date made of numbers and day and month names escaped once (_day_names).
     cells = [*keys, "net"] if with_net else keys
+    names = _day_names()
     rows = (
-        f'<tr><th scope="row">{_day(day)}</th>'
+        f'<tr><th scope="row">{_day(day, names)}</th>'
         + "".join(f"<td>{int(getattr(day, key))}</td>" for key in cells)
         + "</tr>"
         for day in reversed(audience)
     )
-    return mark_safe("\n".join(rows))  # noqa: S308 - ints and dates only, see above
+    return mark_safe("\n".join(rows))  # noqa: S308 - ints and escaped dates, see above
 
 
 def _net_rows(audience: list[AudienceDay]) -> SafeString:
     running = accumulate(day.net for day in audience)
+    names = _day_names()
     rows = (
-        f'<tr><th scope="row">{_day(day)}</th><td>{int(day.net)}</td><td>{int(total)}</td></tr>'
+        f'<tr><th scope="row">{_day(day, names)}</th>'
+        f"<td>{int(day.net)}</td><td>{int(total)}</td></tr>"
         for day, total in zip(audience, running, strict=True)
     )
-    return mark_safe("\n".join(rows))  # noqa: S308 - ints and dates only
+    return mark_safe("\n".join(rows))  # noqa: S308 - ints and escaped dates only
 
 
 @register.simple_tag(takes_context=True)
@@ -85,7 +101,7 @@ def newsroom_dashboard(context: dict[str, Any]) -> DashboardPage | None:
     if data is None:
         return None
     series = [
-        (key, label)
+        (key, str(label))  # in the request's language
         for key, label, is_consent in _SERIES
         if (data.shows_consent if is_consent else data.shows_suppression)
     ]
@@ -101,7 +117,13 @@ def newsroom_dashboard(context: dict[str, Any]) -> DashboardPage | None:
         if data.shows_consent and data.shows_suppression:
             net_chart = charts.line_chart(
                 days=days,
-                series=[("net", "Net growth", list(accumulate(day.net for day in data.audience)))],
+                series=[
+                    (
+                        "net",
+                        gettext("Net growth"),
+                        list(accumulate(day.net for day in data.audience)),
+                    )
+                ],
             )
     largest = max((size.active + size.pending for size in data.lists or []), default=0)
     return DashboardPage(

@@ -73,3 +73,22 @@ def test_staff_only_strings_may_stay_english() -> None:
     assert messages.is_staff_source("mailinglist/admin/lists.py")
     assert not messages.is_staff_source("templates/mailinglist/subscribe.html")
     assert not messages.is_staff_source("mailinglist/forms.py")
+
+
+def test_an_update_that_adds_an_untranslated_plural_leaves_the_check_passing(
+    locale_copy: Path,
+) -> None:
+    # A new staff string with plural forms, not yet translated: Arabic has six forms, the merge
+    # in memory has two. The compiled .mo must match the .po the check reads back at once.
+    msgid = "%(count)d may have had it twice (a worker died mid-send)"
+    path = messages.po_path("ar", messages.DJANGO, locale_copy)
+    with path.open("rb") as handle:
+        catalog = read_po(handle, locale="ar")
+    catalog.delete(msgid)
+    with path.open("wb") as handle:
+        write_po(handle, catalog, width=100, sort_output=True)
+    assert any("not extracted yet" in p for p in messages.catalogue_problems(locale_copy))
+
+    messages.catalogues_update(languages=("ar",), locale_dir=locale_copy)
+
+    assert messages.catalogue_problems(locale_copy) == []

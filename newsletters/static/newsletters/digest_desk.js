@@ -2,6 +2,10 @@
 (function () {
   "use strict";
 
+  // Django's JavaScript catalogue (/jsi18n/<language>/), loaded before this script by the digest
+  // page; without it these words stay English. The progress line comes translated from the server.
+  var gettext = window.gettext || function (text) { return text; };
+
   function csrfToken() {
     var field = document.querySelector("input[name=csrfmiddlewaretoken]");
     return field ? field.value : "";
@@ -50,8 +54,16 @@
                     headers: {"X-CSRFToken": csrfToken()}})
           .then(function (response) { return response.ok ? response.json() : {html: ""}; })
           .then(function (data) {
-            // Cleaned by the server's allow-list (nh3), the same HTML the digest will carry.
-            preview.innerHTML = data.html || "<p class=\"markdown-empty\">The intro preview appears here.</p>";
+            if (data.html) {
+              // Cleaned by the server's allow-list (nh3), the same HTML the digest will carry.
+              preview.innerHTML = data.html;
+              return;
+            }
+            // A translation is text, not markup: set as text.
+            var empty = document.createElement("p");
+            empty.className = "markdown-empty";
+            empty.textContent = gettext("The intro preview appears here.");
+            preview.replaceChildren(empty);
           });
       }
       box.addEventListener("input", function () {
