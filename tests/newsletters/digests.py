@@ -33,6 +33,9 @@ def make_digest(*, stories: int = 10, mailing_list: MailingList | None = None, *
             ),
             image_url=f"https://img.example.com/{n}.jpg" if n % 2 == 0 else "",
             image_alt=f"Photo {n}" if n % 2 == 0 else "",
+            # As a worker would have read them (story_images.py): the <img> carries a height.
+            image_width=1200 if n % 2 == 0 else None,
+            image_height=675 if n % 2 == 0 else None,
             section="Cities",
             byline="Amira Okafor",
             published_at=timezone.now(),
