@@ -115,44 +115,28 @@ def test_an_unreadable_image_leaves_the_size_unknown(images: ImageServer) -> Non
     assert story.image_width is None
 
 
+def _upsert(*, headline: str, image_url: str) -> Story:
+    data = StoryInput(url="https://news.example.com/a", headline=headline, image_url=image_url)
+    return story_upsert(data=data, source=Story.Source.API)[0]
+
+
 @pytest.mark.django_db
 def test_a_new_image_forgets_the_old_ones_size_and_asks_for_a_reading(
     django_capture_on_commit_callbacks: Any,
 ) -> None:
     with django_capture_on_commit_callbacks() as asked:
-        story, _created = story_upsert(
-            data=StoryInput(
-                url="https://news.example.com/a",
-                headline="A",
-                image_url="https://img.example.com/1.png",
-            ),
-            source=Story.Source.API,
-        )
+        story = _upsert(headline="A", image_url="https://img.example.com/1.png")
     assert len(asked) == 1
     Story.objects.filter(pk=story.pk).update(image_width=10, image_height=5)
 
     with django_capture_on_commit_callbacks() as asked:
-        story_upsert(
-            data=StoryInput(
-                url="https://news.example.com/a",
-                headline="A, updated",
-                image_url="https://img.example.com/1.png",
-            ),
-            source=Story.Source.API,
-        )
+        _upsert(headline="A, updated", image_url="https://img.example.com/1.png")
     assert asked == []  # the same image: its size stands
     story.refresh_from_db()
     assert (story.image_width, story.image_height) == (10, 5)
 
     with django_capture_on_commit_callbacks() as asked:
-        story_upsert(
-            data=StoryInput(
-                url="https://news.example.com/a",
-                headline="A",
-                image_url="https://img.example.com/2.png",
-            ),
-            source=Story.Source.API,
-        )
+        _upsert(headline="A", image_url="https://img.example.com/2.png")
     assert len(asked) == 1
     story.refresh_from_db()
     assert (story.image_width, story.image_height) == (None, None)
