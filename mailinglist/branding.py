@@ -54,6 +54,10 @@ def brand_of(mailing_list: MailingList | None) -> Brand:
         width = min(natural_width, LOGO_MAX_WIDTH)
         height = round(natural_height * width / natural_width) if natural_height else 0
     accent = (mailing_list.accent_colour if mailing_list else "") or DEFAULT_ACCENT
+    if not HEX_COLOUR.fullmatch(accent):
+        # The model validates it, a raw UPDATE does not; it goes into CSS, where HTML escaping
+        # does not guard, and into colour arithmetic: anything but #rrggbb is the site's.
+        accent = DEFAULT_ACCENT
     return Brand(
         name=name,
         logo_url=logo_url,
@@ -76,9 +80,8 @@ def brand_on_page(*, mailing_lists: Sequence[MailingList]) -> Brand | None:
     confirmation for two lists whose brands differ gets the site's masthead, not the first
     list's, since either list's alone would misname the other. The logo's URL stays as storage
     gives it (relative for the app's own media), so it loads from the host the reader is on:
-    SITE_URL is for mail. The accent goes into a <style> rule, where HTML escaping does not
-    guard CSS: one that is not #rrggbb (the model validates it; a raw update might not) is left
-    out for the site's.
+    SITE_URL is for mail. The accent goes into a <style> rule: brand_of lets only #rrggbb
+    through.
     """
     brands = [_page_brand(mailing_list) for mailing_list in mailing_lists]
     if not brands or any(_looks(brand) != _looks(brands[0]) for brand in brands[1:]):
@@ -88,11 +91,7 @@ def brand_on_page(*, mailing_lists: Sequence[MailingList]) -> Brand | None:
 
 def _page_brand(mailing_list: MailingList) -> Brand:
     brand = brand_of(mailing_list)
-    return replace(
-        brand,
-        logo_url=mailing_list.logo.url if mailing_list.logo else "",
-        accent=brand.accent if HEX_COLOUR.fullmatch(brand.accent) else DEFAULT_ACCENT,
-    )
+    return replace(brand, logo_url=mailing_list.logo.url if mailing_list.logo else "")
 
 
 def _looks(brand: Brand) -> tuple[str, str, str, str]:

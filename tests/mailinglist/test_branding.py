@@ -122,3 +122,10 @@ def test_transactional_mail_carries_its_lists_brand() -> None:
     assert "Made in Springfield by the night desk." in html
     assert "The Morning Briefing, 2 Quay Street, Springfield" in html
     assert "Made in Springfield by the night desk.\nThe Morning Briefing, 2 Quay Street" in text
+
+
+def test_an_accent_a_raw_update_broke_falls_back_to_the_sites_in_mail() -> None:
+    daily = MailingListFactory.create(slug="daily")
+    MailingList.objects.filter(pk=daily.pk).update(accent_colour="red;}a{")
+    brand = brand_of(MailingList.objects.get(pk=daily.pk))
+    assert (brand.accent, brand.accent_on_dark) == ("#b3261e", brand_of(None).accent_on_dark)
