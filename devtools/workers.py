@@ -185,7 +185,7 @@ class Worker:
         from config.celery_app import app
 
         with app.connection_for_read() as connection:
-            channel = connection.default_channel
+            channel: Any = connection.default_channel  # kombu types it as the AMQP-less base
             # kombu's Redis transport: declaring an existing queue changes nothing and counts it.
             return sum(channel.queue_declare(queue=q).message_count for q in self.queues)
 
