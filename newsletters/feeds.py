@@ -22,7 +22,6 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from http.client import HTTPException, HTTPResponse
 from typing import Any
-from urllib.parse import urlsplit
 
 import feedparser  # type: ignore[import-untyped]
 from django.conf import settings
@@ -32,6 +31,7 @@ from django.utils import timezone
 
 from newsletters import stories
 from newsletters.models import Feed, Story
+from operations.http_fetch import is_web_url, web_only_opener
 
 logger = logging.getLogger(__name__)
 
@@ -194,18 +194,8 @@ class _Fetched:
     last_modified: str = ""
 
 
-class _HttpOnlyRedirects(urllib.request.HTTPRedirectHandler):
-    # urllib would follow a redirect to ftp://; a feed is only ever read over http(s).
-    def redirect_request(
-        self, req: Any, fp: Any, code: int, msg: str, headers: Any, newurl: str
-    ) -> urllib.request.Request | None:
-        if urlsplit(newurl).scheme.lower() not in {"http", "https"}:
-            raise FeedError(f"Redirected to a non-http(s) address: {newurl[:100]}")
-        return super().redirect_request(req, fp, code, msg, headers, newurl)
-
-
 def _fetch(feed: Feed, *, timeout: float, max_bytes: int) -> _Fetched:
-    if urlsplit(feed.url).scheme.lower() not in {"http", "https"}:
+    if not is_web_url(feed.url):
         raise FeedError("The feed's address must start with http:// or https://.")
     headers = {
         "User-Agent": f"Newsdesk feed reader (+{settings.SITE_URL})",
@@ -217,7 +207,7 @@ def _fetch(feed: Feed, *, timeout: float, max_bytes: int) -> _Fetched:
         **({"If-Modified-Since": feed.last_modified} if feed.last_modified else {}),
     }
     request = urllib.request.Request(feed.url, headers=headers)  # noqa: S310  (http(s) checked)
-    opener = urllib.request.build_opener(_HttpOnlyRedirects)
+    opener = web_only_opener(FeedError)
     try:
         with opener.open(request, timeout=timeout) as response:
             if (response.headers.get("Content-Encoding") or "identity").lower() != "identity":

@@ -18,13 +18,13 @@ import urllib.error
 import urllib.request
 from http.client import HTTPException
 from typing import Any
-from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.db import transaction
 from PIL import Image, ImageFile
 
 from newsletters.models import Story
+from operations.http_fetch import is_web_url, web_only_opener
 
 logger = logging.getLogger(__name__)
 
@@ -39,20 +39,11 @@ class ImageUnreadable(Exception):
     """The image could not be fetched, or its size could not be read; the message says why."""
 
 
-class _HttpOnlyRedirects(urllib.request.HTTPRedirectHandler):
-    def redirect_request(
-        self, req: Any, fp: Any, code: int, msg: str, headers: Any, newurl: str
-    ) -> urllib.request.Request | None:
-        if urlsplit(newurl).scheme.lower() not in {"http", "https"}:
-            raise ImageUnreadable(f"Redirected to a non-http(s) address: {newurl[:100]}")
-        return super().redirect_request(req, fp, code, msg, headers, newurl)
-
-
 def image_size_read(
     url: str, *, timeout: float = MEASURE_TIMEOUT, max_bytes: int = HEADER_MAX_BYTES
 ) -> tuple[int, int]:
     """(width, height) of the image at `url`, reading no more of it than its header needs."""
-    if urlsplit(url).scheme.lower() not in {"http", "https"}:
+    if not is_web_url(url):
         raise ImageUnreadable("Only http(s) images are measured.")
     request = urllib.request.Request(  # noqa: S310  (http(s) checked above)
         url,
@@ -64,7 +55,7 @@ def image_size_read(
             "Range": f"bytes=0-{max_bytes - 1}",
         },
     )
-    opener = urllib.request.build_opener(_HttpOnlyRedirects)
+    opener = web_only_opener(ImageUnreadable)
     try:
         with opener.open(request, timeout=timeout) as response:
             # Raw, not get_content_type(): a missing header must not read as text/plain.
