@@ -4,12 +4,18 @@ A token acts with its user's permissions (their role's group, or superuser): eac
 names the permissions it needs in its `auth=`, so the check runs before the body is parsed and a
 Viewer's change is refused with 403 whatever it sends. A token whose user is inactive or no longer
 staff is no token at all (401).
+
+Staff endpoints answer in English whatever the client's `Accept-Language`: a script parses their
+`detail`, and the admin's own strings (pre-send checks, scheduling) are marked for translation
+but may stay English, while shared ones (an address refused) are translated for readers.
 """
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib.auth.models import User
 from django.http import HttpRequest
+from django.utils import translation
 from ninja.errors import HttpError
 from ninja.security import HttpBearer
 
@@ -33,6 +39,13 @@ class StaffToken(HttpBearer):
         self.perms = perms
         self.doing = doing
         super().__init__()
+
+    def __call__(self, request: HttpRequest) -> User | None:
+        # Before the token is read, so a 401 or 403 is in English too; LocaleMiddleware then
+        # labels the answer `Content-Language: en`.
+        translation.activate(settings.LANGUAGE_CODE)
+        request.LANGUAGE_CODE = settings.LANGUAGE_CODE
+        return super().__call__(request)
 
     def authenticate(self, request: HttpRequest, token: str) -> User | None:
         user = api_token_user(token=token)

@@ -148,3 +148,35 @@ def test_staff_cannot_add_suppressed_or_override_an_unsubscribe(
     assert unknown_list.status_code == 400
     assert "nope" in unknown_list.json()["detail"]
     assert no_consent.status_code == 400
+
+
+def test_staff_answers_are_in_english_whatever_the_client_s_language(
+    client: Client, auth: dict[str, str]
+) -> None:
+    MailingListFactory.create(slug="daily")
+    body = {"email": "not an address", "lists": ["daily"], "consent": "Form, 2026-01-05"}
+    english = client.post(
+        "/api/v1/subscribers", body, content_type="application/json", headers=auth
+    )
+
+    arabic = client.post(
+        "/api/v1/subscribers",
+        body,
+        content_type="application/json",
+        headers={**auth, "Accept-Language": "ar"},
+    )
+    # The address's error is shared with the reader's signup, which says it in Arabic.
+    reader = client.post(
+        "/api/v1/subscribe",
+        {"email": "not an address"},
+        content_type="application/json",
+        headers={"Accept-Language": "ar"},
+    )
+
+    assert arabic.status_code == english.status_code == 400
+    assert arabic.json()["detail"] == english.json()["detail"]
+    assert arabic.headers["Content-Language"] == "en"
+    assert reader.status_code == 400 and reader.headers["Content-Language"] == "ar"
+    (said_to_reader,) = reader.json()["errors"]["email"]
+    assert said_to_reader != english.json()["detail"]
+    assert any("\u0600" <= char <= "\u06ff" for char in said_to_reader)  # Arabic script
