@@ -24,6 +24,23 @@ def _smtp_sink_server() -> Iterator[SmtpSink]:
     sink.stop()
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _sqlite_turns_file_removed(django_db_setup: Any) -> Iterator[None]:
+    """The test database's lock file for turns at writing (operations/sqlite_turns.py) goes too.
+
+    Django deletes the test database's file at the end of the run; the lock file beside it
+    would otherwise be left in var/, one per run.
+    """
+    from django.db import connection
+
+    from operations.sqlite_turns import lock_path
+
+    path = lock_path(connection)
+    yield
+    if path is not None:
+        path.unlink(missing_ok=True)
+
+
 @pytest.fixture
 def smtp_sink(_smtp_sink_server: SmtpSink) -> SmtpSink:
     """The session's SMTP sink, emptied for this test."""

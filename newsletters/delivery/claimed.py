@@ -18,6 +18,7 @@ from django.db import connection
 
 from mailinglist.models import Subscriber
 from newsletters.models import Delivery
+from operations.sqlite_turns import write_turn
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,7 +61,7 @@ def rows_claim(
 ) -> list[ClaimedRow]:
     """Claim the due pending rows of [first_id, last_id] under `token`, in id order."""
     at = connection.ops.adapt_datetimefield_value(now)
-    with connection.cursor() as cursor:
+    with write_turn(connection), connection.cursor() as cursor:
         cursor.execute(_CLAIM, [token, at, digest_id, first_id, last_id, at])
         found = cursor.fetchall()
     # RETURNING gives rows in no promised order; the reconciler's bound needs id order (the

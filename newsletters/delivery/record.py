@@ -29,6 +29,7 @@ from django.utils import timezone
 
 from newsletters.models import Delivery
 from operations.driver_statements import Deferred, driver_execute, driver_send
+from operations.sqlite_turns import write_turn
 
 _SQL = """
     UPDATE {table} SET state = 'sent', attempts = attempts + 1,
@@ -54,9 +55,13 @@ def sent_record(*, row_id: int, claimed_by: str, message_id: str) -> int:
     # up again for every attribute, a few microseconds a message each.
     db = connections[DEFAULT_DB_ALIAS]
     sent_at = db.ops.adapt_datetimefield_value(timezone.now())
-    return driver_execute(
-        db, postgresql=_POSTGRESQL, sqlite=_SQLITE, params=(message_id, sent_at, row_id, claimed_by)
-    )
+    with write_turn(db):  # SQLite: the other workers' marks wait their turn without sleeping
+        return driver_execute(
+            db,
+            postgresql=_POSTGRESQL,
+            sqlite=_SQLITE,
+            params=(message_id, sent_at, row_id, claimed_by),
+        )
 
 
 class SentMarks:
