@@ -20,12 +20,15 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import logging
 import os
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 from django.db.backends.base.base import BaseDatabaseWrapper
+
+logger = logging.getLogger(__name__)
 
 # Per thread, as Django's connections are: the lock file's descriptor for each database file,
 # and the process that opened it. A descriptor inherited across a fork (Celery's pool) shares
@@ -55,11 +58,22 @@ def _lock_fd(db: BaseDatabaseWrapper) -> int | None:
     _held.files = files
     name = str(db.settings_dict["NAME"])
     if name not in files:
-        path = lock_path(db)
-        files[name] = (
-            None if path is None else os.open(path, os.O_CREAT | os.O_RDWR | os.O_CLOEXEC, 0o600)
-        )
+        files[name] = _lock_open(lock_path(db))
     return files[name]
+
+
+def _lock_open(path: Path | None) -> int | None:
+    if path is None:
+        return None
+    try:
+        # Readable and writable as the umask allows, as SQLite makes its -wal and -shm files:
+        # the web process and the workers may run as different users of one group.
+        return os.open(path, os.O_CREAT | os.O_RDWR | os.O_CLOEXEC, 0o666)
+    except OSError as refused:
+        # Another user's file, a read-only directory: this process writes without turns, as
+        # the web process does, and SQLite's busy handler does the waiting.
+        logger.warning("SQLite writes without turns: cannot open %s (%s)", path, refused)
+        return None
 
 
 @contextlib.contextmanager

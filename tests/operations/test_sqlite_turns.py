@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from django.db import connection
 
-from operations.sqlite_turns import _lock_fd, lock_path, write_turn
+from operations.sqlite_turns import _lock_fd, _lock_open, lock_path, write_turn
 
 _FORK = multiprocessing.get_context("fork")
 _sqlite_only = pytest.mark.skipif(
@@ -112,3 +112,17 @@ def test_turns_are_taken_on_sqlite_only() -> None:
         assert _lock_fd(connection) is None
         with write_turn(connection):  # a no-op: nothing to open, nothing to wait for
             pass
+
+
+def test_a_lock_file_that_cannot_be_opened_means_writing_without_turns(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Another user's file or a read-only directory: SQLite's busy handler does the waiting, as
+    # for the web process; the write itself must not fail.
+    missing = tmp_path / "no such directory" / "db.sqlite3-writers.lock"
+    with caplog.at_level("WARNING", logger="operations.sqlite_turns"):
+        assert _lock_open(missing) is None
+    assert "without turns" in caplog.text
+    opened = _lock_open(tmp_path / "db.sqlite3-writers.lock")
+    assert opened is not None
+    os.close(opened)
