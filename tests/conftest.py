@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
+from pytest_django.fixtures import validate_django_db
 
 from config.celery_app import app as celery_app
 from devtools.smtp_sink import SmtpSink
@@ -82,14 +84,48 @@ def _worker_quiet_before_flush(request: pytest.FixtureRequest) -> Iterator[None]
     The worker outlives each test and picks up whatever a test enqueued (a signup's
     confirmation, say) even when the test did not ask for it.
     """
-    if "transactional_db" not in request.fixturenames:
+    if not _flushed_after(request):
         yield
         return
-    # Set up here so that this fixture's teardown runs before the flush.
-    request.getfixturevalue("transactional_db")
+    # pytest-django's helper flushes in its teardown: set up here first, so that this fixture's
+    # teardown runs before it.
+    request.getfixturevalue("_django_db_helper")
     yield
     for worker in _STARTED_WORKERS:
         worker.wait_until_idle()
+    if _STARTED_WORKERS:
+        _flush_outwaits_workers()
+
+
+def _flushed_after(request: pytest.FixtureRequest) -> bool:
+    """Whether the test's database is flushed after it (a transactional test), as pytest-django
+    decides: the fixtures it asks for, or its marker (`django_db(transaction=True)`)."""
+    if {"transactional_db", "live_server"} & set(request.fixturenames):
+        return True
+    marker = request.node.get_closest_marker("django_db")
+    if marker is None:
+        return False
+    transaction, reset_sequences, *_ = validate_django_db(marker)
+    return transaction or reset_sequences
+
+
+def _flush_outwaits_workers() -> None:
+    """On PostgreSQL, a worker's statement that meets the flush is the one ended, not the flush.
+
+    Waiting for an idle worker narrows the race but cannot close it: a task the test queued may
+    be on its way to the worker (taken off the queue, not yet read) when the worker answers
+    "idle". If it then locks a table the flush's TRUNCATE has yet to reach while waiting for one
+    the TRUNCATE has taken, PostgreSQL ends whichever of the two waited `deadlock_timeout`
+    first. The suite's connection waits longer (a superuser setting; CI connects as one), so it
+    is the worker's statement that ends — its rows are being wiped anyway — and the flush goes
+    through. (Django opens a new connection for the next test.)
+    """
+    from django.db import DatabaseError, connection
+
+    if connection.vendor != "postgresql":
+        return
+    with contextlib.suppress(DatabaseError), connection.cursor() as cursor:
+        cursor.execute("SET deadlock_timeout = '30s'")
 
 
 @pytest.fixture(autouse=True)
