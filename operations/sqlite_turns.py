@@ -50,7 +50,7 @@ def lock_path(db: BaseDatabaseWrapper) -> Path | None:
 
 def _lock_fd(db: BaseDatabaseWrapper) -> int | None:
     if db.vendor != "sqlite":
-        return None  # first, and cheap: this runs for every message on PostgreSQL too
+        return None  # first, and cheap: PostgreSQL's claims (and marks in a transaction) pass here
     pid = os.getpid()
     files: dict[str, int | None] = getattr(_held, "files", None) or {}
     if getattr(_held, "pid", None) != pid:
