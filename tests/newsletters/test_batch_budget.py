@@ -23,8 +23,9 @@ Row = Delivery.State
 
 
 def _block_sent(sink: SmtpSink) -> tuple[Digest, BatchRange, batch.BatchResult]:
-    """A digest of 45 readers (one block, its queued marker cleared) and one batch run on it."""
-    digest = sending_digest(readers=45)
+    """A digest of a group and 25 readers (one block, its queued marker cleared) and one batch
+    run on it."""
+    digest = sending_digest(readers=batch.GROUP_SIZE + 25)
     snapshot.digest_snapshot(digest_id=digest.pk)
     (block,) = fanout.batch_ranges(digest_id=digest.pk)
     redis_client().delete(queued_key(block))
@@ -54,7 +55,7 @@ def test_out_of_time_a_batch_finishes_its_group_releases_the_rest_and_queues_its
 def test_in_time_a_batch_sends_its_whole_block_and_queues_nothing(smtp_sink: SmtpSink) -> None:
     _, block, result = _block_sent(smtp_sink)
 
-    assert (result.sent, result.released, result.out_of_time) == (45, 0, False)
+    assert (result.sent, result.released, result.out_of_time) == (batch.GROUP_SIZE + 25, 0, False)
     assert not redis_client().exists(queued_key(block))
 
 
@@ -64,7 +65,7 @@ def test_a_block_is_claimed_a_part_at_a_time_as_the_batch_reaches_it(
     # A dead worker holds at most CLAIM_SIZE rows of its block, not the whole block.
     monkeypatch.setattr(batch, "CLAIM_SIZE", batch.GROUP_SIZE)
     monkeypatch.setattr(batch, "BATCH_SECONDS", 0.0)
-    digest = sending_digest(readers=45)
+    digest = sending_digest(readers=batch.GROUP_SIZE + 25)
     snapshot.digest_snapshot(digest_id=digest.pk)
     (block,) = fanout.batch_ranges(digest_id=digest.pk)
     claims_seen: list[int] = []
@@ -89,7 +90,7 @@ def test_a_part_with_nothing_due_is_passed_over_and_the_block_still_sends_the_re
     smtp_sink: SmtpSink, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(batch, "CLAIM_SIZE", batch.GROUP_SIZE)
-    digest = sending_digest(readers=45)
+    digest = sending_digest(readers=batch.GROUP_SIZE + 25)
     snapshot.digest_snapshot(digest_id=digest.pk)
     (block,) = fanout.batch_ranges(digest_id=digest.pk)
     first_part = range(block.first_id, block.first_id + batch.GROUP_SIZE)
