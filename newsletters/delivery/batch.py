@@ -64,9 +64,8 @@ Row = Delivery.State
 
 # Re-check subscriptions (and the digest's pause or cancel) this many rows at a time, just before
 # sending them: an unsubscribe that commits mid-batch is honoured within one group, a pause within
-# one group per worker process. Each group costs two queries and one SMTP round trip of its own
-# (its first envelope cannot ride on the previous group's last message): 50 rather than 20 made
-# the send on both databases cheaper a message (docs/performance.md, eighth session).
+# one group per worker process. Each group costs two queries (round trips on PostgreSQL): 50
+# rather than 20 made the send 6% cheaper a message there (docs/performance.md, eighth session).
 GROUP_SIZE = 50
 
 
@@ -84,26 +83,6 @@ class BatchResult:
 
 class _ClaimLost(Exception):
     """The claim's key could not be refreshed: another worker may now own these rows."""
-
-
-_templates: dict[tuple[int, str], messages.MessageTemplate] = {}
-
-
-def _template(digest: Digest) -> messages.MessageTemplate:
-    # Built once per digest per worker process from the frozen render, then reused by every batch.
-    key = (digest.pk, str(digest.rendered_at))
-    if key not in _templates:
-        _templates.clear()
-        _templates[key] = messages.message_template_build(
-            digest_id=digest.pk,
-            mailing_list=digest.mailing_list,
-            rendered=rendering.RenderedDigest(
-                subject=digest.rendered_subject,
-                html=digest.rendered_html,
-                text=digest.rendered_text,
-            ),
-        )
-    return _templates[key]
 
 
 def batch_send(*, digest_id: int, first_id: int, last_id: int, worker: str = "") -> BatchResult:
@@ -152,7 +131,7 @@ def _claimed_send(
     )
     pacer = pacing.BatchPacer()
     with record.marking() as marks:
-        run = _Run(digest, _template(digest), keeper, result, pacer, marks, deadline)
+        run = _Run(digest, messages.digest_template(digest), keeper, result, pacer, marks, deadline)
         _groups_send(run, parts=itertools.chain([first], parts), mine=mine)
     result.sent += marks.sent
     if result.out_of_time or pacer.soonest is not None:
@@ -211,17 +190,7 @@ def _groups_send(
     digest_id, keeper, result = run.digest.pk, run.keeper, run.result
     wait_until: datetime | None = None
     try:
-        for rows in parts:
-            for start in range(0, len(rows), GROUP_SIZE):
-                # A part's first group is never held back: the first part's is the one group a
-                # batch always sends, however slow the rate; a later part was claimed in time.
-                if start and time.monotonic() > run.deadline:
-                    raise _OutOfTime
-                if _digest_state(digest_id) != State.SENDING:
-                    return
-                _group_send(run, rows=rows[start : start + GROUP_SIZE])
-    except _OutOfTime:
-        result.out_of_time = True
+        _parts_send(run, parts=parts)
     except throttle.ThrottleUnavailable:
         # Redis is down: stop; the rows go back to pending and are retried later.
         logger.warning("Throttle unavailable (REDIS_URL); batch of digest %s stopped", digest_id)
@@ -243,6 +212,46 @@ def _groups_send(
             )
 
 
+def _parts_send(run: _Run, *, parts: Iterator[list[claimed.ClaimedRow]]) -> None:
+    """Send the parts group by group, each group's last message with the next one's first envelope.
+
+    A group's last admitted message is handed over once the next group is checked and its first
+    message admitted: one round trip a message across the whole batch, as within a group. When
+    the parts are all sent or the batch's time is up, it goes out alone. A pause, a cancel or an
+    error found in between stops it unsent (its open envelope must not become an empty message:
+    the connection is closed), and the release puts its row back to pending.
+    """
+    last: _Ready | None = None
+    try:
+        for rows in _groups(run, parts=parts):
+            if _digest_state(run.digest.pk) != State.SENDING:
+                transport.pipeline_abandon()  # paused or cancelled: nothing more leaves
+                return
+            last = _group_send(run, rows=rows, last=last)
+    except _OutOfTime:
+        run.result.out_of_time = True
+    except BaseException:
+        transport.pipeline_abandon()
+        raise
+    try:
+        if last is not None:
+            _ready_send(run, ready=last, then=None)
+    finally:
+        transport.pipeline_abandon()  # a no-op once it was sent
+
+
+def _groups(
+    run: _Run, *, parts: Iterator[list[claimed.ClaimedRow]]
+) -> Iterator[list[claimed.ClaimedRow]]:
+    for rows in parts:
+        for start in range(0, len(rows), GROUP_SIZE):
+            # A part's first group is never held back: the first part's is the one group a batch
+            # always sends, however slow the rate; a later part was claimed in time.
+            if start and time.monotonic() > run.deadline:
+                raise _OutOfTime
+            yield rows[start : start + GROUP_SIZE]
+
+
 @dataclass(frozen=True)
 class _Ready:
     """A message built and admitted (re-checked, paced), about to be handed to the server."""
@@ -255,49 +264,44 @@ class _Ready:
     message_id: str
 
 
-def _group_send(run: _Run, *, rows: list[claimed.ClaimedRow]) -> None:
-    """Send a group's admitted rows, each message's envelope going out with the one before it.
+def _group_send(run: _Run, *, rows: list[claimed.ClaimedRow], last: _Ready | None) -> _Ready | None:
+    """Send `last` and the group's admitted rows but its last one, which it returns unsent.
 
     A message is handed over once the next one is built and admitted, so the transport can open
     the next envelope in the same write as this message's content (operations/transport/smtp.py):
-    one round trip a message. Each outcome's write leaves before the next content is sent (on
-    PostgreSQL its reply is read after: record.SentMarks).
+    one round trip a message. `last`, the previous group's last message, goes out with this
+    group's first (see _parts_send). Each outcome's write leaves before the next content is sent
+    (on PostgreSQL its reply is read after: record.SentMarks).
     """
     digest, result = run.digest, run.result
     allowed = _still_allowed(digest=digest, rows=rows)
-    ready: _Ready | None = None
-    try:
-        for row in rows:
-            reader = row.subscriber
-            if reader is None or row.subscriber_id not in allowed:
-                Delivery.objects.filter(pk=row.pk, claimed_by=row.claimed_by).update(
-                    state=Row.SKIPPED,
-                    last_error=audience.reader_skip_reason(
-                        mailing_list_id=digest.mailing_list_id, subscriber_id=row.subscriber_id
-                    ),
-                    claimed_by="",
-                )
-                result.skipped += 1
-                continue
-            if run.keeper.lost:
-                raise _ClaimLost
-            domain_group = domains.domain_group(reader.email)
-            if run.pacer.held_back(row=row, group=domain_group):
-                result.held += 1  # its group has no token for it now: back to pending, uncounted
-                continue
-            admitted = _ready_build(
-                template=run.template, row=row, reader=reader, domain_group=domain_group
+    ready = last
+    for row in rows:
+        reader = row.subscriber
+        if reader is None or row.subscriber_id not in allowed:
+            Delivery.objects.filter(pk=row.pk, claimed_by=row.claimed_by).update(
+                state=Row.SKIPPED,
+                last_error=audience.reader_skip_reason(
+                    mailing_list_id=digest.mailing_list_id, subscriber_id=row.subscriber_id
+                ),
+                claimed_by="",
             )
-            _throttle_wait()
-            if ready is not None:
-                _ready_send(run, ready=ready, then=admitted)
-            ready = admitted
+            result.skipped += 1
+            continue
+        if run.keeper.lost:
+            raise _ClaimLost
+        domain_group = domains.domain_group(reader.email)
+        if run.pacer.held_back(row=row, group=domain_group):
+            result.held += 1  # its group has no token for it now: back to pending, uncounted
+            continue
+        admitted = _ready_build(
+            template=run.template, row=row, reader=reader, domain_group=domain_group
+        )
+        _throttle_wait()
         if ready is not None:
-            _ready_send(run, ready=ready, then=None)
-    finally:
-        # Stopped between two messages (halted, claim lost, an error): the next one's envelope
-        # may be open on the connection; it must not be left to become an empty message.
-        transport.pipeline_abandon()
+            _ready_send(run, ready=ready, then=admitted)
+        ready = admitted
+    return ready
 
 
 def _ready_build(

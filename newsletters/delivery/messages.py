@@ -14,7 +14,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from email.utils import parseaddr
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
@@ -24,6 +24,9 @@ from mailinglist.models import MailingList
 from newsletters import rendering
 from operations.transport.message_ids import message_id_domain
 from operations.transport.prepared import PreparedEmailMessage as PreparedEmailMessage
+
+if TYPE_CHECKING:
+    from newsletters.models import Digest
 
 _SLOT_PATTERN = re.compile(
     "|".join(re.escape(slot) for slot in sorted(rendering.SLOTS, key=len, reverse=True)).encode()
@@ -71,6 +74,27 @@ def _from_address(mailing_list: MailingList) -> str:
         name = mailing_list.from_name.replace('"', "")
         return f'"{name}" <{address}>'
     return address
+
+
+_templates: dict[tuple[int, str], MessageTemplate] = {}
+
+
+def digest_template(digest: Digest) -> MessageTemplate:
+    """The digest's template from its frozen render: built once per worker process, then reused
+    by every batch (a new render, or another digest, replaces it)."""
+    key = (digest.pk, str(digest.rendered_at))
+    if key not in _templates:
+        _templates.clear()
+        _templates[key] = message_template_build(
+            digest_id=digest.pk,
+            mailing_list=digest.mailing_list,
+            rendered=rendering.RenderedDigest(
+                subject=digest.rendered_subject,
+                html=digest.rendered_html,
+                text=digest.rendered_text,
+            ),
+        )
+    return _templates[key]
 
 
 def message_template_build(
