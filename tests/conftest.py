@@ -26,6 +26,23 @@ def _smtp_sink_server() -> Iterator[SmtpSink]:
     sink.stop()
 
 
+@pytest.fixture
+def pipelining_sink(db: None) -> Iterator[SmtpSink]:
+    """A sink of the test's own that offers PIPELINING, with the transport pointed at it.
+
+    `db`: the transport reads the DKIM keys (none here) from the database before it sends.
+    """
+    from operations import transport
+    from tests.mail_transport import transport_to
+
+    server = SmtpSink(pipelining=True)
+    server.start()
+    with transport_to(server.port):
+        yield server
+    transport.transport_close()
+    server.stop()
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _sqlite_turns_file_removed(django_db_setup: Any) -> Iterator[None]:
     """The test database's lock file for turns at writing (operations/sqlite_turns.py) goes too.
