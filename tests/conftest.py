@@ -135,7 +135,8 @@ def _flush_outwaits_workers() -> None:
     the TRUNCATE has taken, PostgreSQL ends whichever of the two waited `deadlock_timeout`
     first. The suite's connection waits longer (a superuser setting; CI connects as one), so it
     is the worker's statement that ends — its rows are being wiped anyway — and the flush goes
-    through. (Django opens a new connection for the next test.)
+    through. The setting stays on the suite's connection for the tests after: in any deadlock
+    with a worker, the suite's statement is the one that outwaits it.
     """
     from django.db import DatabaseError, connection
 
